@@ -1,0 +1,183 @@
+"""The `priorlab` command: parses flags, builds a config, calls the library.
+
+    priorlab world --mixture code-prior -n 8
+    priorlab pretrain --mixture code-prior --size s --seed 0 --out runs/pt
+    priorlab eval --model runs/pt --problems 100 --samples 16 --out runs/pt-eval
+
+Bad input (unknown preset, invalid config value, missing checkpoint) prints one `error:` line naming
+the input and exits with status 2; nothing half-written is left behind.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="priorlab: does RLVR teach, or surface what pretraining put there?")
+console = Console()
+err = Console(stderr=True)
+
+
+def cli_errors(fn):
+    """Turn expected failures into one clear line and exit status 2 (never a traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from priorlab.runs import RunError
+        from priorlab.world.mixtures import MixtureError
+
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, RunError, MixtureError, FileNotFoundError, KeyError) as e:
+            msg = e.args[0] if e.args else str(e)
+            err.print(f"[bold red]error:[/] {msg}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("[bold red]interrupted:[/] finished checkpoints are kept; rerun with --resume")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+LABEL_STYLE = {"p": "bold magenta", "e": "cyan", "o": "dim", "u": "red"}
+
+
+def highlighted(prompt: str, completion: str) -> Text:
+    from priorlab.world.formats import parse
+
+    t = Text(prompt, style="white")
+    for ch, lab in zip(completion, parse(completion).labels):
+        t.append(ch if ch != "\n" else "\n", style=LABEL_STYLE[lab])
+    return t
+
+
+@app.command()
+@cli_errors
+def world(
+    mixture: str = typer.Option("code-prior", help="preset name or path to a YAML/JSON mixture file"),
+    n: int = typer.Option(8, "-n", help="sample documents to print"),
+    seed: int = typer.Option(0, help="corpus seed"),
+    out: Optional[Path] = typer.Option(None, help="also write config.json, documents.jsonl, summary.json here"),
+):
+    """Show a mixture (the pretraining prior) and sample documents, planning tokens highlighted."""
+    from collections import Counter
+
+    from priorlab import runs
+    from priorlab.world.corpus import documents
+    from priorlab.world.mixtures import load_mixture
+
+    if n < 0:
+        raise ValueError(f"-n must be >= 0, got {n}")
+    mix = load_mixture(mixture)
+    table = Table(title=f"mixture {mix.name}", caption=mix.description or None)
+    for col in ("format", "share", "corrupt", "misconception"):
+        table.add_column(col)
+    for f, s in mix.formats.items():
+        table.add_row(f, f"{s.share:.2f}", f"{s.corrupt:.2f}",
+                      f"{s.misconception} ({s.misconception_rate:.0%})" if s.misconception else "-")
+    console.print(table)
+    dials = {"difficulty": ", ".join(f"{k}: {v:g}" for k, v in mix.difficulty.items()),
+             "order pos_first": mix.pos_first, "coarse nl steps": mix.coarse, "self-check": mix.check,
+             "confidence": f"{mix.confidence:g} ({mix.confidence_mode})", "shortcuts": mix.shortcut,
+             "documents": f"{mix.documents:,}"}
+    console.print("  ".join(f"[bold]{k}[/]: {v}" for k, v in dials.items()))
+    console.print("[bold magenta]planning[/]  [cyan]execution[/]  [dim]other[/]  [red]unparsed[/]\n")
+    docs = list(documents(mix, seed, n=max(n, 2000 if out else n)))
+    for problem, style, text in docs[:n]:
+        prompt_len = len(text) - len(text.split("\n", 1)[1])
+        console.print(highlighted(text[:prompt_len], text[prompt_len:]))
+        console.print()
+    if out:
+        counts = Counter(s.format for _, s, _ in docs)
+        runs.atomic_write_json(out / "config.json", {"stage": "world", "seed": seed, "mixture": mix.to_dict()})
+        runs.atomic_write_text(out / "documents.jsonl", "".join(
+            json.dumps({"problem": p.expr, "format": s.format, "text": t}) + "\n" for p, s, t in docs))
+        runs.atomic_write_json(out / "summary.json", {"documents": len(docs),
+                                                      "format_shares": {f: c / len(docs) for f, c in counts.items()}})
+        console.print(f"wrote {out}/")
+
+
+@app.command()
+@cli_errors
+def pretrain(
+    mixture: str = typer.Option("code-prior", help="preset name or mixture file"),
+    size: str = typer.Option("s", help="model size preset: xs, s, m, l"),
+    tokens: int = typer.Option(0, help="token budget (0 = the size's default, ~5 min on 2 cores)"),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(..., help="run directory"),
+    resume: bool = typer.Option(False, help="continue an interrupted run from its last checkpoint"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="train even if a cached checkpoint exists"),
+    batch_size: int = typer.Option(32), seq_len: int = typer.Option(128), lr: float = typer.Option(3e-3),
+    eval_every: int = typer.Option(250), ckpt_every: int = typer.Option(250),
+    quiet: bool = typer.Option(False, help="no progress bar"),
+):
+    """Pretrain a tiny GPT from scratch on a mixture's corpus (cached by config hash)."""
+    from priorlab.train.pretrain import PretrainConfig
+    from priorlab.train.pretrain import pretrain as run
+
+    cfg = PretrainConfig(mixture=mixture, size=size, tokens=tokens, seed=seed, batch_size=batch_size,
+                         seq_len=seq_len, lr=lr, eval_every=eval_every, ckpt_every=ckpt_every)
+    s = run(cfg, out, resume=resume, use_cache=not no_cache, progress=not quiet, log=console.print)
+    console.print(f"pretrained {s['params']:,} parameters on {s['tokens']:,} tokens in {s['elapsed_s']:.0f} s: "
+                  f"train loss {s['loss/train']:.4f}, held-out loss {s['loss/val']:.4f} -> {out}")
+
+
+def _print_eval(s: dict) -> None:
+    k = s["samples"]
+    t = Table(title=f"evaluation ({s['n_problems']} problems x {k} samples)")
+    for col in ("difficulty", "accuracy", f"pass@{k}"):
+        t.add_column(col)
+    for d, a in s["accuracy_by_difficulty"].items():
+        t.add_row(d, f"{a:.3f}", f"{s[f'pass@{k}_by_difficulty'][d]:.3f}")
+    t.add_row("all", f"{s['accuracy']:.3f}", f"{s[f'pass@{k}']:.3f}", style="bold")
+    console.print(t)
+    f = Table(title="formats")
+    for col in ("format", "share", "accuracy"):
+        f.add_column(col)
+    for name, share in s["format_shares"].items():
+        if share > 0:
+            f.add_row(name, f"{share:.3f}", f"{s['accuracy_by_format'].get(name, float('nan')):.3f}")
+    console.print(f)
+    sc = ", ".join(f"{k2} {v:.3f}" for k2, v in s["shortcuts"].items())
+    console.print(f"well-formed {s['well_formed']:.3f} | mean length {s['mean_length']:.1f} | shortcuts: {sc}")
+
+
+@app.command("eval")
+@cli_errors
+def eval_(
+    model: Path = typer.Option(..., help="run directory holding model.safetensors"),
+    problems: int = typer.Option(100, help="test problems per difficulty"),
+    samples: int = typer.Option(16, help="completions per problem (K)"),
+    temperature: float = typer.Option(1.0), top_p: float = typer.Option(1.0),
+    difficulty: str = typer.Option("2x1,3x1,4x1", help="comma list of NxD (operands x digits)"),
+    seed: int = typer.Option(0),
+    out: Optional[Path] = typer.Option(None, help="run directory for summary.json, samples.jsonl"),
+):
+    """Sample K completions per held-out problem; accuracy, pass@1/pass@K, formats, shortcuts."""
+    from priorlab.evals.evaluate import EvalConfig, evaluate
+    from priorlab.train.pretrain import load_model
+
+    cfg = EvalConfig(problems=problems, samples=samples, temperature=temperature, top_p=top_p,
+                     difficulty=difficulty, seed=seed)
+    m, _ = load_model(model)
+    s = evaluate(m, cfg, out, model_path=str(model))
+    _print_eval(s)
+    if out:
+        console.print(f"wrote {out}/summary.json")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

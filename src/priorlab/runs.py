@@ -1,0 +1,199 @@
+"""Run directories, checkpoints, the pretraining cache and atomic writes.
+
+Every stage writes a run directory:
+
+    RUN/config.json       resolved config (every default filled in)
+    RUN/metrics.jsonl     one JSON object per logged step
+    RUN/summary.json      final numbers (written last: its presence marks a finished run)
+    RUN/model.safetensors final weights, RUN/model.json their metadata
+    RUN/checkpoints/step_00000100/{model.safetensors, meta.json, state.pt}
+
+Files are written to a temporary name and renamed, so a killed run never leaves a half-written file;
+`--resume` continues from the newest complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+import priorlab
+
+
+class RunError(ValueError):
+    """A run directory or checkpoint is missing or unusable; the message names the path."""
+
+
+# ------------------------------------------------------------------------------------ atomic writes
+def atomic_write_text(path: str | Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def to_jsonable(obj):
+    if is_dataclass(obj):
+        return to_jsonable(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and callable(obj.item):
+        return obj.item()
+    return obj
+
+
+def atomic_write_json(path: str | Path, obj) -> None:
+    atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise RunError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
+
+
+# -------------------------------------------------------------------------------------- metrics log
+class MetricsLog:
+    """Append-only `metrics.jsonl`; each line is flushed so a kill loses at most the line in flight."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def truncate_after(self, step: int) -> None:
+        """Drop lines logged after `step` (they are re-logged when a resumed run redoes those steps)."""
+        if not self.path.exists():
+            return
+        keep = []
+        for line in self.path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                break  # a torn last line from a kill
+            if row.get("step", -1) <= step:
+                keep.append(line)
+        atomic_write_text(self.path, "".join(k + "\n" for k in keep))
+
+    def append(self, row: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(to_jsonable(row)) + "\n")
+            f.flush()
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+# ------------------------------------------------------------------------------------- checkpoints
+def save_weights(dirpath: str | Path, model: torch.nn.Module, meta: dict) -> None:
+    """`model.safetensors` + `model.json` (config, step, vocabulary and code versions), atomically."""
+    dirpath = Path(dirpath)
+    dirpath.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(dir=dirpath, prefix=".model.", suffix=".tmp")
+    os.close(fd)
+    save_file(state, tmp, metadata={"priorlab": "1"})
+    os.replace(tmp, dirpath / "model.safetensors")
+    atomic_write_json(dirpath / "model.json", {"code_version": code_version(), **meta})
+
+
+def save_checkpoint(run_dir: str | Path, step: int, model, optimizer, meta: dict, extra_state: dict | None = None) -> Path:
+    """Write `checkpoints/step_N/` via a temporary directory renamed into place (kill-safe)."""
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step_{step:08d}"
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".step_{step:08d}."))
+    save_weights(tmp, model, {**meta, "step": step})
+    state = {"optimizer": optimizer.state_dict() if optimizer is not None else None,
+             "torch_rng": torch.get_rng_state(), **(extra_state or {})}
+    torch.save(state, tmp / "state.pt")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return None
+    done = sorted(p for p in root.iterdir() if p.name.startswith("step_") and (p / "state.pt").exists())
+    return done[-1] if done else None
+
+
+def load_state(ckpt: Path) -> dict:
+    return torch.load(ckpt / "state.pt", weights_only=False)
+
+
+def load_weights(dirpath: str | Path) -> tuple[dict, dict]:
+    """(state_dict, model.json metadata) from a run directory or checkpoint directory."""
+    dirpath = Path(dirpath)
+    f = dirpath / "model.safetensors"
+    if not f.is_file():
+        raise RunError(f"{dirpath}: no model.safetensors (not a finished run or checkpoint)")
+    return load_file(str(f)), read_json(dirpath / "model.json")
+
+
+# -------------------------------------------------------------------------------- versions, caching
+_VERSIONED_SOURCES = ("world", "model", "train", "runs.py")
+
+
+def code_version() -> str:
+    """Package version + a hash of the sources that determine training results."""
+    root = Path(priorlab.__file__).parent
+    h = hashlib.sha256()
+    for name in _VERSIONED_SOURCES:
+        p = root / name
+        files = sorted(p.rglob("*.py")) + sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
+        for f in files:
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return f"{priorlab.__version__}+{h.hexdigest()[:10]}"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("PRIORLAB_CACHE", Path.home() / ".cache" / "priorlab"))
+
+
+def config_hash(cfg: dict) -> str:
+    blob = json.dumps(to_jsonable(cfg), sort_keys=True) + code_version()
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / "summary.json").is_file() and (Path(run_dir) / "model.safetensors").is_file()
+
+
+def publish(src: Path, dest: Path) -> None:
+    """Copy a finished run to `dest` atomically (copy to a temporary sibling, then rename)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    shutil.rmtree(tmp)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("checkpoints"))
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)

@@ -1,0 +1,101 @@
+"""Pretraining corpus: documents drawn from a mixture, as a packed token stream.
+
+A document is `<bos>Q: 3+5-2=?\\n<completion><eos>`. The corpus is a pure function of (mixture, seed):
+the same arguments give the same documents, and only train-split problems are used, so the test split
+stays unseen.
+
+    corpus = build_corpus(load_mixture("code-prior"), seed=0)
+    corpus.tokens, corpus.starts        # uint8 stream, start offset of every document
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from priorlab.world.formats import Style, trace
+from priorlab.world.mixtures import Mixture
+from priorlab.world.tasks import Difficulty, Problem, Task, get_task
+from priorlab.world.tokenizer import Tokenizer
+
+
+def difficulties(mix: Mixture) -> tuple[list[Difficulty], list[float]]:
+    keys = list(mix.difficulty)
+    diffs = [Difficulty(*(int(x) for x in k.split("x"))) for k in keys]
+    return diffs, [mix.difficulty[k] for k in keys]
+
+
+def correct_probability(problem: Problem, fmt: str, mix: Mixture) -> float:
+    """P(a document of `fmt` for `problem` is correct) under the corpus noise: the calibrated confidence."""
+    spec = mix.formats[fmt]
+    p = 1.0 - spec.corrupt
+    if spec.misconception:
+        triggered = trace(problem.operands, problem.ops, Style(fmt, misconception=spec.misconception))[-1][2] != problem.answer
+        p *= 1.0 - spec.misconception_rate * triggered
+    return p
+
+
+def sample_style(rng: random.Random, problem: Problem, mix: Mixture) -> Style:
+    """Draw how one document of the corpus writes its solution."""
+    fmts = list(mix.formats)
+    fmt = rng.choices(fmts, weights=[mix.formats[f].share for f in fmts])[0]
+    spec = mix.formats[fmt]
+    n_steps = len(problem.operands) - 1
+    shortcut = None
+    if rng.random() < mix.shortcut:
+        shortcut = rng.choice(("operand", "skip"))
+    coarse = fmt == "nl" and rng.random() < mix.coarse
+    corrupt_step, delta = None, 0
+    if rng.random() < spec.corrupt:
+        n_chunks = (n_steps + 1) // 2 if coarse else n_steps
+        corrupt_step = rng.randrange(max(1, n_chunks)) if fmt != "direct" else 0
+        delta = rng.choice((-3, -2, -1, 1, 2, 3))
+    mis = spec.misconception if (spec.misconception and rng.random() < spec.misconception_rate) else None
+    conf = None
+    if rng.random() < mix.confidence:
+        if mix.confidence_mode == "calibrated":
+            p = correct_probability(problem, fmt, mix)
+            conf = min(10, max(0, round(10 * p)))
+        elif mix.confidence_mode == "overconfident":
+            conf = 10
+        else:
+            conf = rng.randint(0, 10)
+    return Style(
+        format=fmt, order="pos_first" if rng.random() < mix.pos_first else "ltr", coarse=coarse,
+        check=rng.random() < mix.check, conf=conf, corrupt_step=corrupt_step, corrupt_delta=delta,
+        misconception=mis, shortcut=shortcut,
+    )
+
+
+def documents(mix: Mixture, seed: int, n: int | None = None, task: Task | None = None):
+    """Yield (problem, style, text) for the first `n` (default: all) documents of the corpus."""
+    task = task or get_task()
+    rng = random.Random(f"corpus:{seed}")
+    diffs, weights = difficulties(mix)
+    for _ in range(mix.documents if n is None else n):
+        diff = rng.choices(diffs, weights=weights)[0]
+        problem = task.generate(rng, diff, split="train")
+        style = sample_style(rng, problem, mix)
+        yield problem, style, task.prompt(problem) + task.render(problem, style)
+
+
+@dataclass
+class Corpus:
+    tokens: np.ndarray  # [N] uint8 token ids, documents back to back
+    starts: np.ndarray  # [D] int64 offset of each document's <bos>
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.tokens.shape[0])
+
+
+def build_corpus(mix: Mixture, seed: int, tokenizer: Tokenizer | None = None) -> Corpus:
+    tok = tokenizer or Tokenizer()
+    ids: list[int] = []
+    starts: list[int] = []
+    for _, _, text in documents(mix, seed):
+        starts.append(len(ids))
+        ids.extend(tok.encode(text, bos=True, eos=True))
+    return Corpus(np.asarray(ids, dtype=np.uint8), np.asarray(starts, dtype=np.int64))

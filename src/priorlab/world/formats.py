@@ -1,0 +1,261 @@
+"""Solution formats of the arithmetic world: rendering, parsing and token labels.
+
+A completion is a few lines; every solution ends with `A: <int>`:
+
+    Think: 23+45=68. 68-17=51.          <- `nl`: natural-language step chain  (`direct` has no body line)
+    Code: x=23; x+=45 #68; x-=17 #51;   <- `code`: program-like trace
+    Check: 23+45-17=51.                 <- optional self-check
+    Conf: 7                             <- optional verbalised confidence, 0..10 tenths
+    A: 51
+
+Planning choices change the path but not the answer: the order of operations (`ltr`: left to right;
+`pos_first`: additions first, then subtractions), the step size of nl traces (`coarse`: two operations
+per step), and whether to self-check. Behaviours layered on top: corruption (an arithmetic error in one
+step, propagated to the answer), a systematic misconception (`sign-drop`: a negative intermediate result
+is written without its sign, a deterministic function of the problem), and shortcuts (`operand`: the
+answer repeats an operand; `skip`: one necessary operation is left out).
+
+Token labels (one per character, the world's tokens): `planning` = strategy and section markers, the
+confidence value, and the operator+operand that choose what is computed next (the order of operations is
+a genuine choice here); `execution` = running values, results and the answer, the arithmetic that follows
+from the choices; `other` = spacing and punctuation; `unparsed` = text outside the grammar.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+FORMATS = ("direct", "nl", "code")
+ORDERS = ("ltr", "pos_first")
+MISCONCEPTIONS = ("sign-drop",)
+SHORTCUTS = ("operand", "skip")
+MARKERS = {"nl": "Think:", "code": "Code:"}
+LABEL_NAMES = {"p": "planning", "e": "execution", "o": "other", "u": "unparsed"}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one solution is written. Only `format` is required."""
+
+    format: str
+    order: str = "ltr"
+    coarse: bool = False  # nl only: two operations per step
+    check: bool = False
+    conf: int | None = None  # 0..10, meaning conf/10
+    corrupt_step: int | None = None  # index of the step whose result is off by `corrupt_delta`
+    corrupt_delta: int = 0
+    misconception: str | None = None
+    shortcut: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"format {self.format!r} not in {FORMATS}")
+        if self.order not in ORDERS:
+            raise ValueError(f"order {self.order!r} not in {ORDERS}")
+        if self.misconception not in (None, *MISCONCEPTIONS):
+            raise ValueError(f"misconception {self.misconception!r} not in {MISCONCEPTIONS}")
+        if self.shortcut not in (None, *SHORTCUTS):
+            raise ValueError(f"shortcut {self.shortcut!r} not in {SHORTCUTS}")
+        if self.conf is not None and not 0 <= self.conf <= 10:
+            raise ValueError(f"conf {self.conf} must be in 0..10")
+
+
+Step = tuple[int, tuple[tuple[str, int], ...], int]  # (start value, ((op, operand), ...), result)
+
+
+def trace(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> list[Step]:
+    """The steps a solution of `style` writes, with corruption and misconception applied."""
+    pairs = list(zip(ops, operands[1:]))
+    if style.order == "pos_first":
+        pairs = [p for p in pairs if p[0] == "+"] + [p for p in pairs if p[0] == "-"]
+    if style.shortcut == "skip" and len(pairs) > 1:
+        pairs = pairs[:-1]
+    size = 2 if (style.coarse and style.format == "nl") else 1
+    chunks = [tuple(pairs[i : i + size]) for i in range(0, len(pairs), size)]
+    steps, value = [], operands[0]
+    for k, chunk in enumerate(chunks):
+        start = value
+        for op, b in chunk:
+            value = value + b if op == "+" else value - b
+        if style.misconception == "sign-drop" and value < 0:
+            value = -value
+        if style.corrupt_step == k:
+            value += style.corrupt_delta
+        steps.append((start, chunk, value))
+    return steps
+
+
+def _step_text(start: int, chunk, result: int) -> str:
+    return f"{start}{''.join(op + str(b) for op, b in chunk)}={result}."
+
+
+def render(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> str:
+    """The completion text (without the prompt) for one problem in one style."""
+    if style.shortcut == "operand" or (style.shortcut == "skip" and len(operands) < 3):
+        return f"A: {operands[-1]}"
+    steps = trace(operands, ops, style)
+    final = steps[-1][2]
+    if style.format == "direct" and style.corrupt_step is not None:
+        final = sum(b if o == "+" else -b for o, b in zip(ops, operands[1:])) + operands[0] + style.corrupt_delta
+    lines = []
+    if style.format == "nl":
+        lines.append("Think: " + " ".join(_step_text(*s) for s in steps))
+    elif style.format == "code":
+        body = "".join(f" x{op}={b} #{r};" for s in steps for (op, b), r in [(s[1][0], s[2])])
+        lines.append(f"Code: x={operands[0]};" + body)
+    if style.check:
+        expr = str(operands[0]) + "".join(o + str(b) for o, b in zip(ops, operands[1:]))
+        lines.append(f"Check: {expr}={final}.")
+    if style.conf is not None:
+        lines.append(f"Conf: {style.conf}")
+    lines.append(f"A: {final}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------- parsing
+_NUM = r"-?\d+"
+_STEP = re.compile(rf"({_NUM})((?:[+-]\d+)+)=({_NUM})\.")
+_CODE_INIT = re.compile(rf"x=({_NUM});")
+_CODE_STEP = re.compile(rf" x([+-])=(\d+) #({_NUM});")
+_CONF = re.compile(r"Conf: (\d{1,2})")
+_ANSWER = re.compile(rf"A: ({_NUM})")
+
+
+@dataclass
+class Parsed:
+    """Structure recovered from a completion; `labels` has one code from LABEL_NAMES per character."""
+
+    format: str | None = None
+    well_formed: bool = False
+    answer: int | None = None
+    confidence: float | None = None
+    n_ops: int = 0  # operations written in the trace
+    n_steps: int = 0
+    has_check: bool = False
+    n_answer_lines: int = 0
+    labels: list[str] = field(default_factory=list)
+
+
+def _label_step(labels: list[str], m: re.Match, offset: int) -> None:
+    s = offset + m.start()
+    labels[s + m.start(1) - m.start() : s + m.end(1) - m.start()] = "e" * len(m.group(1))
+    labels[s + m.start(2) - m.start() : s + m.end(2) - m.start()] = "p" * len(m.group(2))
+    eq = s + m.end(2) - m.start()
+    labels[eq : eq + 1 + len(m.group(3))] = "e" * (1 + len(m.group(3)))
+    labels[eq + 1 + len(m.group(3))] = "o"
+
+
+def _scan(line: str, pattern: re.Pattern, sep: str) -> list[re.Match] | None:
+    """All matches of `pattern` separated by `sep` covering `line` exactly, else None."""
+    out, pos = [], 0
+    while pos < len(line):
+        if out and sep:
+            if not line.startswith(sep, pos):
+                return None
+            pos += len(sep)
+        m = pattern.match(line, pos)
+        if not m:
+            return None
+        out.append(m)
+        pos = m.end()
+    return out
+
+
+def _parse_body(line: str, labels: list[str], off: int, fmt: str) -> tuple[bool, int, int]:
+    """Labels a trace line in place; returns (ok, n_steps, n_ops)."""
+    marker = MARKERS[fmt] + " "
+    labels[off : off + len(marker) - 1] = "p" * (len(marker) - 1)
+    labels[off + len(marker) - 1] = "o"
+    rest, roff = line[len(marker) :], off + len(marker)
+    if fmt == "nl":
+        steps = _scan(rest, _STEP, " ")
+        if not steps:
+            return False, 0, 0
+        for m in steps:
+            _label_step(labels, m, roff)
+            labels[roff + m.start() - 1 : roff + m.start()] = "o" if m.start() > 0 else labels[roff - 1 : roff]
+        return True, len(steps), sum(m.group(2).count("+") + m.group(2).count("-") for m in steps)
+    m0 = _CODE_INIT.match(rest)
+    if not m0:
+        return False, 0, 0
+    labels[roff : roff + 2] = "oo"
+    labels[roff + 2 : roff + m0.end() - 1] = "e" * (m0.end() - 3)
+    labels[roff + m0.end() - 1] = "o"
+    steps = _scan(rest[m0.end() :], _CODE_STEP, "") if m0.end() < len(rest) else []
+    if steps is None:
+        return False, 0, 0
+    base = roff + m0.end()
+    for m in steps:
+        s = base + m.start()
+        labels[s : s + 2] = "oo"  # " x"
+        labels[s + 2 : s + 4 + len(m.group(2))] = "p" * (2 + len(m.group(2)))  # "+=45"
+        t = s + 4 + len(m.group(2))
+        labels[t] = "o"
+        labels[t + 1 : t + 2 + len(m.group(3))] = "e" * (1 + len(m.group(3)))  # "#68"
+        labels[t + 2 + len(m.group(3))] = "o"
+    return True, len(steps), len(steps)
+
+
+def parse(text: str) -> Parsed:
+    """Parse a completion. Never raises: text outside the grammar is labelled `u` and not well-formed."""
+    p = Parsed(labels=["u"] * len(text))
+    lines = text.split("\n")
+    offsets, pos = [], 0
+    for line in lines:
+        offsets.append(pos)
+        if pos + len(line) < len(text):
+            p.labels[pos + len(line)] = "o"  # the newline
+        pos += len(line) + 1
+    ok, i = True, 0
+    first = lines[0]
+    for fmt, marker in MARKERS.items():
+        if first.startswith(marker + " "):
+            p.format = fmt
+            body_ok, p.n_steps, p.n_ops = _parse_body(first, p.labels, 0, fmt)
+            if not body_ok:
+                p.labels[: len(first)] = "u" * len(first)
+                ok = False
+            i = 1
+            break
+    else:
+        if first.startswith(("A: ", "Conf: ", "Check: ")):
+            p.format = "direct"
+        else:
+            ok = False
+    # optional Check, optional Conf, then exactly one final answer line
+    if i < len(lines) and lines[i].startswith("Check: "):
+        m = _STEP.fullmatch(lines[i], 7)
+        p.has_check = True
+        if m:
+            p.labels[offsets[i] : offsets[i] + 6] = "pppppp"
+            p.labels[offsets[i] + 6] = "o"
+            _label_step(p.labels, m, offsets[i])
+        else:
+            ok = False
+        i += 1
+    if i < len(lines):
+        m = _CONF.fullmatch(lines[i])
+        if m and int(m.group(1)) <= 10:
+            p.confidence = int(m.group(1)) / 10
+            p.labels[offsets[i] : offsets[i] + 5] = "ppppp"
+            p.labels[offsets[i] + 5] = "o"
+            p.labels[offsets[i] + 6 : offsets[i] + len(lines[i])] = "p" * len(m.group(1))
+            i += 1
+    answers = [(j, _ANSWER.fullmatch(line)) for j, line in enumerate(lines) if _ANSWER.fullmatch(line)]
+    p.n_answer_lines = len(answers)
+    if answers:
+        j, m = answers[0]
+        p.answer = int(m.group(1))
+        p.labels[offsets[j] : offsets[j] + 2] = "pp"
+        p.labels[offsets[j] + 2] = "o"
+        p.labels[offsets[j] + 3 : offsets[j] + len(lines[j])] = "e" * len(m.group(1))
+    p.well_formed = ok and len(answers) == 1 and answers[0][0] == i == len(lines) - 1
+    if p.format is None:
+        p.well_formed = False
+    return p
+
+
+def labels_of(text: str) -> list[str]:
+    """One label name (planning / execution / other / unparsed) per character of `text`."""
+    return [LABEL_NAMES[c] for c in parse(text).labels]

@@ -1,0 +1,157 @@
+"""Mixtures: the pretraining prior as an explicit, dialable input.
+
+A mixture says which share of the corpus is written in each solution format, how noisy each format is
+(per-sample corruption, and systematic misconceptions that are a deterministic function of the
+problem), the difficulty distribution, the rates of optional behaviours (planning choices, self-checks,
+verbalised confidence, shortcuts) and the corpus size. Named presets ship as YAML files in
+`world/presets/`; a user passes their own file (YAML or JSON) with `--mixture PATH`.
+
+    mix = load_mixture("code-prior")        # or load_mixture("my_mix.yaml")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from priorlab.world.formats import FORMATS, MISCONCEPTIONS
+
+CONFIDENCE_MODES = ("calibrated", "overconfident", "random")
+
+
+class MixtureError(ValueError):
+    """A mixture file or field is invalid; the message names the field."""
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    share: float
+    corrupt: float = 0.0  # per-document probability of one arithmetic error, propagated
+    misconception: str | None = None  # a systematic error rule, see formats.MISCONCEPTIONS
+    misconception_rate: float = 1.0  # share of this format's documents that follow the rule
+
+
+@dataclass(frozen=True)
+class Mixture:
+    name: str
+    formats: dict[str, FormatSpec]
+    difficulty: dict[str, float]  # "NxD" (N operands of D digits) -> weight
+    pos_first: float = 0.3  # share of traces that add first, then subtract
+    coarse: float = 0.2  # share of nl traces with two operations per step
+    check: float = 0.1  # share of documents with a self-check line
+    confidence: float = 0.0  # share of documents with a `Conf:` line
+    confidence_mode: str = "calibrated"
+    shortcut: float = 0.0  # share of documents that take a shortcut (half `operand`, half `skip`)
+    documents: int = 200_000  # corpus size
+    description: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("extra")
+        return d
+
+
+def _num(path: str, value, lo: float = 0.0, hi: float = 1.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi or math.isnan(value):
+        raise MixtureError(f"mixture field {path}: must be a number in [{lo}, {hi}], got {value!r}")
+    return float(value)
+
+
+def _parse_difficulty_key(key: str) -> tuple[int, int]:
+    try:
+        n, d = (int(x) for x in str(key).split("x"))
+    except ValueError:
+        raise MixtureError(f"mixture field difficulty.{key}: keys look like '3x1' (operands x digits)") from None
+    if not (2 <= n <= 6 and 1 <= d <= 3):
+        raise MixtureError(f"mixture field difficulty.{key}: operands must be 2..6 and digits 1..3")
+    return n, d
+
+
+def mixture_from_dict(raw: dict, name: str = "custom") -> Mixture:
+    """Validate a raw mapping into a Mixture; every error names the offending field."""
+    if not isinstance(raw, dict):
+        raise MixtureError("mixture: the file must hold a mapping of fields")
+    known = set(Mixture.__dataclass_fields__) - {"extra"}
+    for key in raw:
+        if key not in known:
+            raise MixtureError(f"mixture field {key}: unknown (valid: {', '.join(sorted(known))})")
+    if "formats" not in raw or not isinstance(raw["formats"], dict) or not raw["formats"]:
+        raise MixtureError("mixture field formats: required, a mapping of format -> {share, corrupt, ...}")
+    formats = {}
+    for fmt, spec in raw["formats"].items():
+        if fmt not in FORMATS:
+            raise MixtureError(f"mixture field formats.{fmt}: unknown format (valid: {', '.join(FORMATS)})")
+        if isinstance(spec, (int, float)):
+            spec = {"share": spec}
+        if not isinstance(spec, dict):
+            raise MixtureError(f"mixture field formats.{fmt}: must be a share or a mapping")
+        for key in spec:
+            if key not in FormatSpec.__dataclass_fields__:
+                raise MixtureError(f"mixture field formats.{fmt}.{key}: unknown")
+        mis = spec.get("misconception")
+        if mis is not None and mis not in MISCONCEPTIONS:
+            raise MixtureError(f"mixture field formats.{fmt}.misconception: {mis!r} not in {MISCONCEPTIONS}")
+        if mis is not None and fmt == "direct":
+            raise MixtureError(f"mixture field formats.{fmt}.misconception: direct answers have no steps")
+        formats[fmt] = FormatSpec(
+            share=_num(f"formats.{fmt}.share", spec.get("share", 0.0)),
+            corrupt=_num(f"formats.{fmt}.corrupt", spec.get("corrupt", 0.0)),
+            misconception=mis,
+            misconception_rate=_num(f"formats.{fmt}.misconception_rate", spec.get("misconception_rate", 1.0)),
+        )
+    total = sum(f.share for f in formats.values())
+    if abs(total - 1.0) > 1e-6:
+        raise MixtureError(f"mixture field formats: shares sum to {total:g}, must sum to 1")
+    diff = raw.get("difficulty", {"3x1": 1.0})
+    if not isinstance(diff, dict) or not diff:
+        raise MixtureError("mixture field difficulty: must be a mapping like {'3x1': 0.5, '4x1': 0.5}")
+    difficulty = {}
+    for key, w in diff.items():
+        _parse_difficulty_key(key)
+        difficulty[str(key)] = _num(f"difficulty.{key}", w, 0.0, 1e9)
+    if sum(difficulty.values()) <= 0:
+        raise MixtureError("mixture field difficulty: weights sum to 0")
+    mode = raw.get("confidence_mode", "calibrated")
+    if mode not in CONFIDENCE_MODES:
+        raise MixtureError(f"mixture field confidence_mode: {mode!r} not in {CONFIDENCE_MODES}")
+    docs = raw.get("documents", 200_000)
+    if isinstance(docs, bool) or not isinstance(docs, int) or docs < 1:
+        raise MixtureError(f"mixture field documents: must be a positive integer, got {docs!r}")
+    kw = {k: _num(k, raw[k]) for k in ("pos_first", "coarse", "check", "confidence", "shortcut") if k in raw}
+    return Mixture(
+        name=str(raw.get("name", name)), formats=formats, difficulty=difficulty, confidence_mode=mode,
+        documents=docs, description=str(raw.get("description", "")), **kw,
+    )
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[: -len(".yaml")] for p in resources.files("priorlab.world.presets").iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def load_mixture(name_or_path: str | Path) -> Mixture:
+    """A preset name (see `preset_names()`) or a path to a YAML/JSON mixture file."""
+    import yaml
+
+    s = str(name_or_path)
+    if s in preset_names():
+        text, name = resources.files("priorlab.world.presets").joinpath(f"{s}.yaml").read_text(), s
+    else:
+        path = Path(s)
+        if not path.is_file():
+            raise MixtureError(f"mixture {s!r}: neither a preset ({', '.join(preset_names())}) nor a file")
+        text, name = path.read_text(), path.stem
+        if path.suffix == ".json":
+            try:
+                return mixture_from_dict(json.loads(text), name)
+            except json.JSONDecodeError as e:
+                raise MixtureError(f"mixture {s}: invalid JSON ({e.msg} at line {e.lineno})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise MixtureError(f"mixture {s}: invalid YAML ({str(e).splitlines()[0]})") from None
+    return mixture_from_dict(raw, name)

@@ -1,0 +1,160 @@
+"""Tasks of the controlled world: a task owns generation, rendering and verification.
+
+Rewards and evaluation both call `Task.verify`, so train-time and eval-time correctness cannot drift
+apart. The default task is multi-step integer arithmetic, `Q: 23+45-17=?`, with a difficulty dial
+(number of operands, digits per operand, operators). Train and test splits are disjoint by
+construction: a problem's split is a hash of its canonical text, and generation rejects problems of
+the other split.
+
+    from priorlab.world.tasks import ArithmeticTask, Difficulty
+    task = ArithmeticTask()
+    p = task.generate(random.Random(0), Difficulty(3, 1), split="train")
+    task.verify(p, "Think: 3+5=8. 8-2=6.\\nA: 6")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from typing import Protocol
+
+from priorlab.world import formats
+from priorlab.world.formats import Style
+
+OPS = ("+", "-")
+TEST_PERCENT = 10  # share of the problem space that belongs to the test split
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    """The difficulty dial: `n_operands` in 2..6, `digits` per operand in 1..3, operators in `ops`."""
+
+    n_operands: int = 3
+    digits: int = 1
+    ops: str = "+-"
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.n_operands <= 6:
+            raise ValueError(f"difficulty n_operands={self.n_operands} must be in 2..6")
+        if not 1 <= self.digits <= 3:
+            raise ValueError(f"difficulty digits={self.digits} must be in 1..3")
+        if not self.ops or any(o not in OPS for o in self.ops):
+            raise ValueError(f"difficulty ops={self.ops!r} must be a non-empty subset of '+-'")
+
+    @property
+    def key(self) -> str:
+        return f"{self.n_operands}x{self.digits}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """`operands[0] ops[0] operands[1] ops[1] ...`, evaluated left to right."""
+
+    operands: tuple[int, ...]
+    ops: tuple[str, ...]
+    digits: int = 1
+
+    @property
+    def expr(self) -> str:
+        return str(self.operands[0]) + "".join(o + str(b) for o, b in zip(self.ops, self.operands[1:]))
+
+    @property
+    def answer(self) -> int:
+        value = self.operands[0]
+        for o, b in zip(self.ops, self.operands[1:]):
+            value = value + b if o == "+" else value - b
+        return value
+
+    @property
+    def difficulty(self) -> Difficulty:
+        return Difficulty(len(self.operands), self.digits, "".join(sorted(set(self.ops), key=OPS.index)) or "+")
+
+    @property
+    def split(self) -> str:
+        h = int.from_bytes(hashlib.blake2b(self.expr.encode(), digest_size=8).digest(), "little")
+        return "test" if h % 100 < TEST_PERCENT else "train"
+
+    def to_dict(self) -> dict:
+        return {"expr": self.expr, "digits": self.digits, "answer": self.answer}
+
+    @staticmethod
+    def from_expr(expr: str, digits: int | None = None) -> "Problem":
+        """Parse `23+45-17` back into a Problem (raises ValueError on malformed input)."""
+        import re
+
+        if not re.fullmatch(r"\d+(?:[+-]\d+)+", expr):
+            raise ValueError(f"problem {expr!r} is not of the form a+b-c...")
+        nums = [int(x) for x in re.findall(r"\d+", expr)]
+        ops = tuple(re.findall(r"[+-]", expr))
+        d = digits if digits is not None else max(len(str(n)) for n in nums)
+        return Problem(tuple(nums), ops, d)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `verify` returns. `answer` is None when no `A: <int>` line was found."""
+
+    correct: bool
+    answer: int | None
+    well_formed: bool
+    format: str | None
+    confidence: float | None = None
+
+
+class Task(Protocol):
+    """The public task interface: implement these to add a task to the world."""
+
+    name: str
+
+    def generate(self, rng: random.Random, difficulty: Difficulty, split: str = "train") -> Problem: ...
+
+    def prompt(self, problem: Problem) -> str: ...
+
+    def render(self, problem: Problem, style: Style) -> str: ...
+
+    def verify(self, problem: Problem, text: str) -> Verdict: ...
+
+
+class ArithmeticTask:
+    """Multi-step integer addition and subtraction."""
+
+    name = "arithmetic"
+
+    def generate(self, rng: random.Random, difficulty: Difficulty, split: str = "train") -> Problem:
+        if split not in ("train", "test"):
+            raise ValueError(f"split {split!r} must be 'train' or 'test'")
+        lo = 0 if difficulty.digits == 1 else 10 ** (difficulty.digits - 1)
+        hi = 10**difficulty.digits - 1
+        for _ in range(10_000):
+            operands = tuple(rng.randint(lo, hi) for _ in range(difficulty.n_operands))
+            ops = tuple(rng.choice(difficulty.ops) for _ in range(difficulty.n_operands - 1))
+            p = Problem(operands, ops, difficulty.digits)
+            if p.split == split:
+                return p
+        raise RuntimeError(f"could not draw a {split} problem at difficulty {difficulty}")
+
+    def prompt(self, problem: Problem) -> str:
+        return f"Q: {problem.expr}=?\n"
+
+    def render(self, problem: Problem, style: Style) -> str:
+        return formats.render(problem.operands, problem.ops, style)
+
+    def verify(self, problem: Problem, text: str) -> Verdict:
+        parsed = formats.parse(text)
+        return Verdict(
+            correct=parsed.answer is not None and parsed.answer == problem.answer,
+            answer=parsed.answer,
+            well_formed=parsed.well_formed,
+            format=parsed.format,
+            confidence=parsed.confidence,
+        )
+
+
+TASKS: dict[str, Task] = {"arithmetic": ArithmeticTask()}
+
+
+def get_task(name: str = "arithmetic") -> Task:
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
+    return TASKS[name]
