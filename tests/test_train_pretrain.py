@@ -5,7 +5,6 @@ import sys
 import time
 
 import pytest
-import torch
 
 from priorlab import runs
 from priorlab.train.pretrain import PretrainConfig, load_model, lr_at, pretrain

@@ -140,15 +140,20 @@ def _print_eval(s: dict) -> None:
         t.add_row(d, f"{a:.3f}", f"{s[f'pass@{k}_by_difficulty'][d]:.3f}")
     t.add_row("all", f"{s['accuracy']:.3f}", f"{s[f'pass@{k}']:.3f}", style="bold")
     console.print(t)
-    f = Table(title="formats")
-    for col in ("format", "share", "accuracy"):
+    prior = s.get("prior")
+    f = Table(title="formats" + (f" (prior: {prior['mixture']})" if prior else ""))
+    for col in ("format", "sampled share", *(["prior share"] if prior else []), "accuracy"):
         f.add_column(col)
     for name, share in s["format_shares"].items():
-        if share > 0:
-            f.add_row(name, f"{share:.3f}", f"{s['accuracy_by_format'].get(name, float('nan')):.3f}")
+        mix = [f"{prior['mixture_shares'].get(name, 0.0):.3f}"] if prior else []
+        if share > 0 or (prior and name in prior["mixture_shares"]):
+            f.add_row(name, f"{share:.3f}", *mix, f"{s['accuracy_by_format'].get(name, float('nan')):.3f}")
     console.print(f)
     sc = ", ".join(f"{k2} {v:.3f}" for k2, v in s["shortcuts"].items())
     console.print(f"well-formed {s['well_formed']:.3f} | mean length {s['mean_length']:.1f} | shortcuts: {sc}")
+    if prior:
+        marks = {True: "[green]yes[/]", False: "[red]no[/]"}
+        console.print("prior checks: " + ", ".join(f"{k2} {marks[v]}" for k2, v in prior.items() if isinstance(v, bool)))
 
 
 @app.command("eval")
@@ -169,7 +174,10 @@ def eval_(
     cfg = EvalConfig(problems=problems, samples=samples, temperature=temperature, top_p=top_p,
                      difficulty=difficulty, seed=seed)
     m, _ = load_model(model)
-    s = evaluate(m, cfg, out, model_path=str(model))
+    spec = None
+    if (model / "config.json").is_file():
+        spec = json.loads((model / "config.json").read_text()).get("mixture_spec")
+    s = evaluate(m, cfg, out, model_path=str(model), mixture_spec=spec)
     _print_eval(s)
     if out:
         console.print(f"wrote {out}/summary.json")

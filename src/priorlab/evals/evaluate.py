@@ -126,11 +126,29 @@ def summarize(problems: list[Problem], completions: list[list[dict]], k: int) ->
     }
 
 
-def evaluate(model, cfg: EvalConfig, out: str | Path | None = None, model_path: str = "") -> dict:
+def prior_checks(summary: dict, mixture_spec: dict) -> dict:
+    """How the sampled behaviour compares with the prior the model was pretrained on (README targets)."""
+    k = summary["samples"]
+    shares = {f: spec["share"] for f, spec in mixture_spec["formats"].items()}
+    gaps = {f: summary["format_shares"].get(f, 0.0) - shares.get(f, 0.0) for f in FORMATS}
+    return {
+        "mixture": mixture_spec.get("name"), "mixture_shares": shares, "share_gap": gaps,
+        "max_share_gap": max(abs(g) for g in gaps.values()),
+        "well_formed_ok": summary["well_formed"] >= 0.95,
+        "shares_ok": max(abs(g) for g in gaps.values()) <= 0.05,
+        "pass@1_in_room": 0.2 <= summary["pass@1"] <= 0.8,
+        f"pass@{k}_high": summary[f"pass@{k}"] >= 0.9,
+    }
+
+
+def evaluate(model, cfg: EvalConfig, out: str | Path | None = None, model_path: str = "",
+             mixture_spec: dict | None = None) -> dict:
     t0 = time.perf_counter()
     problems = [p for d in parse_difficulties(cfg.difficulty) for p in test_problems(d, cfg.problems, cfg.seed)]
     completions = score(problems, generate(model, problems, cfg.samples, cfg, cfg.seed))
     summary = summarize(problems, completions, cfg.samples)
+    if mixture_spec:
+        summary["prior"] = prior_checks(summary, mixture_spec)
     summary["elapsed_s"] = time.perf_counter() - t0
     if out is not None:
         out = Path(out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import torch
 from priorlab import runs
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, SIZES, config_for_size
 from priorlab.world.corpus import Corpus, build_corpus, difficulties
-from priorlab.world.mixtures import Mixture, load_mixture, mixture_from_dict
+from priorlab.world.mixtures import Mixture, load_mixture
 from priorlab.world.tasks import get_task
 from priorlab.world.tokenizer import Tokenizer
 
@@ -256,6 +256,3 @@ def load_model(run_dir: str | Path) -> tuple[GPT, dict]:
     model.eval()
     return model, meta
 
-
-__all__ = ["PretrainConfig", "pretrain", "load_model", "lr_at", "get_batch", "DEFAULT_TOKENS", "replace",
-           "mixture_from_dict"]

@@ -1,0 +1,98 @@
+"""Rollouts: batched sampling of G completions per prompt, packed for the trainer.
+
+    ro = rollout(model, prompt_ids, group_size=8, max_new_tokens=96, temperature=1.0, generator=g)
+    ro.input_ids, ro.attn_mask, ro.completion_mask, ro.old_logprobs, ro.planning_mask, ro.texts
+
+Every completion token carries the world's token label (planning / execution / other / unparsed), read
+from the grammar of the decoded text (one character = one token), so planning-vs-execution entropy and
+HICRA's planning-token credit come from ground truth rather than a heuristic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from priorlab.model.gpt import positions_from_mask
+from priorlab.model.sampling import sample
+from priorlab.world.formats import parse
+from priorlab.world.tokenizer import SPECIALS, Tokenizer
+
+
+@dataclass
+class Rollouts:
+    """B = P·G sequences (row b = p·G + g); T = longest prompt + longest completion.
+
+    input_ids       [B, T] long   left-padded prompt, then the completion, right-padded with pad
+    attn_mask       [B, T] bool   True on real tokens (prompt and completion)
+    completion_mask [B, T] bool   True on generated tokens (eos included)
+    old_logprobs    [B, T] float  sampler's log-prob of each generated token, 0 elsewhere
+    entropies       [B, T] float  entropy of the distribution each generated token was drawn from
+    planning_mask   [B, T] bool   generated tokens labelled `planning`
+    execution_mask  [B, T] bool   generated tokens labelled `execution`
+    texts           B completion strings; finished [B] bool (emitted eos); lengths [B] long
+    """
+
+    input_ids: Tensor
+    attn_mask: Tensor
+    completion_mask: Tensor
+    old_logprobs: Tensor
+    entropies: Tensor
+    planning_mask: Tensor
+    execution_mask: Tensor
+    texts: list[str]
+    finished: Tensor
+    lengths: Tensor
+
+    @property
+    def positions(self) -> Tensor:
+        return positions_from_mask(self.attn_mask)
+
+    def select(self, rows: Tensor) -> "Rollouts":
+        """The rollouts at row indices `rows` (a 1-D long tensor)."""
+        idx = rows.tolist()
+        return Rollouts(*(getattr(self, f)[rows] for f in ("input_ids", "attn_mask", "completion_mask",
+                                                          "old_logprobs", "entropies", "planning_mask",
+                                                          "execution_mask")),
+                        texts=[self.texts[i] for i in idx], finished=self.finished[rows], lengths=self.lengths[rows])
+
+
+def rollout(model, prompts: list[list[int]], *, group_size: int, max_new_tokens: int, temperature: float = 1.0,
+            top_p: float = 1.0, generator: torch.Generator | None = None, tokenizer: Tokenizer | None = None) -> Rollouts:
+    """Sample `group_size` completions for each prompt (token ids, `<bos>` included) and pack them."""
+    tok = tokenizer or Tokenizer()
+    jobs = [p for p in prompts for _ in range(group_size)]
+    s = sample(model, jobs, max_new_tokens=max_new_tokens, eos_id=tok.eos_id, pad_id=tok.pad_id,
+               temperature=temperature, top_p=top_p, generator=generator)
+    B, L = s.tokens.shape
+    P = max(len(p) for p in jobs)
+    T = P + L
+    input_ids = torch.full((B, T), tok.pad_id, dtype=torch.long)
+    attn = torch.zeros(B, T, dtype=torch.bool)
+    comp = torch.zeros(B, T, dtype=torch.bool)
+    planning = torch.zeros(B, T, dtype=torch.bool)
+    execution = torch.zeros(B, T, dtype=torch.bool)
+    old = torch.zeros(B, T)
+    ent = torch.zeros(B, T)
+    texts = []
+    for b, p in enumerate(jobs):
+        n = int(s.lengths[b])
+        input_ids[b, P - len(p) : P] = torch.tensor(p)
+        input_ids[b, P : P + n] = s.tokens[b, :n]
+        attn[b, P - len(p) : P + n] = True
+        comp[b, P : P + n] = True
+        old[b, P : P + n] = s.logprobs[b, :n]
+        ent[b, P : P + n] = s.entropies[b, :n]
+        ids = s.tokens[b, :n].tolist()
+        text = tok.decode(ids)
+        texts.append(text)
+        # one character per token; specials (eos, a stray bos/pad) have no character and no label
+        char_pos = [j for j, i in enumerate(ids) if i >= len(SPECIALS)][: len(text)]
+        for j, lab in zip(char_pos, parse(text).labels):
+            if lab == "p":
+                planning[b, P + j] = True
+            elif lab == "e":
+                execution[b, P + j] = True
+    return Rollouts(input_ids, attn, comp, old, ent, planning, execution, texts, s.finished.clone(), s.lengths.clone())
