@@ -37,7 +37,7 @@ def cli_errors(fn):
 
         try:
             return fn(*args, **kwargs)
-        except (ValueError, RunError, MixtureError, FileNotFoundError, KeyError) as e:
+        except (ValueError, RunError, MixtureError, FileNotFoundError, KeyError, RuntimeError) as e:
             msg = e.args[0] if e.args else str(e)
             err.print(f"[bold red]error:[/] {msg}", highlight=False, markup=True)
             raise typer.Exit(2) from None
@@ -181,6 +181,56 @@ def eval_(
     _print_eval(s)
     if out:
         console.print(f"wrote {out}/summary.json")
+
+
+@app.command()
+@cli_errors
+def rl(
+    init: Path = typer.Option(..., help="pretrained (or SFT) run directory to start from"),
+    reward: str = typer.Option("correct", help="reward spec, e.g. correct, random:0.5, incorrect, format, "
+                               "majority, brier, correct+length:0.001"),
+    algo: str = typer.Option("grpo", help="grpo, dr_grpo, dapo, rloo, reinforce, psr, nsr, w_reinforce, hicra"),
+    steps: int = typer.Option(60), out: Path = typer.Option(..., help="run directory"),
+    resume: bool = typer.Option(False), seed: int = typer.Option(0),
+    prompts_per_step: int = typer.Option(16, help="P prompts per step"),
+    group_size: int = typer.Option(8, help="G completions per prompt"),
+    minibatches: int = typer.Option(4, help="mini-batches per rollout batch (>1 moves the ratio off 1)"),
+    epochs: int = typer.Option(1, help="passes over each rollout batch"),
+    lr: float = typer.Option(3e-5), temperature: float = typer.Option(1.0), max_new_tokens: int = typer.Option(96),
+    difficulty: str = typer.Option("3x1", help="comma list of NxD the training problems are drawn from"),
+    train_problems: int = typer.Option(0, help="0 = fresh problems each step; K = fixed pool; 1 = one-shot"),
+    one_shot_rule: str = typer.Option("pass-rate", help="pass-rate (base pass rate closest to .5) or first"),
+    eval_every: int = typer.Option(20), eval_problems: int = typer.Option(100), ckpt_every: int = typer.Option(20),
+    store_rollouts: bool = typer.Option(False, help="write rollouts/step_N.parquet every step"),
+    baseline: Optional[str] = typer.Option(None, help="override: mean_std, mean_std_sample, mean, rloo, none"),
+    sign: Optional[str] = typer.Option(None, help="override: all, positive (PSR), negative (NSR), weighted"),
+    w_lambda: Optional[float] = typer.Option(None), clip: Optional[bool] = typer.Option(None, "--clip/--no-clip"),
+    eps_low: Optional[float] = typer.Option(None), eps_high: Optional[float] = typer.Option(None),
+    agg: Optional[str] = typer.Option(None, help="override: seq_mean, token_mean, constant"),
+    kl_beta: Optional[float] = typer.Option(None), entropy_coef: Optional[float] = typer.Option(None),
+    dynamic_sampling: Optional[bool] = typer.Option(None, "--dynamic-sampling/--no-dynamic-sampling"),
+    hicra_alpha: Optional[float] = typer.Option(None),
+    quiet: bool = typer.Option(False),
+):
+    """RLVR from a pretrained prior: sample, score, advantages, update, evaluate, log, checkpoint."""
+    from priorlab.train.rl import RLConfig, train
+
+    local = locals()
+    overrides = tuple((k, local[k]) for k in ("baseline", "sign", "w_lambda", "clip", "eps_low", "eps_high", "agg",
+                                              "kl_beta", "entropy_coef", "dynamic_sampling", "hicra_alpha")
+                      if local[k] is not None)
+    cfg = RLConfig(init=str(init), reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=prompts_per_step,
+                   group_size=group_size, minibatches=minibatches, epochs=epochs, lr=lr, temperature=temperature,
+                   max_new_tokens=max_new_tokens, difficulty=difficulty, train_problems=train_problems,
+                   one_shot_rule=one_shot_rule, eval_every=eval_every, eval_problems=eval_problems,
+                   ckpt_every=ckpt_every, store_rollouts=store_rollouts, overrides=overrides)
+    from priorlab.rewards import make_reward
+
+    make_reward(reward, labels={} if reward.split("+")[0].split(":")[0] == "incorrect" else None)  # validate early
+    s = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
+    console.print(f"RL done: greedy accuracy {s.get('eval/acc_greedy/before', float('nan')):.3f} -> "
+                  f"{s.get('eval/acc_greedy/after', float('nan')):.3f}, T=1 accuracy "
+                  f"{s.get('eval/acc_t1/before', float('nan')):.3f} -> {s.get('eval/acc_t1/after', float('nan')):.3f} -> {out}")
 
 
 def main() -> None:  # pragma: no cover

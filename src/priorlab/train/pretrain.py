@@ -153,7 +153,7 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
         opt.load_state_dict(st["optimizer"])
         torch.set_rng_state(st["torch_rng"])
         start = st["step"]
-        log_.truncate_after(start - 1)
+        log_.truncate_after(start)
         log(f"resuming {out} from step {start}")
     else:
         log_.truncate_after(-1)

@@ -268,7 +268,7 @@ def train(cfg: RLConfig, out: str | Path, *, resume: bool = False, progress: boo
         torch.set_rng_state(st["torch_rng"])
         start = st["step"]
         log(f"resuming {out} from step {start}")
-    metrics_log.truncate_after(start - 1 if start else -1)
+    metrics_log.truncate_after(start if ckpt is not None else -1)
     data, labels = prepare_data(model, cfg, out, log)
     reward = make_reward(cfg.reward, labels=labels, seed=cfg.seed)
     eval_set = [p for d in ev.parse_difficulties(cfg.difficulty)

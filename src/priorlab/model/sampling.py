@@ -1,0 +1,202 @@
+"""Batched sampling from the tiny GPT, and the log-likelihood of sampled sequences for training.
+
+`sample` left-pads the prompts into one batch, runs one prefill forward that fills a key/value cache
+preallocated for the whole call, then one forward of a single token per step. It records, for every
+sampled token, its log-probability and the entropy of the distribution it was drawn from, which is what
+the RL trainer's ratios and the planning-vs-execution entropy analyses read.
+
+    from priorlab.model.sampling import sample
+    out = sample(model, [[1, 5, 7], [1, 6]], max_new_tokens=32, eos_id=2, pad_id=0, seed=3)
+    out.tokens, out.lengths, out.logprobs, out.entropies, out.finished
+
+`sequence_logprobs` recomputes the same log-probabilities with gradients for a prompt + completion
+batch; both go through `_next_token_stats`, so the sampler and the trainer agree on what the policy's
+distribution is (temperature included). Benchmark: `python bench/sampling.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from priorlab.model.gpt import GPT, Decoder, padded_causal_mask, positions_from_mask
+
+
+@dataclass
+class Samples:
+    """What `sample` drew for B prompts; L = the number of steps run (<= max_new_tokens).
+
+    tokens    [B, L] long     generated ids, prompt not included; eos kept, then pad_id after it
+    lengths   [B]    long     generated tokens per row, eos included
+    logprobs  [B, L] float32  log-prob of each token under the temperature-scaled distribution
+                              (before top-p); 0 in padding
+    entropies [B, L] float32  entropy in nats of that distribution (before top-p); 0 in padding
+    finished  [B]    bool     True where the row emitted eos
+    """
+
+    tokens: Tensor
+    lengths: Tensor
+    logprobs: Tensor
+    entropies: Tensor
+    finished: Tensor
+
+
+def _next_token_stats(logits: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
+    """logits [..., V] -> (log-probs [..., V], entropy [...]) of softmax(logits / temperature).
+
+    temperature 0 (greedy) is scored at temperature 1: the argmax has probability 1 at temperature 0,
+    which would make every logprob 0 and every entropy 0 and tell an analysis nothing.
+    """
+    if temperature not in (0.0, 1.0):
+        logits = logits / temperature
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    entropy = -(logp.exp() * logp).sum(-1)
+    return logp, entropy
+
+
+def _top_p_filter(probs: Tensor, top_p: float) -> Tensor:
+    """Nucleus filtering (Holtzman et al. 2019, arXiv 1904.09751): probs [B, V] -> unnormalised [B, V].
+
+    Keeps the most probable tokens until their mass reaches top_p; the most probable token is always
+    kept, so a tiny top_p is greedy. The stable sort breaks ties by index, as argmax does.
+    """
+    sorted_p, order = probs.sort(dim=-1, descending=True, stable=True)
+    drop = (sorted_p.cumsum(-1) - sorted_p) >= top_p  # mass strictly before this token already >= top_p
+    return torch.zeros_like(probs).scatter_(-1, order, sorted_p.masked_fill_(drop, 0.0))
+
+
+def _pick(logits: Tensor, temperature: float, top_p: float,
+          generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+    """logits [B, V] -> (token [B] long, its logprob [B], entropy [B])."""
+    logp, entropy = _next_token_stats(logits, temperature)
+    if temperature == 0:
+        token = logits.argmax(-1)
+    else:
+        probs = logp.exp()
+        if top_p < 1.0:
+            probs = _top_p_filter(probs, top_p)
+        # Exponential race: argmax_i p_i / E_i with E_i ~ Exp(1) picks i with probability p_i / sum(p)
+        # (the trick torch.multinomial uses for one sample), with E = -log U from the cheaper
+        # torch.rand; a zero-probability token never wins.
+        race = torch.rand(probs.shape, generator=generator, device=probs.device).log_().neg_()
+        token = (probs / race).argmax(-1)
+    return token, logp.gather(-1, token[:, None]).squeeze(1), entropy
+
+
+def _check_args(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: int | None,
+                pad_id: int, temperature: float, top_p: float) -> None:
+    V = model.cfg.vocab_size
+    if not prompts or any(len(p) == 0 for p in prompts):
+        raise ValueError("sample needs at least one prompt and every prompt needs at least one token")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    longest = max(len(p) for p in prompts)
+    if longest + max_new_tokens > model.cfg.block_size:
+        raise ValueError(f"longest prompt ({longest}) + max_new_tokens ({max_new_tokens}) exceeds "
+                         f"the model's block_size ({model.cfg.block_size})")
+    if not 0 <= pad_id < V or (eos_id is not None and not 0 <= eos_id < V):
+        raise ValueError(f"pad_id {pad_id} and eos_id {eos_id} must be token ids below vocab_size {V}")
+    if eos_id == pad_id:
+        # With pad == eos, padding and stopping are indistinguishable downstream (and in training
+        # the stop action would be masked out with the padding).
+        raise ValueError(f"eos_id and pad_id must differ, both are {pad_id}")
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+
+
+def sample(model: GPT, prompts: list[list[int]], *, max_new_tokens: int, eos_id: int | None, pad_id: int,
+           temperature: float = 1.0, top_p: float = 1.0, generator: torch.Generator | None = None,
+           seed: int | None = None) -> Samples:
+    """Sample up to max_new_tokens continuations of each prompt in one batch.
+
+    temperature 0 is greedy (logprobs and entropies are then those at temperature 1); top_p < 1 is
+    nucleus sampling. eos_id None never stops early: every row gets exactly max_new_tokens. The loop
+    stops as soon as every row has emitted eos. Randomness comes only from `generator`, or from a fresh
+    generator seeded with `seed` (0 if both are None), never from the global RNG, so the same inputs
+    and seed give bitwise identical samples on CPU.
+    """
+    _check_args(model, prompts, max_new_tokens, eos_id, pad_id, temperature, top_p)
+    if generator is not None and seed is not None:
+        raise ValueError("pass either a generator or a seed, not both")
+    if generator is None:
+        generator = torch.Generator(device=model.wte.weight.device).manual_seed(0 if seed is None else seed)
+    with torch.inference_mode():
+        out = _sample(model, prompts, max_new_tokens, eos_id, pad_id, temperature, top_p, generator)
+    # Tensors made under inference_mode can never enter an autograd graph, and the RL trainer feeds
+    # these (as indices, as old logprobs) into graphs it differentiates; clones made here are ordinary.
+    return Samples(*(t.clone() for t in out))
+
+
+def _sample(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: int | None, pad_id: int,
+            temperature: float, top_p: float, generator: torch.Generator) -> tuple[Tensor, ...]:
+    """The body of `sample`, run under inference_mode; returns Samples' fields in order."""
+    device = model.wte.weight.device
+    B, longest = len(prompts), max(len(p) for p in prompts)
+    total = longest + max_new_tokens
+    idx = torch.tensor([[pad_id] * (longest - len(p)) + list(p) for p in prompts], device=device)
+    if int(idx.min()) < 0 or int(idx.max()) >= model.cfg.vocab_size:
+        raise ValueError(f"prompt token ids must be in [0, {model.cfg.vocab_size})")
+    real = torch.ones(B, total, dtype=torch.bool, device=device)  # [B, total], False = left padding
+    for row, p in enumerate(prompts):
+        real[row, : longest - len(p)] = False
+    positions = positions_from_mask(real[:, :longest])  # [B, longest]
+
+    # Without padding every mask is all True, so skip them: the prefill takes the is_causal path and a
+    # decode step attends to every cached key.
+    padded = any(len(p) < longest for p in prompts)
+    prefill_mask = padded_causal_mask(real[:, :longest]) if padded else None
+
+    cache = model.new_cache(B, total, real)
+    logits = model.forward_cached(idx, positions, cache, 0, prefill_mask)  # [B, V]
+    decode = Decoder(model, cache)
+    next_pos = positions[:, -1] + 1  # [B], position of the first generated token
+
+    columns: list[tuple[Tensor, Tensor, Tensor]] = []  # (token, logprob, entropy), each [B], per step
+    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    lengths = torch.zeros(B, dtype=torch.long, device=device)
+    for step in range(max_new_tokens):
+        token, logprob, entropy = _pick(logits, temperature, top_p, generator)
+        if eos_id is not None:
+            lengths += ~finished
+            token.masked_fill_(finished, pad_id)
+            logprob.masked_fill_(finished, 0.0)
+            entropy.masked_fill_(finished, 0.0)
+            finished |= token == eos_id
+        columns.append((token, logprob, entropy))
+        if step == max_new_tokens - 1 or (eos_id is not None and bool(finished.all())):
+            break
+        logits = decode(token, next_pos + step, longest + step)
+    if eos_id is None:
+        lengths.fill_(len(columns))
+    tokens, logprobs, entropies = (torch.stack(column, dim=1) for column in zip(*columns))
+    return tokens, lengths, logprobs, entropies, finished
+
+
+def sequence_logprobs(model: GPT, input_ids: Tensor, attn_mask: Tensor, positions: Tensor | None,
+                      completion_mask: Tensor | None, *, temperature: float = 1.0) -> tuple[Tensor, Tensor]:
+    """Log-probabilities and entropies of a batch of sequences, with gradients (for training).
+
+    input_ids [B, T] long: a left-padded prompt followed by its completion, right-padded with pad.
+    attn_mask [B, T] bool, True = real token (prompt or completion). positions [B, T] long, or None
+    for positions_from_mask(attn_mask). completion_mask [B, T] bool selects the tokens to score; None
+    scores every real token that follows a real token.
+    Returns (logprobs [B, T], entropies [B, T]) float32: logprobs[:, t] = log p(input_ids[:, t] | <t)
+    under softmax(logits / temperature), entropies[:, t] the entropy of that distribution; column 0
+    and every unselected token are 0. Matches `sample`'s logprobs/entropies for the tokens it drew.
+    """
+    attn_mask = attn_mask.bool()
+    logits, _ = model(input_ids, positions=positions, attn_mask=attn_mask)  # [B, T, V]
+    logp, entropy = _next_token_stats(logits[:, :-1], temperature)  # [B, T-1, V], [B, T-1]
+    token_logp = logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)  # [B, T-1]
+    if completion_mask is not None:
+        keep = completion_mask.bool()[:, 1:]
+    else:  # a token is scored only when the token before it, whose logits predict it, is real
+        keep = attn_mask[:, 1:] & attn_mask[:, :-1]
+    zero = token_logp.new_zeros(input_ids.shape[0], 1)
+    token_logp = torch.cat([zero, torch.where(keep, token_logp, 0.0)], dim=1)
+    entropy = torch.cat([zero, torch.where(keep, entropy, 0.0)], dim=1)
+    return token_logp, entropy
