@@ -233,6 +233,18 @@ def rl(
                   f"{s.get('eval/acc_t1/before', float('nan')):.3f} -> {s.get('eval/acc_t1/after', float('nan')):.3f} -> {out}")
 
 
+def _register_commands() -> None:
+    import importlib
+
+    from priorlab.commands import COMMAND_MODULES
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"priorlab.commands.{name}").register(app)
+
+
+_register_commands()
+
+
 def main() -> None:  # pragma: no cover
     app()
 
