@@ -221,3 +221,32 @@ def plot_sparsity_per_layer(per_layer: dict, path_stem, measures=None,
     ax.legend(loc="upper right", fontsize=9)
     _label(ax, data)
     return _save(fig, path_stem, data)
+
+
+def plot_conditions(values: dict, path_stem, ylabel: str, title: str = "Conditions compared",
+                    reference: float | None = None) -> dict[str, str]:
+    """One bar per condition with its CI as an error bar (and an optional reference line).
+
+    values: {label: {"estimate", "ci_low", "ci_high"}} (e.g. accuracy gain per reward).
+    """
+    if not values:
+        raise ValueError("plot_conditions needs at least one condition")
+    series = {str(k): {key: _num(v[key]) for key in ("estimate", "ci_low", "ci_high")} for k, v in values.items()}
+    data = {"title": title, "xlabel": "condition", "ylabel": ylabel, "series": series, "reference": _num(reference)
+            if reference is not None else None}
+    fig, ax = _figure(width=max(5.0, 1.1 * len(series) + 2), height=4.0)
+    labels = list(series)
+    est = [series[k]["estimate"] for k in labels]
+    def err(a, b):
+        return [max(0.0, x - y) if x is not None and y is not None else 0.0 for x, y in zip(a, b)]
+
+    lo = err(est, [series[k]["ci_low"] for k in labels])
+    hi = err([series[k]["ci_high"] for k in labels], est)
+    ax.bar(range(len(labels)), _nan(est), yerr=[lo, hi], capsize=4,
+           color=[COLORS[i % len(COLORS)] for i in range(len(labels))], alpha=0.85)
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.axhline(0, color="black", lw=0.8)
+    if reference is not None:
+        ax.axhline(reference, color="grey", ls="--", lw=1)
+    _label(ax, data)
+    return _save(fig, path_stem, data)

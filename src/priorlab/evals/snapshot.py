@@ -1,0 +1,65 @@
+"""An evaluation snapshot: per-problem, per-sample outcomes saved as arrays for the claims' statistics.
+
+    run_snapshot("runs/rl", "out/eval", difficulty="3x1", problems=100, samples=8)
+    snap = load_snapshot("out/eval")      # snap["correct"] is [P, n] bool, ...
+
+`eval.npz` holds, for P problems x n samples: `correct`, `well_formed`, `shortcut` (any detector),
+`format` (index into FORMAT_CODES), `confidence` (NaN where no `Conf:` line), `length`; `eval.json`
+holds the problems, the settings and the summary of `priorlab.evals.evaluate.summarize`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from priorlab import runs
+from priorlab.evals import evaluate as ev
+from priorlab.world.formats import FORMATS
+
+FORMAT_CODES = (*FORMATS, "none")
+
+
+def run_snapshot(model_dir: str | Path, out: str | Path, *, difficulty: str = ev.RL_DIFFICULTY, problems: int = 100,
+                 samples: int = 8, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 160,
+                 checkpoint: int | None = None) -> dict:
+    from priorlab.train.pretrain import load_model
+
+    src = Path(model_dir) if checkpoint is None else Path(model_dir) / "checkpoints" / f"step_{checkpoint:08d}"
+    model, _ = load_model(src)
+    cfg = ev.EvalConfig(problems=problems, samples=samples, temperature=temperature, difficulty=difficulty,
+                        seed=seed, max_new_tokens=max_new_tokens)
+    probs = [p for d in ev.parse_difficulties(difficulty) for p in ev.test_problems(d, problems, seed)]
+    comps = ev.score(probs, ev.generate(model, probs, samples, cfg, seed))
+    arrays = {
+        "correct": np.array([[c["correct"] for c in cs] for cs in comps], dtype=bool),
+        "well_formed": np.array([[c["well_formed"] for c in cs] for cs in comps], dtype=bool),
+        "shortcut": np.array([[c["shortcuts"]["any"] for c in cs] for cs in comps], dtype=bool),
+        "format": np.array([[FORMAT_CODES.index(c["format"] or "none") for c in cs] for cs in comps], dtype=np.int8),
+        "confidence": np.array([[np.nan if c["confidence"] is None else c["confidence"] for c in cs] for cs in comps],
+                               dtype=np.float32),
+        "length": np.array([[c["length"] for c in cs] for cs in comps], dtype=np.int16),
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    tmp = out / ".eval.npz.tmp"
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, out / "eval.npz")
+    summary = ev.summarize(probs, comps, samples)
+    runs.atomic_write_json(out / "eval.json", {
+        "model": str(src), "difficulty": difficulty, "samples": samples, "temperature": temperature, "seed": seed,
+        "problems": [p.expr for p in probs], "difficulties": [p.difficulty.key for p in probs], "summary": summary})
+    return summary
+
+
+def load_snapshot(path: str | Path) -> dict:
+    path = Path(path)
+    with np.load(path / "eval.npz") as z:
+        snap = {k: z[k] for k in z.files}
+    snap.update(runs.read_json(path / "eval.json"))
+    return snap
