@@ -34,6 +34,16 @@ INFO = ClaimInfo(
 BAND = (0.05, 0.30)
 
 
+def band_verdict(effect: dict, overlap_above_chance: bool, band: tuple[float, float] = BAND) -> str:
+    """The rule in INFO.rule: a changed fraction inside the band (and a shared subnetwork) reproduces it."""
+    lo, hi = effect["ci_low"], effect["ci_high"]
+    if band[0] <= lo and hi <= band[1] and overlap_above_chance:
+        return "reproduced"
+    if hi < band[0] or lo > band[1]:
+        return "not reproduced"
+    return "inconclusive"
+
+
 def _runs(lab: Lab, seeds):
     prior = lab.prior()
     return prior, [lab.rl(prior, s) for s in seeds]
@@ -57,13 +67,7 @@ def analyze(lab: Lab, res: Results, seeds) -> dict:
                "frac_changed_fp32": [r["global"]["frac_fp32"] for r in d["per_run"]],
                "mean_update_rank_frac": ranks, "overlap": overlap, "overlap_above_chance": above,
                "per_layer_frac_bf16": {k: v["frac_bf16"] for k, v in d["per_run"][0]["per_layer"].items()}}
-    lo, hi = effect["ci_low"], effect["ci_high"]
-    if BAND[0] <= lo and hi <= BAND[1] and above:
-        verdict = "reproduced"
-    elif hi < BAND[0] or lo > BAND[1]:
-        verdict = "not reproduced"
-    else:
-        verdict = "inconclusive"
+    verdict = band_verdict(effect, above)
     plot = plot_sparsity_per_layer(d["per_run"][0]["per_layer"], res.plots / "update-sparsity",
                                    title="Parameters changed by RL per layer (seed 0)")
     return result(INFO, effect, seeds, metrics, verdict=verdict, plots=[plot["png"]])
