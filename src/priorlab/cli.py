@@ -39,7 +39,7 @@ def cli_errors(fn):
             return fn(*args, **kwargs)
         except (ValueError, RunError, MixtureError, FileNotFoundError, KeyError, RuntimeError) as e:
             msg = e.args[0] if e.args else str(e)
-            err.print(f"[bold red]error:[/] {msg}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {msg}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("[bold red]interrupted:[/] finished checkpoints are kept; rerun with --resume")
@@ -150,10 +150,52 @@ def _print_eval(s: dict) -> None:
             f.add_row(name, f"{share:.3f}", *mix, f"{s['accuracy_by_format'].get(name, float('nan')):.3f}")
     console.print(f)
     sc = ", ".join(f"{k2} {v:.3f}" for k2, v in s["shortcuts"].items())
-    console.print(f"well-formed {s['well_formed']:.3f} | mean length {s['mean_length']:.1f} | shortcuts: {sc}")
+    console.print(f"well-formed {s['well_formed']:.3f} | parse failures {s.get('parse_failure', float('nan')):.3f} | "
+                  f"mean length {s['mean_length']:.1f} | shortcuts: {sc}")
     if prior:
         marks = {True: "[green]yes[/]", False: "[red]no[/]"}
         console.print("prior checks: " + ", ".join(f"{k2} {marks[v]}" for k2, v in prior.items() if isinstance(v, bool)))
+
+    def _fmt(x, spec: str = ".3f") -> str:
+        return "-" if x is None else format(x, spec)
+
+    cmp = s.get("compare")  # the rest is printed only when the summary has it (older summaries lack it)
+    if "passk" in s:
+        pk = s["passk"]
+        t = Table(title="pass@k (95% CI over problems)" + (" vs baseline" if cmp else ""))
+        cols = ["k", "model", "CI"] + (["baseline", "model - baseline", "CI "] if cmp else [])
+        for col in cols:
+            t.add_column(col, justify="right")
+        for i, kk in enumerate(pk["k"]):
+            row = [str(kk), f"{pk['mean'][i]:.3f}", f"[{pk['ci_low'][i]:.3f}, {pk['ci_high'][i]:.3f}]"]
+            if cmp:
+                c = cmp["passk"]
+                row += [f"{c['base'][i]:.3f}", f"{c['diff'][i]:+.3f}", f"[{c['ci_low'][i]:+.3f}, {c['ci_high'][i]:+.3f}]"]
+            t.add_row(*row)
+        console.print(t)
+    if cmp:
+        a, d = cmp["accuracy"], cmp["format_decomposition"]
+        cross = cmp["passk"]["crossover_k"]
+        console.print(f"vs baseline {cmp['baseline']}: accuracy {a['baseline']:.3f} -> {a['model']:.3f} "
+                      f"(delta {a['delta']:+.3f}, CI [{a['ci_low']:+.3f}, {a['ci_high']:+.3f}]) = format shift "
+                      f"{d['format_shift']:+.3f} + within format {d['within_format']:+.3f}; pass@k crossover k: "
+                      f"{cross if cross is not None else 'none'}")
+    cal = s.get("calibration")
+    if cal and cal["n_scored"]:
+        console.print(f"calibration ({cal['n_scored']} with Conf:, {cal['n_missing']} without): ECE {_fmt(cal['ece'])} | "
+                      f"Brier {_fmt(cal['brier'])} | AUROC {_fmt(cal['auroc'])} | mean conf {_fmt(cal['mean_conf'])} "
+                      f"vs accuracy {_fmt(cal['accuracy_scored'])}")
+    elif cal:
+        console.print(f"calibration: no Conf: values in {cal['n']} completions")
+    ent = s.get("entropy")
+    if ent:
+        console.print("token entropy (nats) / perplexity: " + " | ".join(
+            f"{name} {_fmt(ent[name]['mean_entropy'])} / {_fmt(ent[name]['perplexity'])} (n={ent[name]['n_tokens']})"
+            for name in ("planning", "execution", "all")))
+    sem = s.get("semantic_entropy")
+    if sem:
+        console.print(f"strategies: {sem['n_strategies']} distinct, semantic entropy pooled {_fmt(sem['pooled'])} "
+                      f"nats, per problem {_fmt(sem['mean_per_problem'])} nats")
 
 
 @app.command("eval")
@@ -165,19 +207,30 @@ def eval_(
     temperature: float = typer.Option(1.0), top_p: float = typer.Option(1.0),
     difficulty: str = typer.Option("2x1,3x1,4x1", help="comma list of NxD (operands x digits)"),
     seed: int = typer.Option(0),
-    out: Optional[Path] = typer.Option(None, help="run directory for summary.json, samples.jsonl"),
+    k: str = typer.Option("", "--k", help="k of the pass@k curve, e.g. 1,2,4,...,256 (default: powers of two "
+                          "up to --samples)"),
+    baseline: Optional[Path] = typer.Option(None, help="a second model evaluated on the same problems with the "
+                                            "same settings: curves, differences, crossover k"),
+    n_boot: int = typer.Option(1000, help="bootstrap replicates for the CIs over problems"),
+    out: Optional[Path] = typer.Option(None, help="run directory for summary.json, samples.jsonl, passk.json, "
+                                       "correctness.parquet"),
 ):
-    """Sample K completions per held-out problem; accuracy, pass@1/pass@K, formats, shortcuts."""
+    """Sample K completions per held-out problem; accuracy, pass@k curve, formats, calibration, entropy."""
     from priorlab.evals.evaluate import EvalConfig, evaluate
     from priorlab.train.pretrain import load_model
 
     cfg = EvalConfig(problems=problems, samples=samples, temperature=temperature, top_p=top_p,
-                     difficulty=difficulty, seed=seed)
+                     difficulty=difficulty, seed=seed, ks=k, n_boot=n_boot)
+
+    def spec_of(run: Path):
+        cfg_file = run / "config.json"
+        return json.loads(cfg_file.read_text()).get("mixture_spec") if cfg_file.is_file() else None
+
     m, _ = load_model(model)
-    spec = None
-    if (model / "config.json").is_file():
-        spec = json.loads((model / "config.json").read_text()).get("mixture_spec")
-    s = evaluate(m, cfg, out, model_path=str(model), mixture_spec=spec)
+    b = load_model(baseline)[0] if baseline is not None else None  # fails before anything is sampled or written
+    s = evaluate(m, cfg, out, model_path=str(model), mixture_spec=spec_of(model), baseline=b,
+                 baseline_path=str(baseline) if baseline is not None else "",
+                 baseline_spec=spec_of(baseline) if baseline is not None else None)
     _print_eval(s)
     if out:
         console.print(f"wrote {out}/summary.json")

@@ -129,7 +129,7 @@ class Lab:
     def srl(self, init: Job, seed: int, expert_format: str = "code", difficulty: str = RL_DIFFICULTY) -> Job:
         return Job.make("srl", deps=(init,), label=f"{init.label}/srl-{expert_format}/s{seed}",
                         expert_format=expert_format, steps=self.b.srl_steps, seed=seed, difficulty=difficulty,
-                        prompts_per_step=self.b.prompts, group_size=self.b.group)
+                        prompts_per_step=self.b.prompts, group_size=self.b.group, lr=1e-3)
 
 
 class Results:

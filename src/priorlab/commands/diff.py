@@ -1,0 +1,147 @@
+"""`priorlab diff`: where fine-tuning changed the weights -- update sparsity, update rank, cross-run overlap.
+
+    priorlab diff runs/pt runs/rl_s0 runs/rl_s1 --out runs/diff --atol 1e-5
+
+BASE and every RUN is a run or checkpoint directory (`model.safetensors` inside), a `.safetensors` file,
+or a sharded checkpoint (a directory with `model.safetensors.index.json`, or that index file). The
+measures (bf16 / fp32 exact change, |delta| > atol, rank of each 2-D update, Jaccard overlap of the bf16
+masks against three chance baselines) are `priorlab.analysis.params.diff_checkpoints`; read its module
+doc before calling an overlap a shared subnetwork. Writes to --out:
+
+    config.json                     the resolved inputs
+    diff.json                       the full result: per tensor, per layer and global, every run and pair
+    sparsity_per_layer.{png,svg,json}   fraction changed per layer (one figure per run, `_<i>` suffix
+                                    when there are several runs); the .json holds exactly the numbers drawn
+    summary.json                    global numbers per run and per pair (written last)
+
+Everything is computed before the first file is written, so a bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+@dataclass(frozen=True)
+class DiffConfig:
+    base: str
+    runs: tuple[str, ...]
+    atol: float | None = None  # also count |delta| > atol in fp32 (the paper's tolerance is 1e-5)
+    rank: bool = True  # rank of every 2-D update (one SVD per matrix)
+
+    def __post_init__(self) -> None:
+        if not self.runs:
+            raise ValueError("diff needs at least one RUN checkpoint to compare with BASE")
+        if self.atol is not None and not (math.isfinite(self.atol) and self.atol >= 0):
+            raise ValueError(f"--atol must be a finite number >= 0, got {self.atol}")
+
+
+def label(path: str | Path) -> str:
+    """A short name for a checkpoint path: the run directory's name, not `model.safetensors`."""
+    p = Path(path)
+    if p.is_file() and (p.name.startswith("model.") or p.name.endswith(".index.json")):
+        p = p.parent
+    return p.resolve().name or str(path)
+
+
+def run_diff(cfg: DiffConfig) -> dict:
+    """`diff_checkpoints` with unreadable files turned into one clear error naming the inputs."""
+    from safetensors import SafetensorError
+
+    from priorlab.analysis.params import diff_checkpoints
+
+    try:
+        return diff_checkpoints(cfg.base, list(cfg.runs), atol=cfg.atol, rank=cfg.rank)
+    except SafetensorError as e:
+        raise ValueError(f"unreadable safetensors file among {cfg.base}, {', '.join(cfg.runs)}: {e}") from None
+
+
+def summarize(result: dict) -> dict:
+    return {"stage": "diff", "base": result["base"], "runs": result["runs"], "measures": result["measures"],
+            "atol": result["atol"], "global": [r["global"] for r in result["per_run"]],
+            "overlap": [{"runs": o["runs"], "global": o["global"]} for o in result["overlap"]]}
+
+
+def write(out: Path, cfg: DiffConfig, result: dict) -> list[str]:
+    """Every output file (module doc); returns the figure stems."""
+    from priorlab import runs
+    from priorlab.plots import plot_sparsity_per_layer
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory")
+    runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "diff"})
+    runs.atomic_write_json(out / "diff.json", result)
+    stems = []
+    many = len(result["per_run"]) > 1
+    for i, r in enumerate(result["per_run"]):
+        stem = out / (f"sparsity_per_layer_{i}" if many else "sparsity_per_layer")
+        plot_sparsity_per_layer(r["per_layer"], stem,
+                                title=f"Parameters changed per layer: {label(r['run'])} vs {label(result['base'])}")
+        stems.append(str(stem))
+    runs.atomic_write_json(out / "summary.json", {**summarize(result), "figures": stems})
+    return stems
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def print_tables(result: dict, console) -> None:
+    from rich.table import Table
+
+    measures = result["measures"]
+    heads = {"bf16": "bf16", "fp32": "fp32", "atol": f"|Δ|>{result['atol']:g}" if result["atol"] is not None else ""}
+    t = Table(title=f"share of parameters changed vs {label(result['base'])}; mean rank of 2-D updates / full")
+    for col in ("run", "scope", "params", *(heads[m] for m in measures), "rank frac"):
+        t.add_column(col, justify="left" if col in ("run", "scope") else "right",
+                     no_wrap=col in ("run", "scope"))
+    for i, r in enumerate(result["per_run"]):
+        name = f"#{i} {label(r['run'])}"
+        for scope, row in (("global", r["global"]), *r["per_layer"].items()):
+            t.add_row(name if scope == "global" else "", scope, f"{row['numel']:,}",
+                      *(_pct(row[f"frac_{m}"]) for m in measures), _num(row["mean_rank_frac"]),
+                      style="bold" if scope == "global" else None)
+    console.print(t)
+    if result["overlap"]:
+        o = Table(title="overlap of the bf16 changed sets (Jaccard) vs independent masks")
+        for col in ("runs", "scope", "jaccard", "chance", "chance stratified", "chance magnitude"):
+            o.add_column(col, justify="left" if col in ("runs", "scope") else "right",
+                         no_wrap=col in ("runs", "scope"))
+        for pair in result["overlap"]:
+            name = f"#{pair['runs'][0]} & #{pair['runs'][1]}"
+            for scope, row in (("global", pair["global"]), *pair["per_layer"].items()):
+                o.add_row(name if scope == "global" else "", scope, _num(row["jaccard"]), _num(row["chance"]),
+                          _num(row["chance_stratified"]), _num(row["chance_magnitude"]),
+                          style="bold" if scope == "global" else None)
+        console.print(o)
+
+
+def register(app: typer.Typer) -> None:
+    from priorlab.cli import cli_errors, console
+
+    @app.command()
+    @cli_errors
+    def diff(
+        base: Path = typer.Argument(..., help="the reference checkpoint: run dir, .safetensors file or sharded dir"),
+        runs: List[Path] = typer.Argument(..., help="one or more checkpoints fine-tuned from BASE"),
+        out: Path = typer.Option(..., help="directory for diff.json, summary.json and the figures"),
+        atol: Optional[float] = typer.Option(None, help="also count |Δ| > atol in fp32 (the paper: 1e-5)"),
+        no_rank: bool = typer.Option(False, "--no-rank", help="skip the rank of each 2-D update (an SVD each)"),
+    ):
+        """Update sparsity (bf16/fp32), rank and cross-run overlap of checkpoints against BASE."""
+        cfg = DiffConfig(base=str(base), runs=tuple(str(r) for r in runs), atol=atol, rank=not no_rank)
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} exists and is not a directory")
+        result = run_diff(cfg)
+        print_tables(result, console)
+        write(out, cfg, result)
+        console.print(f"wrote {out}/diff.json")

@@ -1,0 +1,50 @@
+"""`priorlab srl`: Supervised RL on expert steps (library: `priorlab.train.srl`).
+
+    priorlab srl --init runs/pt --expert-format code --steps 60 --out runs/srl
+    priorlab rl --init runs/srl --steps 60 --out runs/srl-rl        # then ordinary RLVR
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from priorlab.cli import cli_errors, console
+
+    @app.command()
+    @cli_errors
+    def srl(
+        init: Path = typer.Option(..., help="pretrained (or SFT) run directory to start from"),
+        out: Path = typer.Option(..., help="run directory"),
+        expert_format: str = typer.Option("code", help="format of the expert solutions: code, nl, direct"),
+        algo: str = typer.Option("grpo", help="grpo, dr_grpo, dapo, rloo (presets for a real-valued reward)"),
+        steps: int = typer.Option(60), seed: int = typer.Option(0),
+        prompts_per_step: int = typer.Option(16, help="P (problem, step k) prompts per step"),
+        group_size: int = typer.Option(8, help="G samples per prompt"),
+        minibatches: int = typer.Option(4), epochs: int = typer.Option(1),
+        lr: float = typer.Option(3e-5), grad_clip: float = typer.Option(1.0), temperature: float = typer.Option(1.0),
+        step_max_tokens: int = typer.Option(32, help="tokens sampled for one step"),
+        difficulty: str = typer.Option("3x1", help="comma list of NxD the problems are drawn from"),
+        eval_every: int = typer.Option(20), eval_problems: int = typer.Option(100), eval_samples: int = typer.Option(4),
+        max_new_tokens: int = typer.Option(96, help="whole-solution evaluation samples"),
+        ckpt_every: int = typer.Option(20),
+        resume: bool = typer.Option(False, help="continue an interrupted run from its last checkpoint"),
+        quiet: bool = typer.Option(False),
+    ):
+        """SRL: reward = difflib similarity of the generated step to the expert's next step."""
+        from priorlab.train.srl import SRLConfig, train
+
+        cfg = SRLConfig(init=str(init), expert_format=expert_format, algo=algo, steps=steps, seed=seed,
+                        prompts_per_step=prompts_per_step, group_size=group_size, minibatches=minibatches,
+                        epochs=epochs, lr=lr, grad_clip=grad_clip, temperature=temperature,
+                        step_max_tokens=step_max_tokens, difficulty=difficulty, eval_every=eval_every,
+                        eval_problems=eval_problems, eval_samples=eval_samples, max_new_tokens=max_new_tokens,
+                        ckpt_every=ckpt_every)
+        s = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
+        nan = float("nan")
+        console.print(f"SRL done: step similarity {s.get('eval/step_similarity/before', nan):.3f} -> "
+                      f"{s.get('eval/step_similarity/after', nan):.3f}, greedy accuracy "
+                      f"{s.get('eval/acc_greedy/before', nan):.3f} -> {s.get('eval/acc_greedy/after', nan):.3f} -> {out}")
