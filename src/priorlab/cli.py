@@ -170,7 +170,8 @@ def _print_eval(s: dict) -> None:
             row = [str(kk), f"{pk['mean'][i]:.3f}", f"[{pk['ci_low'][i]:.3f}, {pk['ci_high'][i]:.3f}]"]
             if cmp:
                 c = cmp["passk"]
-                row += [f"{c['base'][i]:.3f}", f"{c['diff'][i]:+.3f}", f"[{c['ci_low'][i]:+.3f}, {c['ci_high'][i]:+.3f}]"]
+                row += [f"{c['base'][i]:.3f}", f"{c['diff'][i]:+.3f}",
+                        f"[{c['ci_low'][i]:+.3f}, {c['ci_high'][i]:+.3f}]"]
             t.add_row(*row)
         console.print(t)
     if cmp:
@@ -182,7 +183,8 @@ def _print_eval(s: dict) -> None:
                       f"{cross if cross is not None else 'none'}")
     cal = s.get("calibration")
     if cal and cal["n_scored"]:
-        console.print(f"calibration ({cal['n_scored']} with Conf:, {cal['n_missing']} without): ECE {_fmt(cal['ece'])} | "
+        console.print(f"calibration ({cal['n_scored']} with Conf:, {cal['n_missing']} without): "
+                      f"ECE {_fmt(cal['ece'])} | "
                       f"Brier {_fmt(cal['brier'])} | AUROC {_fmt(cal['auroc'])} | mean conf {_fmt(cal['mean_conf'])} "
                       f"vs accuracy {_fmt(cal['accuracy_scored'])}")
     elif cal:

@@ -14,6 +14,7 @@ Files are written to a temporary name and renamed, so a killed run never leaves 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -159,14 +160,20 @@ def load_weights(dirpath: str | Path) -> tuple[dict, dict]:
 
 
 # -------------------------------------------------------------------------------- versions, caching
-_VERSIONED_SOURCES = ("world", "model", "train", "runs.py")
+# The sources whose edits can change a stage's results. Pretrained priors depend on the world, the model
+# and the pretraining loop only, so editing the RL code does not invalidate the (expensive) prior cache.
+VERSIONED_SOURCES = {
+    "pretrain": ("world", "model", "train/pretrain.py"),
+    "all": ("world", "model", "train", "algos.py", "rewards.py", "rollout.py", "evals", "runs.py", "sweep.py"),
+}
 
 
-def code_version() -> str:
-    """Package version + a hash of the sources that determine training results."""
+@functools.lru_cache(maxsize=None)
+def code_version(stage: str = "all") -> str:
+    """Package version + a hash of the sources that determine a stage's results (read once per process)."""
     root = Path(priorlab.__file__).parent
     h = hashlib.sha256()
-    for name in _VERSIONED_SOURCES:
+    for name in VERSIONED_SOURCES[stage]:
         p = root / name
         files = sorted(p.rglob("*.py")) + sorted(p.rglob("*.yaml")) if p.is_dir() else [p]
         for f in files:
@@ -179,8 +186,8 @@ def cache_root() -> Path:
     return Path(os.environ.get("PRIORLAB_CACHE", Path.home() / ".cache" / "priorlab"))
 
 
-def config_hash(cfg: dict) -> str:
-    blob = json.dumps(to_jsonable(cfg), sort_keys=True) + code_version()
+def config_hash(cfg: dict, stage: str = "all") -> str:
+    blob = json.dumps(to_jsonable(cfg), sort_keys=True) + code_version(stage)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -19,6 +19,7 @@ import shutil
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -44,9 +45,12 @@ class Job:
     def p(self) -> dict:
         return dict(self.params)
 
-    @property
+    @cached_property
     def key(self) -> str:
-        blob = json.dumps([self.kind, self.params, [d.key for d in self.deps], runs.code_version()], default=str)
+        """Hash of kind, parameters, dependencies and code version; computed once per Job object (a worker
+        receives it with the pickled job), so editing the sources during a sweep cannot re-key a job."""
+        version = runs.code_version("pretrain" if self.kind == "pretrain" else "all")
+        blob = json.dumps([self.kind, self.params, [d.key for d in self.deps], version], default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property

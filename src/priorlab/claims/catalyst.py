@@ -1,7 +1,8 @@
 """catalyst: what RL gains tracks the quality of pretraining, not the correctness of the reward or the
 amount of RL (after the Interplay of pre-training, mid-training and RL line of work).
 
-Protocol: the default prior pretrained with 1/6, 1/2 and the full token budget (increasing quality),
+Protocol: the default prior pretrained with a fraction (1/6 at `quick`; 1/8, 1/3 at `full`) and the full
+token budget (increasing quality),
 each trained with GRPO under the correct and the random reward; RL length read at two points of the
 same runs (half and all steps). Metric: gain(correct, full budget) − gain(correct, smallest budget),
 with the random-reward gains and the half-length gains reported beside it.
@@ -20,18 +21,15 @@ INFO = ClaimInfo(
     source="Interplay of Pre-Training, Mid-Training and RL (candidate source, arXiv 2512.07783; attribution "
            "unverified in seed-papers.md §3)",
     paper="RL improves pass@128 only where pretraining left headroom at the edge of competence (numbers unverified)",
-    protocol="default prior at 1/6, 1/2 and 1x the token budget x rewards correct / random:0.5; RL length: "
+    protocol="default prior at 1/6 (quick; 1/8, 1/3 at full) and 1x the token budget x rewards correct / random:0.5; RL length: "
              "evaluation at half and all of the steps",
-    metric="gain(correct | full budget) - gain(correct | 1/6 budget)",
+    metric="gain(correct | full budget) - gain(correct | smallest budget)",
     rule="reproduced if CI low > 0 and effect >= 0.05; not reproduced if CI high <= 0.05; else inconclusive",
     delta=0.05,
 )
-FRACTIONS = (6, 2, 1)
-
-
 def _grid(lab: Lab, seeds):
     out = {}
-    for frac in FRACTIONS:
+    for frac in lab.b.catalyst_fractions:
         prior = lab.prior(tokens=lab.b.tokens // frac)
         for reward in ("correct", "random:0.5"):
             out[(frac, reward)] = (prior, [lab.rl(prior, s, reward=reward) for s in seeds])
@@ -62,7 +60,7 @@ def analyze(lab: Lab, res: Results, seeds) -> dict:
             arrays[f"a{frac}"], arrays[f"b{frac}"] = after, before
             half = res.per_problem([lab.snapshot(j, checkpoint=lab.b.rl_steps // 2) for j in rl_jobs])
             metrics[label]["gain_at_half_length"] = float(half.mean() - before.mean())
-    lo, hi = max(FRACTIONS), min(FRACTIONS)
+    lo, hi = max(lab.b.catalyst_fractions), min(lab.b.catalyst_fractions)
     effect = bootstrap(lambda **a: (a[f"a{hi}"].mean() - a[f"b{hi}"].mean()) - (a[f"a{lo}"].mean() - a[f"b{lo}"].mean()),
                        arrays, nb)
     plot = plot_conditions(gains, res.plots / "catalyst", ylabel="accuracy gain", title="RL gain by pretraining budget")

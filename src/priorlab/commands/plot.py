@@ -48,9 +48,12 @@ def _read_metrics(path: Path) -> list[dict]:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as e:
             raise ValueError(f"{path}: line {i} is not JSON ({e.msg})") from None
+        if not isinstance(row, dict) or "step" not in row:
+            raise ValueError(f"{path}: line {i} is not a metrics object with a step")
+        rows.append(row)
     return rows
 
 
@@ -109,6 +112,7 @@ def _rl_series(path: Path) -> tuple[dict | None, dict | None]:
 def collect(dirs: list[Path]) -> list[dict]:
     """Every figure to draw: [{"stem", "source", "draw": callable(stem)}], inputs all read and checked."""
     from priorlab import plots
+    from priorlab.commands.diff import label
 
     for d in dirs:
         if not d.is_dir():
@@ -150,7 +154,7 @@ def collect(dirs: list[Path]) -> list[dict]:
             for i, r in enumerate(diff["per_run"]):
                 _need(r, ["per_layer", "run"], d / "diff.json")
                 stem = f"sparsity_{name}" + (f"_{i}" if len(diff["per_run"]) > 1 else "")
-                title = f"Parameters changed per layer: {Path(r['run']).name} vs {Path(diff['base']).name}"
+                title = f"Parameters changed per layer: {label(r['run'])} vs {label(diff['base'])}"
                 jobs.append({"stem": stem, "source": str(d / "diff.json"),
                              "draw": _bind(plots.plot_sparsity_per_layer, r["per_layer"], title=title)})
         if len(jobs) == made and not (d / "passk.json").is_file():

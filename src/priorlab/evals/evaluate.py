@@ -269,6 +269,8 @@ def evaluate(model, cfg: EvalConfig, out: str | Path | None = None, model_path: 
              baseline_spec: dict | None = None) -> dict:
     """Evaluate `model` (and `baseline`, on the same problems with the same settings); see module doc."""
     t0 = time.perf_counter()
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory")
     ks = parse_ks(cfg.ks, cfg.samples)
     problems = [p for d in parse_difficulties(cfg.difficulty) for p in test_problems(d, cfg.problems, cfg.seed)]
     sides = {"model": _evaluate_one(model, problems, ks, cfg, mixture_spec)}

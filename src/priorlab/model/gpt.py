@@ -25,9 +25,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 POSITION_KINDS = ("rope", "learned")
 ROPE_BASE = 10_000.0
+SHORT_KEYS = 64  # up to this many keys, attention on CPU takes SDPA's math backend (see _attend)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,19 @@ def rope_table(block_size: int, head_dim: int) -> Tensor:
     return torch.stack([angles.cos(), angles.sin()], dim=-1).float()
 
 
+def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:
+    """F.scaled_dot_product_attention; q [B, H, T, hd], k, v [B, H, T_keys, hd] -> [B, H, T, hd].
+
+    On CPU, short sequences go through the math backend: the fused CPU kernel has a fixed cost that
+    dominates them (64 prompts x 4 heads: 0.40 ms vs 0.16 ms at 7 tokens, 0.51 vs 0.28 at 20) but wins
+    on long ones (3x faster at 128 tokens). Measured on 2 cores, torch 2.13.
+    """
+    if q.device.type == "cpu" and k.shape[-2] <= SHORT_KEYS:
+        with sdpa_kernel(SDPBackend.MATH):
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
+
+
 @dataclass
 class KVCache:
     """Keys and values of every layer, preallocated once per sampling call and written in place.
@@ -152,7 +167,7 @@ class CausalSelfAttention(nn.Module):
             k, v = k_cache[:, :, :start + T], v_cache[:, :, :start + T]
         if mask is None and cache is not None and start > 0 and T > 1:
             raise ValueError("several new tokens after a cached prefix need an explicit mask")
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None and T > 1)
+        y = _attend(q, k, v, mask, is_causal=mask is None and T > 1)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))
 
 

@@ -116,7 +116,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, use_
     out = Path(out)
     mix = load_mixture(cfg.mixture)
     full = resolved(cfg, mix)
-    key = runs.config_hash({"stage": "pretrain", **{k: v for k, v in full.items() if k != "mixture"}})
+    key = runs.config_hash({"stage": "pretrain", **{k: v for k, v in full.items() if k != "mixture"}}, "pretrain")
     cached = runs.cache_root() / "pretrain" / key
     if runs.is_finished(out) and (resume or runs.read_json(out / "config.json").get("hash") == key):
         log(f"run {out} is already finished")
@@ -136,7 +136,7 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, use_
 def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
     tok = Tokenizer()
     out.mkdir(parents=True, exist_ok=True)
-    runs.atomic_write_json(out / "config.json", {**full, "hash": key, "code_version": runs.code_version()})
+    runs.atomic_write_json(out / "config.json", {**full, "hash": key, "code_version": runs.code_version("pretrain")})
     mcfg = config_for_size(cfg.size, tok.vocab_size, BLOCK_SIZE)
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg)
