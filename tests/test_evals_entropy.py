@@ -45,7 +45,8 @@ def test_world_token_types_follow_the_grammar():
     # "Code" planning, ":" other... the labels of the grammar, then `s` for <eos>
     assert len(types) == len(text) + 1 and types[-1] == "s"
     assert types.startswith("pppp") and types[text.index("+=4")] == "p" and types[text.index("#7") + 1] == "e"
-    assert types[text.index("A: 7"):-1] == "ppoe" and types[text.index("Conf: 8"):text.index("Conf: 8") + 7] == "pppppop"
+    conf = text.index("Conf: 8")
+    assert types[text.index("A: 7"):-1] == "ppoe" and types[conf:conf + 7] == "pppppop"
 
 
 def test_world_entropy_equals_the_rollout_masks():

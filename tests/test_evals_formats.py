@@ -66,7 +66,8 @@ def test_identity_is_exact_for_random_counts():
 
 
 def test_decompose_from_float_shares_and_validation():
-    d = decompose({"nl": 0.1, "code": 0.9}, {"nl": 0.5, "code": 0.8}, {"nl": 0.3, "code": 0.7}, {"nl": 0.6, "code": 0.8})
+    d = decompose({"nl": 0.1, "code": 0.9}, {"nl": 0.5, "code": 0.8},
+                  {"nl": 0.3, "code": 0.7}, {"nl": 0.6, "code": 0.8})
     e = exact(d)
     assert e["format_shift"] + e["within_format"] == e["delta"]
     assert d["delta"] == pytest.approx((0.3 * 0.6 + 0.7 * 0.8) - (0.1 * 0.5 + 0.9 * 0.8))

@@ -111,7 +111,7 @@ def plot_passk(curves: dict, path_stem, title: str = "pass@k") -> dict[str, str]
     ax.set_xscale("log", base=2)
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best", fontsize=9)
     _label(ax, data)
     return _save(fig, path_stem, data)
 
@@ -217,7 +217,8 @@ def plot_sparsity_per_layer(per_layer: dict, path_stem, measures=None,
         xs = [i + (j - (len(measures) - 1) / 2) * width for i in range(len(groups))]
         ax.bar(xs, _nan(data["series"][m]), width=width, color=color, label=MEASURE_LABELS.get(m, m))
     ax.set_xticks(range(len(groups)), labels, rotation=45 if len(groups) > 12 else 0)
-    ax.set_ylim(0, 1.02)
+    top = max([v for m in measures for v in data["series"][m] if v is not None] or [1.0])
+    ax.set_ylim(0, min(1.02, max(0.01, top * 1.15)))  # RL-sized fractions (~1%) must stay visible
     ax.legend(loc="upper right", fontsize=9)
     _label(ax, data)
     return _save(fig, path_stem, data)
