@@ -164,7 +164,7 @@ def load_weights(dirpath: str | Path) -> tuple[dict, dict]:
 # and the pretraining loop only, so editing the RL code does not invalidate the (expensive) prior cache.
 VERSIONED_SOURCES = {
     "pretrain": ("world", "model", "train/pretrain.py"),
-    "all": ("world", "model", "train", "algos.py", "rewards.py", "rollout.py", "evals", "runs.py", "sweep.py"),
+    "all": ("world", "model", "train", "algos.py", "rewards.py", "rollout.py", "evals", "runs.py"),
 }
 
 

@@ -186,7 +186,8 @@ def _run_local(todo: list[Job], root: Path, workers: int, _addr, bar) -> None:
     pending = {j.key: j for j in todo}
     done_keys: set[str] = set()
     running = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
         while pending or running:
             for key, j in list(pending.items()):
                 if len(running) >= workers:
@@ -203,11 +204,17 @@ def _run_local(todo: list[Job], root: Path, workers: int, _addr, bar) -> None:
                 try:
                     f.result()
                 except Exception as e:  # noqa: BLE001 - re-raised with the job's name
-                    for other in running:
-                        other.cancel()
                     raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed: {e}") from e
                 done_keys.add(j.key)
                 bar.finish(j)
+    except BaseException:
+        # An error, Ctrl-C or SIGTERM: stop the workers now rather than leaving them to finish their jobs
+        # (finished jobs are kept; the interrupted ones resume from their checkpoints on the next run).
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_ray(todo: list[Job], root: Path, workers: int, address: str | None, bar) -> None:

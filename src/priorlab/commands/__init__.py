@@ -5,4 +5,4 @@ Each module defines `register(app: typer.Typer) -> None`, which adds its command
 exit status 2) — `priorlab.cli` imports these modules only after defining them.
 """
 
-COMMAND_MODULES: tuple[str, ...] = ("sft", "srl", "retest", "diff", "plot")
+COMMAND_MODULES: tuple[str, ...] = ("sft", "srl", "retest", "diff", "plot", "grade")

@@ -26,7 +26,14 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, help="no progress bar"),
     ):
         """Re-test the claims: runs (shared and cached), verdicts with CIs, report.json + report.html."""
+        import signal
+
         from priorlab.retest import retest as run
+
+        def _terminate(*_):  # SIGTERM ends the workers too, like Ctrl-C; finished runs are kept
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _terminate)
 
         rep = run(claims, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
                   progress=not quiet, log=console.print)

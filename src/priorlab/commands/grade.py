@@ -1,0 +1,179 @@
+"""`priorlab grade`: grade model outputs in a JSONL or Parquet file against gold answers (Math-Verify).
+
+    priorlab grade outputs.jsonl --prediction-field response --answer-field answer --style math --out runs/g
+    priorlab grade gsm8k_outputs.parquet --prediction-field completion --answer-field answer --style gsm8k \\
+        --timeout 5 --workers 4 --skip-bad --out runs/g
+
+Each record's prediction field holds a completion (or a list of completions, graded one by one); its answer
+field holds the gold answer as the benchmark writes it (MATH's `answer`, GSM8K's rationale ending in
+`#### N`, an AIME integer). Extraction, equivalence and the statuses ok / no_answer / timeout / error are
+`priorlab.grading` (read its module doc). Writes to --out:
+
+    config.json     the resolved inputs
+    graded.jsonl    every good input record plus `correct`, `status`, `pred_extracted`, `gold_extracted`,
+                    `grade_error` (lists of these when the prediction field is a list); fields of those
+                    names already in a record are replaced, and `replaced_fields` in summary.json says so
+    summary.json    n, correct, accuracy (failures count as wrong), accuracy_graded (timeouts and errors
+                    left out), status_counts, skipped records with their line numbers, Math-Verify version
+                    (written last)
+
+A malformed record (not a JSON object, no prediction or answer field, a prediction that is not text) stops
+the command with one error line naming its line number, before anything is written; `--skip-bad` grades
+the rest and lists the bad ones in summary.json instead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from priorlab.grading import DEFAULT_TIMEOUT, STATUSES, Grade, Grader, check_style, math_verify_version, summarize
+
+OUT_FIELDS = ("correct", "status", "pred_extracted", "gold_extracted", "grade_error")
+
+
+@dataclass(frozen=True)
+class GradeConfig:
+    file: str
+    prediction_field: str
+    answer_field: str
+    style: str = "math"
+    timeout: float = DEFAULT_TIMEOUT
+    workers: int | None = None  # Math-Verify worker processes (None: min(4, CPUs))
+    skip_bad: bool = False
+
+    def __post_init__(self) -> None:
+        check_style(self.style)
+        if not self.timeout > 0:
+            raise ValueError(f"--timeout must be > 0 seconds, got {self.timeout}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {self.workers}")
+
+
+def _prediction(rec: dict, name: str) -> str | list[str]:
+    if name not in rec:
+        raise ValueError(f"no prediction field {name!r} (fields: {', '.join(map(str, rec)) or 'none'})")
+    v = rec[name]
+    if isinstance(v, str) or (isinstance(v, list) and v and all(isinstance(x, str) for x in v)):
+        return v
+    raise ValueError(f"prediction field {name!r} is {type(v).__name__}, not text or a non-empty list of texts")
+
+
+def _answer(rec: dict, name: str) -> str:
+    if name not in rec:
+        raise ValueError(f"no answer field {name!r} (fields: {', '.join(map(str, rec)) or 'none'})")
+    v = rec[name]
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return str(v)
+    if not isinstance(v, str):
+        raise ValueError(f"answer field {name!r} is {type(v).__name__}, not text")
+    return v  # an empty gold is graded as status "error", not rejected here
+
+
+def grade_file(cfg: GradeConfig) -> tuple[list[dict], dict]:
+    """Grade every record; returns (output rows, summary). Raises ValueError on malformed records unless
+    `cfg.skip_bad`, in which case they are listed in summary["skipped"]."""
+    from priorlab.data import BadRecord, describe_bad, record_unit, read_records
+
+    t0 = time.time()
+    rows: list[dict] = []
+    preds: list[str | list[str]] = []
+    golds: list[str] = []
+    bad: list[BadRecord] = []
+    for n, rec in read_records(cfg.file):
+        if isinstance(rec, str):
+            bad.append(BadRecord(n, rec))
+            continue
+        try:
+            p, g = _prediction(rec, cfg.prediction_field), _answer(rec, cfg.answer_field)
+        except ValueError as e:
+            bad.append(BadRecord(n, str(e)))
+            continue
+        rows.append(rec)
+        preds.append(p)
+        golds.append(g)
+    unit = record_unit(cfg.file)
+    if bad and not cfg.skip_bad:
+        raise ValueError(f"{cfg.file}: {len(bad)} malformed record(s): {describe_bad(bad, 5, unit)} "
+                         "(fix them or pass --skip-bad)")
+    if not rows:
+        raise ValueError(f"{cfg.file}: no records to grade" + (f" ({describe_bad(bad, 5, unit)})" if bad else ""))
+    flat = [(i, text) for i, p in enumerate(preds) for text in ([p] if isinstance(p, str) else p)]
+    with Grader(cfg.style, cfg.timeout, cfg.workers) as grader:
+        grades = grader.grade([t for _, t in flat], [golds[i] for i, _ in flat])
+    per_row: list[list[Grade]] = [[] for _ in rows]
+    for (i, _), g in zip(flat, grades):
+        per_row[i].append(g)
+    out, replaced = [], sorted({f for r in rows for f in OUT_FIELDS if f in r})
+    for rec, p, gs in zip(rows, preds, per_row):
+        cols = {"correct": [g.correct for g in gs], "status": [g.status for g in gs],
+                "pred_extracted": [g.pred for g in gs], "gold_extracted": [g.gold for g in gs],
+                "grade_error": [g.error for g in gs]}
+        out.append({**rec, **({k: v[0] for k, v in cols.items()} if isinstance(p, str) else cols)})
+    summary = {"stage": "grade", "file": cfg.file, "style": cfg.style, "records": len(rows), **summarize(grades),
+               "skipped": [asdict(b) for b in bad], "skipped_unit": unit, "replaced_fields": replaced,
+               "math_verify": math_verify_version(), "elapsed_s": round(time.time() - t0, 3)}
+    return out, summary
+
+
+def write(out: Path, cfg: GradeConfig, rows: list[dict], summary: dict) -> None:
+    from priorlab import runs
+
+    runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "grade"})
+    runs.atomic_write_text(out / "graded.jsonl", "".join(
+        json.dumps(runs.to_jsonable(r), ensure_ascii=False, default=str) + "\n" for r in rows))
+    runs.atomic_write_json(out / "summary.json", summary)
+
+
+def print_summary(summary: dict, console) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"grades ({summary['n']} completions, style {summary['style']})")
+    for col in ("status", "count", "share"):
+        t.add_column(col, justify="left" if col == "status" else "right")
+    for s in STATUSES:
+        c = summary["status_counts"][s]
+        t.add_row(s, str(c), f"{c / summary['n']:.3f}")
+    console.print(t)
+    graded = summary["accuracy_graded"]
+    console.print(f"accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['n']}); "
+                  f"over graded (no timeout/error): {'-' if graded is None else f'{graded:.4f}'}")
+
+
+def register(app: typer.Typer) -> None:
+    from priorlab.cli import cli_errors, console, err
+
+    @app.command()
+    @cli_errors
+    def grade(
+        file: Path = typer.Argument(..., help="JSONL or Parquet file of model outputs with gold answers"),
+        prediction_field: str = typer.Option(..., help="field holding the completion (or a list of them)"),
+        answer_field: str = typer.Option(..., help="field holding the gold answer as the benchmark writes it"),
+        style: str = typer.Option("math", help="math (\\boxed answers), gsm8k ('#### N' golds) or int (AIME)"),
+        timeout: float = typer.Option(DEFAULT_TIMEOUT, help="wall-clock seconds per Math-Verify comparison"),
+        workers: Optional[int] = typer.Option(None, help="Math-Verify worker processes (default min(4, CPUs))"),
+        skip_bad: bool = typer.Option(False, "--skip-bad", help="skip malformed records (listed in summary.json)"),
+        out: Path = typer.Option(..., help="directory for graded.jsonl, summary.json, config.json"),
+    ):
+        """Grade completions against gold answers (boxed extraction + Math-Verify, per-item timeout)."""
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} exists and is not a directory")
+        cfg = GradeConfig(str(file), prediction_field, answer_field, style, timeout, workers, skip_bad)
+        rows, summary = grade_file(cfg)
+        if summary["skipped"]:
+            from priorlab.data import BadRecord, describe_bad
+
+            err.print(f"[yellow]warning:[/] skipped {len(summary['skipped'])} malformed record(s) of {file}: "
+                      + describe_bad([BadRecord(**b) for b in summary["skipped"]], 5, summary["skipped_unit"]),
+                      highlight=False, soft_wrap=True)
+        if summary["replaced_fields"]:
+            err.print(f"[yellow]warning:[/] input fields replaced by grades: {', '.join(summary['replaced_fields'])}",
+                      highlight=False)
+        print_summary(summary, console)
+        write(out, cfg, rows, summary)
+        console.print(f"wrote {out}/graded.jsonl")
