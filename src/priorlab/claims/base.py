@@ -107,9 +107,12 @@ class Lab:
                       group_size=b.group, difficulty=difficulty, eval_every=max(1, steps // 4),
                       ckpt_every=max(1, steps // 4), eval_problems=min(50, b.eval_problems), eval_samples=2,
                       max_new_tokens=b.max_new_tokens, label_samples=8 if b.name != "smoke" else 2, **kw)
+        extra = "".join(f"/{k}={v}" for k, v in kw.items())
         if "overrides" in params:
             params["overrides"] = [list(x) for x in params["overrides"]]
-        return Job.make("rl", deps=(init,), label=f"{tag or init.label}/{reward}/{algo}/s{seed}", **params)
+        if difficulty != RL_DIFFICULTY:
+            extra += f"/{difficulty}"
+        return Job.make("rl", deps=(init,), label=f"{tag or init.label}/{reward}/{algo}{extra}/s{seed}", **params)
 
     def snapshot(self, model: Job, difficulty: str = RL_DIFFICULTY, *, samples: int | None = None,
                  problems: int | None = None, checkpoint: int | None = None, temperature: float = 1.0) -> Job:
