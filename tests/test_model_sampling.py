@@ -141,10 +141,10 @@ def test_logprobs_and_entropies_match_a_full_forward(pos):
 def test_entropy_by_hand():
     # p = [.25, .75]: H = -(.25 ln .25 + .75 ln .75) = .3466 + .2158 = .5623 nats
     logits = torch.tensor([[0.0, math.log(3.0)], [5.0, 5.0]])
-    _, entropy = _next_token_stats(logits, 1.0)
+    _, _, entropy = _next_token_stats(logits, 1.0)
     assert torch.allclose(entropy, torch.tensor([0.5623, math.log(2.0)]), atol=1e-4)
     # temperature 2 halves the logit gap: p ∝ [1, sqrt 3] = [.366, .634] -> H = .6568
-    _, entropy = _next_token_stats(logits[:1], 2.0)
+    _, _, entropy = _next_token_stats(logits[:1], 2.0)
     assert entropy.item() == pytest.approx(0.6568, abs=1e-4)
 
 

@@ -60,10 +60,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from priorlab.grading import DEFAULT_TIMEOUT, Grade, Grader, answer_key, gold_answer, shared_grader
-from priorlab.rewards import BRIER_MISSING, PENALTIES, REWARDS, Group, RewardOutput, make_reward, majority_answer
+from priorlab.rewards import BRIER_MISSING, PENALTIES, REWARDS, Group, RewardOutput, majority_answer, make_reward
 from priorlab.world.tasks import Verdict
 
-_CONF = re.compile(r"<confidence>(.*?)</confidence>", re.S)
+_CONF = re.compile(r"<confidence>(.*?)</confidence>", re.DOTALL)
 
 
 def parse_confidence(text: str) -> float | None:
@@ -319,12 +319,11 @@ def openrlhf_reward(spec: str = "correct", *, style: str = "math", seed: int = 0
                                  '{"answer": ..., "incorrect_label": ...}')
             wrong = [w for _, w in parsed]
         scored = _score_batch(reward, texts, golds, list(zip(prompts, golds)), next(calls), wrong)
-        f = lambda xs: torch.tensor(xs, dtype=torch.float32)  # noqa: E731
-        return {"rewards": f([s.out.score for s in scored]),
-                "scores": f([reward.base_unit_score(s.out) for s in scored]),
-                "extra_logs": {c: f([s.out.components[c] for s in scored])
-                               for c in ("correct", "format_ok", "grade_failed")}
-                | {"prompt_not_prefix": f([float(not_prefix)] * len(scored))}}
+        logs = {c: [s.out.components[c] for s in scored] for c in ("correct", "format_ok", "grade_failed")}
+        logs["prompt_not_prefix"] = [float(not_prefix)] * len(scored)
+        return {"rewards": torch.tensor([s.out.score for s in scored], dtype=torch.float32),
+                "scores": torch.tensor([reward.base_unit_score(s.out) for s in scored], dtype=torch.float32),
+                "extra_logs": {k: torch.tensor(v, dtype=torch.float32) for k, v in logs.items()}}
 
     reward_func.reward = reward  # type: ignore[attr-defined]
     return reward_func

@@ -112,7 +112,7 @@ def extract_hash(text: str) -> str | None:
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+")
 
 
-_WRAP = re.compile(r"\\(?:text|textbf|mathbf|mathrm|mbox)\{(.*)\}|\((.*)\)", re.S)
+_WRAP = re.compile(r"\\(?:text|textbf|mathbf|mathrm|mbox)\{(.*)\}|\((.*)\)", re.DOTALL)
 
 
 def plain_int(s: str) -> int | None:
@@ -233,10 +233,7 @@ def mv_equal(gold: str, pred: str) -> bool:
 
 def _serve() -> None:
     """Worker loop on stdin/stdout, one JSON line each way: `["ready", null]` once Math-Verify is imported,
-    then `[gold, pred]` -> `["ok", bool]` or `["error", message]`."""
-    import json
-    import sys
-
+    then `[gold, pred, cpu_cap_s]` -> `["ok", bool]` or `["error", message]`."""
     logging.getLogger("math_verify").setLevel(logging.ERROR)  # the "timeout is disabled" warning: we own it
     import math_verify  # noqa: F401 -- pay the sympy import before the first timed job
 
@@ -244,13 +241,27 @@ def _serve() -> None:
     out.write('["ready", null]\n')
     out.flush()
     for line in sys.stdin:
-        gold, pred = json.loads(line)
+        gold, pred, cpu_cap = json.loads(line)
+        _cap_cpu(cpu_cap)
         try:
             reply = ["ok", mv_equal(gold, pred)]
         except Exception as e:  # noqa: BLE001 -- counted as status "error" by the parent
             reply = ["error", f"{type(e).__name__}: {e}"[:300]]
         out.write(json.dumps(reply) + "\n")
         out.flush()
+
+
+def _cap_cpu(seconds: float) -> None:
+    """Let this job use at most `seconds` more CPU time, then die of SIGXCPU. The parent kills a slow
+    worker long before; this only stops an orphan (parent SIGKILLed mid-job) from spinning forever."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    cap = int(used.ru_utime + used.ru_stime + seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
 
 
 class _Worker:
@@ -268,8 +279,8 @@ class _Worker:
         self.job: int | None = None  # index of the pair in flight
         self.deadline = 0.0
 
-    def send(self, pair: tuple[str, str]) -> None:
-        self.proc.stdin.write(json.dumps(list(pair)) + "\n")
+    def send(self, pair: tuple[str, str], timeout: float) -> None:
+        self.proc.stdin.write(json.dumps([*pair, 2 * timeout + 10]) + "\n")
         self.proc.stdin.flush()
 
     def recv(self) -> tuple[str, object]:
@@ -317,7 +328,7 @@ class VerifyPool:
             for i, w in enumerate(self._workers):
                 if w.ready and w.job is None and todo:
                     try:
-                        w.send(pairs[todo[0]])
+                        w.send(pairs[todo[0]], timeout)
                     except OSError:  # died while idle: replace it, keep the pair queued
                         self._replace(i)
                         continue
@@ -394,7 +405,7 @@ class Grader:
         self.pool = VerifyPool(workers)
         self._cache: dict[tuple[str, str], tuple[str, bool, str | None]] = {}
 
-    def __enter__(self) -> "Grader":
+    def __enter__(self) -> Grader:
         return self
 
     def __exit__(self, *exc) -> None:

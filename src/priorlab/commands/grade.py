@@ -78,7 +78,7 @@ def _answer(rec: dict, name: str) -> str:
 def grade_file(cfg: GradeConfig) -> tuple[list[dict], dict]:
     """Grade every record; returns (output rows, summary). Raises ValueError on malformed records unless
     `cfg.skip_bad`, in which case they are listed in summary["skipped"]."""
-    from priorlab.data import BadRecord, describe_bad, record_unit, read_records
+    from priorlab.data import BadRecord, describe_bad, read_records, record_unit
 
     t0 = time.time()
     rows: list[dict] = []

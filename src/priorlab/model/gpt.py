@@ -281,9 +281,10 @@ class GPT(nn.Module):
                        mask: Tensor | None = None) -> Tensor:
         """Run idx [B, T] as cache slots [start, start+T); return the LAST token's logits [B, V] float32.
 
-        Used twice by the sampler: a prefill (start 0, the whole padded prompt, mask [B, 1, T, T] or
-        None) and single-token steps (T = 1, mask [B, 1, 1, start+1] over the keys, or None).
-        positions [B, T] long are the tokens' real positions (left padding shifts them per row).
+        The sampler's prefill: start 0, the whole padded prompt, mask [B, 1, T, T] or None. It also
+        takes single-token steps (T = 1, mask [B, 1, 1, start+1] over the keys, or None), the reference
+        that the faster Decoder is tested against. positions [B, T] long are the tokens' real positions
+        (left padding shifts them per row).
         """
         if start + idx.shape[1] > cache.k.shape[3]:
             raise ValueError(f"cache holds {cache.k.shape[3]} tokens, asked to write up to {start + idx.shape[1]}")
@@ -324,6 +325,7 @@ class Decoder:
         self.keys_t = [k.flatten(0, 1).transpose(1, 2) for k in cache.k]  # [B*H, hd, T_max] views
         self.values = [v.flatten(0, 1) for v in cache.v]  # [B*H, T_max, hd] views
         self.key_bias = cache.key_bias
+        self.bias_weight = 1.0 if bool(cache.key_bias.ne(0).any()) else 0.0  # baddbmm skips an all-0 bias
         self.B = B
 
     def __call__(self, token: Tensor, positions: Tensor, t: int) -> Tensor:
@@ -342,7 +344,8 @@ class Decoder:
             self.k_slots[i][t].copy_(qk[:, H:].reshape(B, H, hd))
             self.v_slots[i][t].copy_(qkv[:, 2 * C:].view(B, H, hd))
             q = qk[:, :H].reshape(B * H, 1, hd)
-            scores = torch.baddbmm(key_bias, q, self.keys_t[i][:, :, : t + 1], alpha=self.scale)
+            scores = torch.baddbmm(key_bias, q, self.keys_t[i][:, :, : t + 1], beta=self.bias_weight,
+                                   alpha=self.scale)  # [B*H, 1, t+1]
             y = torch.bmm(scores.softmax(-1), self.values[i][:, : t + 1])  # [B*H, 1, hd]
             x = torch.addmm(x, y.view(B, C), w_o)
             h = F.gelu(F.linear(F.layer_norm(x, (C,), w_ln2, None, eps2), w_fc))

@@ -43,8 +43,8 @@ class Samples:
     finished: Tensor
 
 
-def _next_token_stats(logits: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
-    """logits [..., V] -> (log-probs [..., V], entropy [...]) of softmax(logits / temperature).
+def _next_token_stats(logits: Tensor, temperature: float) -> tuple[Tensor, Tensor, Tensor]:
+    """logits [..., V] -> (log-probs [..., V], probs [..., V], entropy [...]) of softmax(logits / temperature).
 
     temperature 0 (greedy) is scored at temperature 1: the argmax has probability 1 at temperature 0,
     which would make every logprob 0 and every entropy 0 and tell an analysis nothing.
@@ -52,8 +52,8 @@ def _next_token_stats(logits: Tensor, temperature: float) -> tuple[Tensor, Tenso
     if temperature not in (0.0, 1.0):
         logits = logits / temperature
     logp = torch.log_softmax(logits.float(), dim=-1)
-    entropy = -(logp.exp() * logp).sum(-1)
-    return logp, entropy
+    probs = logp.exp()
+    return logp, probs, -(probs * logp).sum(-1)
 
 
 def _top_p_filter(probs: Tensor, top_p: float) -> Tensor:
@@ -70,18 +70,17 @@ def _top_p_filter(probs: Tensor, top_p: float) -> Tensor:
 def _pick(logits: Tensor, temperature: float, top_p: float,
           generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
     """logits [B, V] -> (token [B] long, its logprob [B], entropy [B])."""
-    logp, entropy = _next_token_stats(logits, temperature)
+    logp, probs, entropy = _next_token_stats(logits, temperature)
     if temperature == 0:
         token = logits.argmax(-1)
     else:
-        probs = logp.exp()
         if top_p < 1.0:
             probs = _top_p_filter(probs, top_p)
         # Exponential race: argmax_i p_i / E_i with E_i ~ Exp(1) picks i with probability p_i / sum(p)
-        # (the trick torch.multinomial uses for one sample), with E = -log U from the cheaper
-        # torch.rand; a zero-probability token never wins.
-        race = torch.rand(probs.shape, generator=generator, device=probs.device).log_().neg_()
-        token = (probs / race).argmax(-1)
+        # (what torch.multinomial does for one sample, but with the cheaper torch.rand: E = -log U, so
+        # it is the argmin of p_i / log U_i). A zero-probability token never wins.
+        log_u = torch.rand(probs.shape, generator=generator, device=probs.device).log_()
+        token = (probs / log_u).argmin(-1)
     return token, logp.gather(-1, token[:, None]).squeeze(1), entropy
 
 
@@ -140,13 +139,11 @@ def _sample(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: i
     idx = torch.tensor([[pad_id] * (longest - len(p)) + list(p) for p in prompts], device=device)
     if int(idx.min()) < 0 or int(idx.max()) >= model.cfg.vocab_size:
         raise ValueError(f"prompt token ids must be in [0, {model.cfg.vocab_size})")
-    real = torch.ones(B, total, dtype=torch.bool, device=device)  # [B, total], False = left padding
-    for row, p in enumerate(prompts):
-        real[row, : longest - len(p)] = False
+    n_pad = torch.tensor([longest - len(p) for p in prompts], device=device)
+    real = torch.arange(total, device=device) >= n_pad[:, None]  # [B, total], False = left padding
     positions = positions_from_mask(real[:, :longest])  # [B, longest]
 
-    # Without padding every mask is all True, so skip them: the prefill takes the is_causal path and a
-    # decode step attends to every cached key.
+    # Without padding the mask is all True: skip it so the prefill takes the is_causal path.
     padded = any(len(p) < longest for p in prompts)
     prefill_mask = padded_causal_mask(real[:, :longest]) if padded else None
 
@@ -190,7 +187,7 @@ def sequence_logprobs(model: GPT, input_ids: Tensor, attn_mask: Tensor, position
     """
     attn_mask = attn_mask.bool()
     logits, _ = model(input_ids, positions=positions, attn_mask=attn_mask)  # [B, T, V]
-    logp, entropy = _next_token_stats(logits[:, :-1], temperature)  # [B, T-1, V], [B, T-1]
+    logp, _, entropy = _next_token_stats(logits[:, :-1], temperature)  # [B, T-1, V], [B, T-1]
     token_logp = logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)  # [B, T-1]
     if completion_mask is not None:
         keep = completion_mask.bool()[:, 1:]
