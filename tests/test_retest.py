@@ -19,7 +19,7 @@ def test_smoke_preset_end_to_end_and_reuse(tmp_path):
         if c["verdict"] == "untestable":
             assert c["reason"], c["id"]  # an untestable claim says why
         else:
-            assert c["ci_low"] <= c["effect"] <= c["ci_high"] or c["effect"] is None
+            assert c["effect"] is None or c["ci_low"] <= c["effect"] <= c["ci_high"]
         assert c["seeds"] == [0, 1]
     html = (out / "report.html").read_text()
     assert html.count("<section") == 12 and "data:image/png;base64," in html and "http" not in html.split("<body>")[1]

@@ -250,8 +250,9 @@ def _verl_dict(s: Scored) -> dict:
 def compute_score(data_source=None, solution_str=None, ground_truth=None, extra_info=None, *,
                   data_sources=None, solution_strs=None, ground_truths=None, extra_infos=None,
                   reward: str = "correct", style: str = "math", seed: int = 0, timeout: float = DEFAULT_TIMEOUT,
-                  label_key: str = "incorrect_label", **_ignored):
-    """verl's custom reward function: one dict per sample, or a list of them in the batch form (module doc)."""
+                  label_key: str = "incorrect_label"):
+    """verl's custom reward function: one dict per sample, or a list of them in the batch form (module doc).
+    An unknown keyword (a typo in reward_kwargs) is a TypeError, not a silent `correct` reward."""
     r, calls = _cached(reward, style, seed, timeout)
     batch = solution_strs is not None
     if not batch:

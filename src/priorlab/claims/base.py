@@ -204,6 +204,8 @@ def result(info: ClaimInfo, effect: dict | None, seeds: list[int], metrics: dict
     """The report entry of one claim."""
     if verdict is None:
         verdict = decide(effect, info.delta) if effect else "inconclusive"
+    if effect is not None and not all(np.isfinite([effect["estimate"], effect["ci_low"], effect["ci_high"]])):
+        effect = None  # an undefined effect (e.g. a ratio with a zero denominator) is reported as absent
     return {
         "id": info.id, "claim": info.claim, "source": info.source, "paper": info.paper, "protocol": info.protocol,
         "metric": info.metric, "rule": info.rule, "verdict": verdict,

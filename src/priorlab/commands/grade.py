@@ -133,7 +133,8 @@ def write(out: Path, cfg: GradeConfig, rows: list[dict], summary: dict) -> None:
 def print_summary(summary: dict, console) -> None:
     from rich.table import Table
 
-    t = Table(title=f"grades ({summary['n']} completions, style {summary['style']})")
+    title = f"grades of {summary['n']} completions, style {summary['style']}"
+    t = Table(title=title, min_width=len(title))
     for col in ("status", "count", "share"):
         t.add_column(col, justify="left" if col == "status" else "right")
     for s in STATUSES:
