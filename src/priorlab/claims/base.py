@@ -104,8 +104,8 @@ class Lab:
         b = self.b
         steps = steps or b.rl_steps
         params = dict(reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=b.prompts,
-                      group_size=b.group, difficulty=difficulty, eval_every=max(1, steps // 4),
-                      ckpt_every=max(1, steps // 4), eval_problems=min(50, b.eval_problems), eval_samples=2,
+                      group_size=b.group, difficulty=difficulty, eval_every=max(1, steps // 2),
+                      ckpt_every=max(1, steps // 2), eval_problems=min(50, b.eval_problems), eval_samples=2,
                       max_new_tokens=b.max_new_tokens, label_samples=8 if b.name != "smoke" else 2, **kw)
         extra = "".join(f"/{k}={v}" for k, v in kw.items())
         if "overrides" in params:
