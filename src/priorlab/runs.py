@@ -153,6 +153,16 @@ def load_state(ckpt: Path) -> dict:
     return torch.load(ckpt / "state.pt", weights_only=False)
 
 
+def restore(ckpt: Path, model: torch.nn.Module, optimizer) -> int:
+    """Load a checkpoint's weights, optimizer and torch RNG state in place; returns its step."""
+    state, _ = load_weights(ckpt)
+    model.load_state_dict(state)
+    st = load_state(ckpt)
+    optimizer.load_state_dict(st["optimizer"])
+    torch.set_rng_state(st["torch_rng"])
+    return st["step"]
+
+
 def load_weights(dirpath: str | Path) -> tuple[dict, dict]:
     """(state_dict, model.json metadata) from a run directory or checkpoint directory."""
     dirpath = Path(dirpath)

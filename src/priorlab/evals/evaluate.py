@@ -357,3 +357,24 @@ def write_eval(out: Path, problems: list[Problem], sides: dict, ks: list[int], c
         runs.atomic_write_text(out / "baseline" / "samples.jsonl", _samples_lines(problems, base["completions"]))
         runs.atomic_write_json(out / "baseline" / "summary.json", base["summary"])
     runs.atomic_write_json(out / "summary.json", model["summary"])
+
+
+def policy_eval(model, problems: list[Problem], *, samples: int, max_new_tokens: int, seed: int) -> dict:
+    """What every training stage logs under `eval/`: greedy accuracy and accuracy at T=1 (`samples` per
+    problem) on a fixed held-out set, pass@samples, format shares and per-format accuracy, well-formed
+    and shortcut rates. The model is put in eval mode and restored."""
+    was_training = model.training
+    model.eval()
+    out = {}
+    for name, temp, n in (("greedy", 0.0, 1), ("t1", 1.0, samples)):
+        ecfg = EvalConfig(samples=n, temperature=temp, max_new_tokens=max_new_tokens)
+        s = summarize(problems, score(problems, generate(model, problems, n, ecfg, seed=seed + 104729)), n)
+        out[f"eval/acc_{name}"] = s["accuracy"]
+        if name == "t1":
+            out[f"eval/pass@{n}"] = s[f"pass@{n}"]
+            out.update({f"eval/format/{f}": v for f, v in s["format_shares"].items()})
+            out.update({f"eval/acc_format/{f}": v for f, v in s["accuracy_by_format"].items()})
+            out["eval/well_formed"] = s["well_formed"]
+            out["eval/shortcut_any"] = s["shortcuts"]["any"]
+    model.train(was_training)
+    return out

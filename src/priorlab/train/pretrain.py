@@ -147,12 +147,7 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
     start = 0
     ckpt = runs.latest_checkpoint(out) if resume else None
     if ckpt is not None:
-        state, _ = runs.load_weights(ckpt)
-        model.load_state_dict(state)
-        st = runs.load_state(ckpt)
-        opt.load_state_dict(st["optimizer"])
-        torch.set_rng_state(st["torch_rng"])
-        start = st["step"]
+        start = runs.restore(ckpt, model, opt)
         log_.truncate_after(start)
         log(f"resuming {out} from step {start}")
     else:

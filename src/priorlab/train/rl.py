@@ -223,18 +223,7 @@ def rollout_metrics(ro: Rollouts, outs: list, rewards: torch.Tensor) -> dict:
 
 def evaluate_policy(model, problems: list[Problem], cfg: RLConfig, step: int) -> dict:
     """Greedy accuracy and accuracy at T=1 (n samples) on the fixed held-out set, with format shares."""
-    out = {}
-    for name, temp, n in (("greedy", 0.0, 1), ("t1", 1.0, cfg.eval_samples)):
-        ecfg = ev.EvalConfig(samples=n, temperature=temp, max_new_tokens=cfg.max_new_tokens, difficulty=cfg.difficulty)
-        s = ev.summarize(problems, ev.score(problems, ev.generate(model, problems, n, ecfg, seed=cfg.seed + 104729)), n)
-        out[f"eval/acc_{name}"] = s["accuracy"]
-        if name == "t1":
-            out[f"eval/pass@{n}"] = s[f"pass@{n}"]
-            out.update({f"eval/format/{f}": v for f, v in s["format_shares"].items()})
-            out.update({f"eval/acc_format/{f}": v for f, v in s["accuracy_by_format"].items()})
-            out["eval/well_formed"] = s["well_formed"]
-            out["eval/shortcut_any"] = s["shortcuts"]["any"]
-    return out
+    return ev.policy_eval(model, problems, samples=cfg.eval_samples, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
 
 
 # ------------------------------------------------------------------------------------------- loop
@@ -261,12 +250,7 @@ def train(cfg: RLConfig, out: str | Path, *, resume: bool = False, progress: boo
     start = 0
     ckpt = runs.latest_checkpoint(out) if resume else None
     if ckpt is not None:
-        state, _ = runs.load_weights(ckpt)
-        model.load_state_dict(state)
-        st = runs.load_state(ckpt)
-        opt.load_state_dict(st["optimizer"])
-        torch.set_rng_state(st["torch_rng"])
-        start = st["step"]
+        start = runs.restore(ckpt, model, opt)
         log(f"resuming {out} from step {start}")
     metrics_log.truncate_after(start if ckpt is not None else -1)
     data, labels = prepare_data(model, cfg, out, log)

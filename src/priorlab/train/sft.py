@@ -201,23 +201,8 @@ def eval_problems(difficulty: str, n: int, seed: int) -> list[Problem]:
 
 
 def evaluate_policy(model, problems: list[Problem], *, samples: int, max_new_tokens: int, seed: int) -> dict:
-    """Greedy accuracy and accuracy at T=1 (`samples` per problem) with format shares; the keys of
-    `priorlab.train.rl.evaluate_policy` (eval/acc_greedy, eval/acc_t1, eval/pass@n, eval/format/*, ...)."""
-    was_training = model.training
-    model.eval()
-    out = {}
-    for name, temp, n in (("greedy", 0.0, 1), ("t1", 1.0, samples)):
-        ecfg = ev.EvalConfig(samples=n, temperature=temp, max_new_tokens=max_new_tokens)
-        s = ev.summarize(problems, ev.score(problems, ev.generate(model, problems, n, ecfg, seed=seed + 104729)), n)
-        out[f"eval/acc_{name}"] = s["accuracy"]
-        if name == "t1":
-            out[f"eval/pass@{n}"] = s[f"pass@{n}"]
-            out.update({f"eval/format/{f}": v for f, v in s["format_shares"].items()})
-            out.update({f"eval/acc_format/{f}": v for f, v in s["accuracy_by_format"].items()})
-            out["eval/well_formed"] = s["well_formed"]
-            out["eval/shortcut_any"] = s["shortcuts"]["any"]
-    model.train(was_training)
-    return out
+    """`priorlab.evals.evaluate.policy_eval` (the keys every training stage logs under eval/)."""
+    return ev.policy_eval(model, problems, samples=samples, max_new_tokens=max_new_tokens, seed=seed)
 
 
 # ------------------------------------------------------------------------------------------- loop
@@ -251,14 +236,10 @@ def start_run(out: Path, resolved: dict, model, opt, meta: dict, resume: bool, l
         metrics_log.truncate_after(-1)
         runs.save_checkpoint(out, 0, model, opt, meta, {"step": 0})
         return 0, metrics_log, True
-    state, _ = runs.load_weights(ckpt)
-    model.load_state_dict(state)
-    st = runs.load_state(ckpt)
-    opt.load_state_dict(st["optimizer"])
-    torch.set_rng_state(st["torch_rng"])
-    metrics_log.truncate_after(st["step"])
-    log(f"resuming {out} from step {st['step']}")
-    return st["step"], metrics_log, False
+    step = runs.restore(ckpt, model, opt)
+    metrics_log.truncate_after(step)
+    log(f"resuming {out} from step {step}")
+    return step, metrics_log, False
 
 
 def eval_summary(stage: str, rows: list[dict], **extra) -> dict:
