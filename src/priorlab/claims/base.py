@@ -76,7 +76,7 @@ PRESETS = {
     "quick": Budget("quick", seeds=2, size="s", small_size="xs", tokens=6_000_000, pt_batch=32, pt_seq=128,
                     rl_steps=30, prompts=16, group=8, eval_problems=100, eval_samples=8, passk_problems=60,
                     passk_samples=128, passk_difficulty="6x1", hard_difficulty="6x1", easy_difficulty="2x1",
-                    sft_steps=150, srl_steps=30, n_boot=1000),
+                    sft_steps=300, srl_steps=30, n_boot=1000),
     "full": Budget("full", seeds=5, size="s", small_size="xs", tokens=8_000_000, pt_batch=32, pt_seq=128,
                    rl_steps=150, prompts=16, group=8, eval_problems=300, eval_samples=16, passk_problems=200,
                    passk_samples=256, passk_difficulty="6x1", hard_difficulty="6x1", easy_difficulty="2x1",
@@ -126,14 +126,16 @@ class Lab:
         return self.snapshot(model, self.b.passk_difficulty, samples=self.b.passk_samples,
                              problems=self.b.passk_problems)
 
-    def sft(self, init: Job, seed: int, teacher_format: str, difficulty: str = RL_DIFFICULTY) -> Job:
+    def sft(self, init: Job, seed: int, teacher_format: str, difficulty: str = "2x1,3x1,4x1,5x1,6x1") -> Job:
+        # every difficulty of the pretraining mixture, so the new format is learnt for long problems too
         return Job.make("sft", deps=(init,), label=f"{init.label}/sft-{teacher_format}/s{seed}",
-                        teacher_format=teacher_format, steps=self.b.sft_steps, seed=seed, difficulty=difficulty)
+                        teacher_format=teacher_format, steps=self.b.sft_steps, seed=seed, difficulty=difficulty,
+                        lr=3e-4)
 
     def srl(self, init: Job, seed: int, expert_format: str = "code", difficulty: str = RL_DIFFICULTY) -> Job:
         return Job.make("srl", deps=(init,), label=f"{init.label}/srl-{expert_format}/s{seed}",
                         expert_format=expert_format, steps=self.b.srl_steps, seed=seed, difficulty=difficulty,
-                        prompts_per_step=self.b.prompts, group_size=self.b.group, lr=1e-3)
+                        prompts_per_step=self.b.prompts, group_size=self.b.group, lr=1e-4)
 
 
 class Results:

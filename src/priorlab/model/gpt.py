@@ -22,9 +22,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 POSITION_KINDS = ("rope", "learned")
@@ -66,10 +65,10 @@ class GPTConfig:
 # Model size is one dial. Parameters ~ 12 * n_layer * n_embd^2 (+ vocab * n_embd): "s" is the 3 x 96
 # model the feasibility probe (DESIGN.md §2a) found best for a 5-minute pretraining budget on 2 cores.
 SIZES: dict[str, dict] = {
-    "xs": dict(n_layer=2, n_embd=64, n_head=4),  # ~0.1M
-    "s": dict(n_layer=3, n_embd=96, n_head=4),  # ~0.34M
-    "m": dict(n_layer=6, n_embd=160, n_head=5),  # ~1.9M
-    "l": dict(n_layer=6, n_embd=256, n_head=8),  # ~4.7M
+    "xs": {"n_layer": 2, "n_embd": 64, "n_head": 4},  # ~0.1M
+    "s": {"n_layer": 3, "n_embd": 96, "n_head": 4},  # ~0.34M
+    "m": {"n_layer": 6, "n_embd": 160, "n_head": 5},  # ~1.9M
+    "l": {"n_layer": 6, "n_embd": 256, "n_head": 8},  # ~4.7M
 }
 DEFAULT_SIZE = "s"
 
