@@ -172,31 +172,41 @@ def score(reward, problems: list[Problem], texts: list[str], cfg: RLConfig, step
 
 def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg: RLConfig, step: int,
            ref_model=None) -> dict:
-    """Epochs x mini-batches of policy-gradient steps on one rollout batch; returns mean metrics."""
+    """Epochs x mini-batches of policy-gradient steps on one rollout batch; returns mean metrics.
+
+    Old log-probs are those of the policy before this step's first update: the first mini-batch takes
+    its own (detached) forward pass, and only the rows it does not hold get an extra no-grad forward.
+    """
     if keep_rows.numel() == 0:
         return {"loss/skipped": 1.0}
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    orders = [keep_rows[torch.randperm(keep_rows.numel(), generator=g)] for _ in range(cfg.epochs)]
+    batches = [mb for order in orders for mb in torch.tensor_split(order, min(cfg.minibatches, order.numel()))]
+    old = torch.zeros_like(ro.old_logprobs)
+    rest = keep_rows[~torch.isin(keep_rows, batches[0])]
     with torch.no_grad():
-        old, _ = sequence_logprobs(model, ro.input_ids, ro.attn_mask, None, ro.completion_mask)
+        if len(batches) > 1 and rest.numel():
+            old[rest] = sequence_logprobs(model, ro.input_ids[rest], ro.attn_mask[rest], None,
+                                          ro.completion_mask[rest])[0]
         ref = None
         if acfg.kl_beta > 0:
             ref, _ = sequence_logprobs(ref_model, ro.input_ids, ro.attn_mask, None, ro.completion_mask)
-    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
     metrics: list[dict] = []
-    for _ in range(cfg.epochs):
-        order = keep_rows[torch.randperm(keep_rows.numel(), generator=g)]
-        for mb in torch.tensor_split(order, min(cfg.minibatches, order.numel())):
-            logp, ent = sequence_logprobs(model, ro.input_ids[mb], ro.attn_mask[mb], None, ro.completion_mask[mb])
-            loss, m = algos.policy_loss(
-                logp, old[mb], adv[mb], ro.completion_mask[mb], acfg,
-                ref_logprobs=None if ref is None else ref[mb], entropies=ent,
-                planning_mask=ro.planning_mask[mb] if acfg.hicra_alpha > 0 else None)
-            if not torch.isfinite(loss):
-                raise RLError(f"non-finite loss at step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            m["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
-            opt.step()
-            metrics.append(m)
+    for i, mb in enumerate(batches):
+        logp, ent = sequence_logprobs(model, ro.input_ids[mb], ro.attn_mask[mb], None, ro.completion_mask[mb])
+        if i == 0:
+            old[mb] = logp.detach()  # nothing has been updated yet: the current policy is the old one
+        loss, m = algos.policy_loss(
+            logp, old[mb], adv[mb], ro.completion_mask[mb], acfg,
+            ref_logprobs=None if ref is None else ref[mb], entropies=ent,
+            planning_mask=ro.planning_mask[mb] if acfg.hicra_alpha > 0 else None)
+        if not torch.isfinite(loss):
+            raise RLError(f"non-finite loss at step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        m["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+        opt.step()
+        metrics.append(m)
     return {f"loss/{k}": float(np.mean([m[k] for m in metrics if k in m])) for k in metrics[0]}
 
 
