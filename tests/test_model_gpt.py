@@ -22,7 +22,7 @@ V = 11
 
 def tiny(pos: str = "rope", seed: int = 0, **kw) -> GPT:
     torch.manual_seed(seed)
-    cfg = dict(vocab_size=V, n_layer=2, n_head=2, n_embd=16, block_size=24, pos=pos) | kw
+    cfg = {"vocab_size": V, "n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 24, "pos": pos} | kw
     return GPT(GPTConfig(**cfg)).eval()
 
 
@@ -142,14 +142,14 @@ def test_mlp_hidden_defaults_to_four_times_width():
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(n_embd=30, n_head=4), "divisible"),
-    (dict(pos="alibi"), "pos"),
-    (dict(n_embd=12, n_head=4), "even head dimension"),  # head_dim 3 cannot hold rotary pairs
-    (dict(n_layer=0), "n_layer"),
-    (dict(mlp_hidden=-1), "mlp_hidden"),
+    ({"n_embd": 30, "n_head": 4}, "divisible"),
+    ({"pos": "alibi"}, "pos"),
+    ({"n_embd": 12, "n_head": 4}, "even head dimension"),  # head_dim 3 cannot hold rotary pairs
+    ({"n_layer": 0}, "n_layer"),
+    ({"mlp_hidden": -1}, "mlp_hidden"),
 ])
 def test_bad_config_raises_value_error(bad, message):
-    cfg = dict(vocab_size=V, n_layer=2, n_head=2, n_embd=16, block_size=24) | bad
+    cfg = {"vocab_size": V, "n_layer": 2, "n_head": 2, "n_embd": 16, "block_size": 24} | bad
     with pytest.raises(ValueError, match=message):
         GPTConfig(**cfg)
 
