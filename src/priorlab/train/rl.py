@@ -187,13 +187,15 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
     with torch.no_grad():
         if len(batches) > 1 and rest.numel():
             old[rest] = sequence_logprobs(model, ro.input_ids[rest], ro.attn_mask[rest], None,
-                                          ro.completion_mask[rest])[0]
+                                          ro.completion_mask[rest], temperature=cfg.temperature or 1.0)[0]
         ref = None
         if acfg.kl_beta > 0:
             ref, _ = sequence_logprobs(ref_model, ro.input_ids, ro.attn_mask, None, ro.completion_mask)
     metrics: list[dict] = []
     for i, mb in enumerate(batches):
-        logp, ent = sequence_logprobs(model, ro.input_ids[mb], ro.attn_mask[mb], None, ro.completion_mask[mb])
+        # the policy is the temperature-scaled distribution the rollouts were drawn from (T=0 is scored at 1)
+        logp, ent = sequence_logprobs(model, ro.input_ids[mb], ro.attn_mask[mb], None, ro.completion_mask[mb],
+                                      temperature=cfg.temperature or 1.0)
         if i == 0:
             old[mb] = logp.detach()  # nothing has been updated yet: the current policy is the old one
         loss, m = algos.policy_loss(
