@@ -1,16 +1,17 @@
 """Tests for priorlab.model.gpt: shapes, loss, masking, positions, the KV cache, configs and sizes."""
 
+import copy
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from priorlab.model.decode import Decoder, onednn_available
 from priorlab.model.gpt import (
     DEFAULT_SIZE,
     GPT,
     SIZES,
-    Decoder,
     GPTConfig,
     config_for_size,
     padded_causal_mask,
@@ -80,8 +81,13 @@ def test_left_padding_does_not_change_a_rows_logits(pos):
     assert torch.isfinite(padded).all()  # padding queries are finite too (they attend to themselves)
 
 
+PACKED = [False, pytest.param(True, marks=pytest.mark.skipif(
+    not onednn_available(torch.zeros(1)), reason="this torch build has no oneDNN"))]
+
+
+@pytest.mark.parametrize("packed", PACKED)
 @pytest.mark.parametrize("pos", ["rope", "learned"])
-def test_kv_cache_decoding_matches_full_forward(pos):
+def test_kv_cache_decoding_matches_full_forward(pos, packed):
     model = tiny(pos)
     rows = [[1, 2, 3, 4, 5], [6, 7], [8, 9, 10]]
     n_new = 6
@@ -99,7 +105,8 @@ def test_kv_cache_decoding_matches_full_forward(pos):
         first = model.forward_cached(prompt, positions[:, :T0], fast, 0, padded_causal_mask(prompt_mask))
         model.forward_cached(prompt, positions[:, :T0], slow, 0, padded_causal_mask(prompt_mask))
         assert torch.allclose(first, full[:, T0 - 1], atol=1e-5)
-        decode = Decoder(model, fast)
+        decode = Decoder(model, fast, packed=packed)
+        assert decode.packed == packed
         for s in range(n_new - 1):
             t = T0 + s
             step = decode(cont[:, s], positions[:, t], t)
@@ -109,7 +116,8 @@ def test_kv_cache_decoding_matches_full_forward(pos):
             assert torch.allclose(module_path, full[:, t], atol=1e-5)
 
 
-def test_kv_cache_without_padding_uses_unmasked_paths():
+@pytest.mark.parametrize("packed", PACKED)
+def test_kv_cache_without_padding_uses_unmasked_paths(packed):
     model = tiny()
     idx = torch.randint(0, V, (2, 8))
     full = model(idx)[0]
@@ -117,9 +125,31 @@ def test_kv_cache_without_padding_uses_unmasked_paths():
     with torch.no_grad():
         cache = model.new_cache(2, 8)
         assert torch.allclose(model.forward_cached(idx[:, :5], positions[:, :5], cache, 0), full[:, 4], atol=1e-5)
-        decode = Decoder(model, cache)
+        decode = Decoder(model, cache, packed=packed)
         for t in range(5, 8):
             assert torch.allclose(decode(idx[:, t], positions[:, t], t), full[:, t], atol=1e-5)
+
+
+@pytest.mark.skipif(not onednn_available(torch.zeros(1)), reason="this torch build has no oneDNN")
+def test_packed_weights_are_remade_after_an_in_place_update():
+    model = tiny()
+    idx = torch.randint(0, V, (2, 6))
+    positions = torch.arange(6).expand(2, 6)
+
+    def last_step() -> torch.Tensor:
+        with torch.no_grad():
+            cache = model.new_cache(2, 6)
+            model.forward_cached(idx[:, :5], positions[:, :5], cache, 0)
+            return Decoder(model, cache, packed=True)(idx[:, 5], positions[:, 5], 5)
+
+    before = last_step()
+    assert torch.allclose(before, model(idx)[0][:, 5], atol=1e-5)
+    with torch.no_grad():
+        model.blocks[0].mlp.c_fc.weight.mul_(3.0)  # what an optimizer step does: in place
+    after = last_step()
+    copy.deepcopy(model)  # the packed copies live beside the model: it still deep-copies (KL reference)
+    assert not torch.allclose(after, before, atol=1e-3)  # the stale packed copy would give `before`
+    assert torch.allclose(after, model(idx)[0][:, 5], atol=1e-5)
 
 
 def test_init_scales_residual_projections():

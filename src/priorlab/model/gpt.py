@@ -13,7 +13,8 @@ distribution alone or inside a padded batch. Model size is one dial, `config_for
     model = GPT(config_for_size("s", vocab_size=32, block_size=128))
     logits, loss = model(idx, targets)        # idx, targets: [B, T]
 
-Sampling with the cache lives in `priorlab.model.sampling`.
+Sampling with the cache lives in `priorlab.model.sampling`; its single-token steps in
+`priorlab.model.decode`.
 """
 
 from __future__ import annotations
@@ -292,62 +293,3 @@ class GPT(nn.Module):
             x = block(x, rope, mask, (cache.k[i], cache.v[i]), start)
         # Only the last position is sampled from, so only it pays for the norm and the output layer.
         return F.linear(self.ln_f(x[:, -1]), self.wte.weight).float()
-
-
-class Decoder:
-    """Single-token decoding steps against a KVCache that GPT.forward_cached has prefilled.
-
-    The sampler's inner loop: the same maths as forward_cached(token[:, None], ...) (checked to 1e-5 in
-    tests/test_model_gpt.py), written on 2-D [B, C] tensors straight from the weights. At the sampler's
-    sizes (B ~ 64, C ~ 128) a step is ~60 kernels of a few microseconds each, so Python-side work
-    (module calls, attribute lookups, index parsing, 4-D head views) would cost as much as the maths;
-    every view of the weights and of the cache is therefore made once, here. Attention is two batched
-    matmuls (SDPA's setup costs more than its work for one query); residual adds are fused into addmm.
-    Build one per sampling call: it holds views of the weights, which later in-place updates reach.
-    """
-
-    def __init__(self, model: GPT, cache: KVCache):
-        cfg = model.cfg
-        self.n_embd, self.n_head, self.head_dim = cfg.n_embd, cfg.n_head, cfg.head_dim
-        self.scale = cfg.head_dim ** -0.5
-        self.wte, self.wpe = model.wte.weight, None if model.wpe is None else model.wpe.weight
-        self.rope = None if model.rope is None else torch.view_as_complex(model.rope.float())  # [T, hd/2]
-        self.ln_f = (model.ln_f.weight, model.ln_f.eps)
-        self.layers = [
-            (b.ln_1.weight, b.ln_1.eps, b.attn.c_attn.weight, b.attn.c_proj.weight.t(),
-             b.ln_2.weight, b.ln_2.eps, b.mlp.c_fc.weight, b.mlp.c_proj.weight.t())
-            for b in model.blocks
-        ]
-        B = cache.k.shape[1]
-        self.k_slots = [k.unbind(2) for k in cache.k]  # [layer][slot] -> [B, H, hd] view
-        self.v_slots = [v.unbind(2) for v in cache.v]
-        self.keys_t = [k.flatten(0, 1).transpose(1, 2) for k in cache.k]  # [B*H, hd, T_max] views
-        self.values = [v.flatten(0, 1) for v in cache.v]  # [B*H, T_max, hd] views
-        self.key_bias = cache.key_bias
-        self.bias_weight = 1.0 if bool(cache.key_bias.ne(0).any()) else 0.0  # baddbmm skips an all-0 bias
-        self.B = B
-
-    def __call__(self, token: Tensor, positions: Tensor, t: int) -> Tensor:
-        """token [B] long at cache slot t, positions [B] long -> next-token logits [B, V] float32."""
-        B, C, H, hd = self.B, self.n_embd, self.n_head, self.head_dim
-        x = F.embedding(token, self.wte)  # [B, C]
-        if self.wpe is not None:
-            x = x + F.embedding(positions, self.wpe)
-        rope = None if self.rope is None else self.rope[positions].unsqueeze(1)  # [B, 1, hd/2]
-        key_bias = self.key_bias[:, :, : t + 1]
-        for i, (w_ln1, eps1, w_qkv, w_o, w_ln2, eps2, w_fc, w_proj) in enumerate(self.layers):
-            qkv = F.linear(F.layer_norm(x, (C,), w_ln1, None, eps1), w_qkv)  # [B, 3C]
-            qk = qkv[:, : 2 * C].view(B, 2 * H, hd // 2, 2)  # q heads, then k heads; rotary pairs
-            if rope is not None:
-                qk = torch.view_as_real(torch.view_as_complex(qk) * rope)
-            self.k_slots[i][t].copy_(qk[:, H:].reshape(B, H, hd))
-            self.v_slots[i][t].copy_(qkv[:, 2 * C:].view(B, H, hd))
-            q = qk[:, :H].reshape(B * H, 1, hd)
-            scores = torch.baddbmm(key_bias, q, self.keys_t[i][:, :, : t + 1], beta=self.bias_weight,
-                                   alpha=self.scale)  # [B*H, 1, t+1]
-            y = torch.bmm(scores.softmax(-1), self.values[i][:, : t + 1])  # [B*H, 1, hd]
-            x = torch.addmm(x, y.view(B, C), w_o)
-            h = F.gelu(F.linear(F.layer_norm(x, (C,), w_ln2, None, eps2), w_fc))
-            x = torch.addmm(x, h, w_proj)
-        x = F.layer_norm(x, (C,), self.ln_f[0], None, self.ln_f[1])
-        return F.linear(x, self.wte).float()

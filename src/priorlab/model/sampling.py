@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from priorlab.model.gpt import GPT, Decoder, padded_causal_mask, positions_from_mask
+from priorlab.model.decode import Decoder
+from priorlab.model.gpt import GPT, padded_causal_mask, positions_from_mask
 
 
 @dataclass

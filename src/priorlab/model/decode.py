@@ -1,0 +1,134 @@
+"""Single-token decoding steps against a prefilled KVCache: the sampler's inner loop.
+
+`Decoder` does the same maths as `GPT.forward_cached(token[:, None], ...)` (checked to 1e-5 in
+tests/test_model_gpt.py), written on 2-D [B, C] tensors straight from the weights. At the sampler's
+sizes (B ~ 64, C ~ 128) a step is ~60 kernels of a few microseconds each, so Python-side work (module
+calls, attribute lookups, index parsing, 4-D head views) would cost as much as the maths; every view of
+the weights and of the cache is therefore made once, per sampling call.
+
+On CPU the linear layers go through oneDNN with weights packed once into its blocked layout
+(`torch.ops.mkldnn._reorder_linear_weight`, the same ops Inductor's CPU freezing pass emits), with
+GELU fused into the MLP's first matmul. A plain `F.linear` re-reads the weight in row-major order on
+every call; at these sizes the packed path cuts the matmul time by about a third (`bench/sampling.py`).
+Packing costs ~0.1 ms a matrix, so the packed weights are kept per model and remade only when a
+weight has changed (a parameter's version counter moves with every in-place update: optimizer steps,
+load_state_dict). Elsewhere (CUDA, fp16/bf16, a torch built without oneDNN) the plain ops are used;
+both give the same values up to float rounding.
+
+    decode = Decoder(model, cache)                 # after model.forward_cached(prompt, ..., cache, 0, ...)
+    logits = decode(token, positions, t)           # token [B] at cache slot t -> [B, V]
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from priorlab.model.gpt import GPT, KVCache
+
+Linear = Callable[[Tensor, Tensor], Tensor]  # (x [B, in], weight) -> [B, out]
+
+# model -> (key, packed weights). Kept beside the model, not on it: packed (opaque) tensors can be
+# neither deep-copied nor saved, and the RL trainer deep-copies its policy for the KL reference.
+_PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _plain_ops() -> tuple[Linear, Linear]:
+    return F.linear, lambda x, w: F.gelu(F.linear(x, w))
+
+
+def _onednn_ops() -> tuple[Linear, Linear]:
+    op = torch.ops.mkldnn._linear_pointwise
+    return (lambda x, w: op(x, w, None, "none", [], ""),
+            lambda x, w: op(x, w, None, "gelu", [], "none"))
+
+
+def onednn_available(weight: Tensor) -> bool:
+    """True when packed oneDNN linears can run on this weight's device and dtype."""
+    return (weight.device.type == "cpu" and weight.dtype == torch.float32
+            and torch.backends.mkldnn.is_available()
+            and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+            and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+
+
+def _matrices(model: GPT) -> list[Tensor]:
+    """Every weight a decoding step multiplies by, in a fixed order: per layer qkv, out, fc, proj; then wte."""
+    out = []
+    for b in model.blocks:
+        out += [b.attn.c_attn.weight, b.attn.c_proj.weight, b.mlp.c_fc.weight, b.mlp.c_proj.weight]
+    return out + [model.wte.weight]
+
+
+def packed_weights(model: GPT, batch_size: int) -> list[Tensor]:
+    """The model's matrices (see _matrices) in oneDNN's packed layout, cached per model.
+
+    The cache key holds each weight's identity, storage and version counter, so any change to a weight
+    (in place or by replacement) repacks on the next call; batch_size is oneDNN's layout hint.
+    """
+    mats = _matrices(model)
+    key = (batch_size, tuple((id(w), w.data_ptr(), w._version) for w in mats))
+    cached = _PACKED.get(model)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    with torch.inference_mode():
+        packed = [torch.ops.mkldnn._reorder_linear_weight(w.detach().contiguous(), batch_size) for w in mats]
+    _PACKED[model] = (key, packed)
+    return packed
+
+
+class Decoder:
+    """Single-token steps for one sampling call. Build one per call: it holds views of the cache."""
+
+    def __init__(self, model: GPT, cache: KVCache, *, packed: bool | None = None):
+        """packed: use oneDNN packed linears (None = wherever onednn_available says they run)."""
+        cfg = model.cfg
+        self.n_embd, self.n_head, self.head_dim = cfg.n_embd, cfg.n_head, cfg.head_dim
+        self.scale = cfg.head_dim ** -0.5
+        self.wte, self.wpe = model.wte.weight, None if model.wpe is None else model.wpe.weight
+        self.rope = None if model.rope is None else torch.view_as_complex(model.rope.float())  # [T, hd/2]
+        self.ln_f = (model.ln_f.weight, model.ln_f.eps)
+        B = cache.k.shape[1]
+        self.packed = onednn_available(self.wte) if packed is None else packed
+        mats = packed_weights(model, B) if self.packed else _matrices(model)
+        self.linear, self.linear_gelu = _onednn_ops() if self.packed else _plain_ops()
+        self.head = mats[-1]
+        self.layers = [
+            (b.ln_1.weight, b.ln_1.eps, *mats[4 * i: 4 * i + 2], b.ln_2.weight, b.ln_2.eps, *mats[4 * i + 2: 4 * i + 4])
+            for i, b in enumerate(model.blocks)
+        ]
+        self.k_slots = [k.unbind(2) for k in cache.k]  # [layer][slot] -> [B, H, hd] view
+        self.v_slots = [v.unbind(2) for v in cache.v]
+        self.keys_t = [k.flatten(0, 1).transpose(1, 2) for k in cache.k]  # [B*H, hd, T_max] views
+        self.values = [v.flatten(0, 1) for v in cache.v]  # [B*H, T_max, hd] views
+        self.key_bias = cache.key_bias
+        self.bias_weight = 1.0 if bool(cache.key_bias.ne(0).any()) else 0.0  # baddbmm skips an all-0 bias
+        self.B = B
+
+    def __call__(self, token: Tensor, positions: Tensor, t: int) -> Tensor:
+        """token [B] long at cache slot t, positions [B] long -> next-token logits [B, V] float32."""
+        B, C, H, hd = self.B, self.n_embd, self.n_head, self.head_dim
+        linear, linear_gelu = self.linear, self.linear_gelu
+        x = F.embedding(token, self.wte)  # [B, C]
+        if self.wpe is not None:
+            x = x + F.embedding(positions, self.wpe)
+        rope = None if self.rope is None else self.rope[positions].unsqueeze(1)  # [B, 1, hd/2]
+        key_bias = self.key_bias[:, :, : t + 1]
+        for i, (w_ln1, eps1, w_qkv, w_o, w_ln2, eps2, w_fc, w_proj) in enumerate(self.layers):
+            qkv = linear(F.layer_norm(x, (C,), w_ln1, None, eps1), w_qkv)  # [B, 3C]
+            qk = qkv[:, : 2 * C].view(B, 2 * H, hd // 2, 2)  # q heads, then k heads; rotary pairs
+            if rope is not None:
+                qk = torch.view_as_real(torch.view_as_complex(qk) * rope)
+            self.k_slots[i][t].view(B, H, hd // 2, 2).copy_(qk[:, H:])
+            self.v_slots[i][t].copy_(qkv[:, 2 * C:].view(B, H, hd))
+            q = qk[:, :H].reshape(B * H, 1, hd)
+            scores = torch.baddbmm(key_bias, q, self.keys_t[i][:, :, : t + 1], beta=self.bias_weight,
+                                   alpha=self.scale)  # [B*H, 1, t+1]
+            y = torch.bmm(scores.softmax(-1), self.values[i][:, : t + 1])  # [B*H, 1, hd]
+            x = x + linear(y.view(B, C), w_o)
+            x = x + linear(linear_gelu(F.layer_norm(x, (C,), w_ln2, None, eps2), w_fc), w_proj)
+        x = F.layer_norm(x, (C,), self.ln_f[0], None, self.ln_f[1])
+        return linear(x, self.head).float()
