@@ -67,10 +67,11 @@ def packed_weights(model: GPT, batch_size: int) -> list[Tensor]:
     """The model's matrices (see _matrices) in oneDNN's packed layout, cached per model.
 
     The cache key holds each weight's identity, storage and version counter, so any change to a weight
-    (in place or by replacement) repacks on the next call; batch_size is oneDNN's layout hint.
+    (in place or by replacement) repacks on the next call. batch_size is oneDNN's layout hint, taken
+    from the call that packs: a packed weight gives the same products at any batch size.
     """
     mats = _matrices(model)
-    key = (batch_size, tuple((id(w), w.data_ptr(), w._version) for w in mats))
+    key = tuple((id(w), w.data_ptr(), w._version) for w in mats)
     cached = _PACKED.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from priorlab.model.packing import segment_causal_mask
+
 POSITION_KINDS = ("rope", "learned")
 ROPE_BASE = 10_000.0
 SHORT_KEYS = 64  # up to this many keys, attention on CPU takes SDPA's math backend (see _attend)
@@ -240,16 +242,21 @@ class GPT(nn.Module):
             raise ValueError(f"sequence length {T} exceeds block_size {self.cfg.block_size}")
 
     def forward(self, idx: Tensor, targets: Tensor | None = None, *, positions: Tensor | None = None,
-                attn_mask: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+                attn_mask: Tensor | None = None, segments: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """idx [B, T] long -> (logits [B, T, V] float32, mean cross-entropy or None).
 
         targets [B, T] long, -100 = ignored. attn_mask [B, T] bool, True = real token; without it
         attention takes the is_causal fast path. positions [B, T] long default to 0..T-1, or, when
-        attn_mask is given, to positions_from_mask(attn_mask) (left padding).
+        attn_mask is given, to positions_from_mask(attn_mask) (left padding). segments [B, T] long marks
+        a packed batch (see priorlab.model.packing): attention stays within a segment; it needs positions.
         """
         self._check_length(idx.shape[1])
         mask = None
-        if attn_mask is not None:
+        if segments is not None:
+            if attn_mask is not None or positions is None:
+                raise ValueError("a packed batch (segments) takes explicit positions and no attn_mask")
+            mask = segment_causal_mask(segments)
+        elif attn_mask is not None:
             attn_mask = attn_mask.bool()
             mask = padded_causal_mask(attn_mask)
             if positions is None:

@@ -22,7 +22,13 @@ import torch
 from torch import Tensor
 
 from priorlab.model.decode import Decoder
-from priorlab.model.gpt import GPT, padded_causal_mask, positions_from_mask
+from priorlab.model.gpt import GPT, KVCache, padded_causal_mask, positions_from_mask
+from priorlab.model.packing import pack
+
+
+# Once the rows still decoding are at most this fraction of the decode batch, the finished ones are
+# dropped from it (their cache rows copied out), so that steps after most rows have stopped cost less.
+DROP_FRACTION = 0.75
 
 
 @dataclass
@@ -152,12 +158,17 @@ def _sample(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: i
     logits = model.forward_cached(idx, positions, cache, 0, prefill_mask)  # [B, V]
     decode = Decoder(model, cache)
     next_pos = positions[:, -1] + 1  # [B], position of the first generated token
+    rows = torch.arange(B, device=device)  # the batch row of each row still being decoded
 
     columns: list[tuple[Tensor, Tensor, Tensor]] = []  # (token, logprob, entropy), each [B], per step
     finished = torch.zeros(B, dtype=torch.bool, device=device)
     lengths = torch.zeros(B, dtype=torch.long, device=device)
     for step in range(max_new_tokens):
-        token, logprob, entropy = _pick(logits, temperature, top_p, generator)
+        token, logprob, entropy = _pick(logits, temperature, top_p, generator)  # [len(rows)]
+        if len(rows) < B:  # finished rows were dropped: they get pad, 0, 0
+            token = torch.full((B,), pad_id, dtype=token.dtype, device=device).index_copy_(0, rows, token)
+            logprob = logprob.new_zeros(B).index_copy_(0, rows, logprob)
+            entropy = entropy.new_zeros(B).index_copy_(0, rows, entropy)
         if eos_id is not None:
             lengths += ~finished
             token.masked_fill_(finished, pad_id)
@@ -167,15 +178,27 @@ def _sample(model: GPT, prompts: list[list[int]], max_new_tokens: int, eos_id: i
         columns.append((token, logprob, entropy))
         if step == max_new_tokens - 1 or (eos_id is not None and bool(finished.all())):
             break
-        logits = decode(token, next_pos + step, longest + step)
+        live = ~finished[rows]
+        if eos_id is not None and int(live.sum()) <= len(rows) * DROP_FRACTION:
+            rows, next_pos, cache = rows[live], next_pos[live], _keep_rows(cache, live)
+            decode = Decoder(model, cache)
+        logits = decode(token[rows], next_pos + step, longest + step)
     if eos_id is None:
         lengths.fill_(len(columns))
     tokens, logprobs, entropies = (torch.stack(column, dim=1) for column in zip(*columns))
     return tokens, lengths, logprobs, entropies, finished
 
 
+def _keep_rows(cache: KVCache, keep: Tensor) -> KVCache:
+    """The cache of the rows where keep [B] is True (a copy: the rows become contiguous)."""
+    H = cache.key_bias.shape[0] // keep.shape[0]
+    key_bias = cache.key_bias.view(keep.shape[0], H, 1, -1)[keep].flatten(0, 1)
+    return KVCache(k=cache.k[:, keep], v=cache.v[:, keep], key_bias=key_bias)
+
+
 def sequence_logprobs(model: GPT, input_ids: Tensor, attn_mask: Tensor, positions: Tensor | None,
-                      completion_mask: Tensor | None, *, temperature: float = 1.0) -> tuple[Tensor, Tensor]:
+                      completion_mask: Tensor | None, *, temperature: float = 1.0,
+                      packed: bool | None = None) -> tuple[Tensor, Tensor]:
     """Log-probabilities and entropies of a batch of sequences, with gradients (for training).
 
     input_ids [B, T] long: a left-padded prompt followed by its completion, right-padded with pad.
@@ -185,16 +208,40 @@ def sequence_logprobs(model: GPT, input_ids: Tensor, attn_mask: Tensor, position
     Returns (logprobs [B, T], entropies [B, T]) float32: logprobs[:, t] = log p(input_ids[:, t] | <t)
     under softmax(logits / temperature), entropies[:, t] the entropy of that distribution; column 0
     and every unselected token are 0. Matches `sample`'s logprobs/entropies for the tokens it drew.
+
+    packed: run the forward on the sequences packed several to a row (priorlab.model.packing), which
+    skips the padding's matmuls; same values up to float rounding. None packs when positions is None
+    and packing saves at least a sixth of the rows.
     """
     attn_mask = attn_mask.bool()
-    logits, _ = model(input_ids, positions=positions, attn_mask=attn_mask)  # [B, T, V]
-    logp, _, entropy = _next_token_stats(logits[:, :-1], temperature)  # [B, T-1, V], [B, T-1]
-    token_logp = logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)  # [B, T-1]
-    if completion_mask is not None:
-        keep = completion_mask.bool()[:, 1:]
-    else:  # a token is scored only when the token before it, whose logits predict it, is real
-        keep = attn_mask[:, 1:] & attn_mask[:, :-1]
-    zero = token_logp.new_zeros(input_ids.shape[0], 1)
-    token_logp = torch.cat([zero, torch.where(keep, token_logp, 0.0)], dim=1)
-    entropy = torch.cat([zero, torch.where(keep, entropy, 0.0)], dim=1)
-    return token_logp, entropy
+    if packed is None:
+        packed = positions is None and _worth_packing(attn_mask)
+    if packed:
+        if positions is not None:
+            raise ValueError("a packed forward derives positions from attn_mask; pass positions=None")
+        p = pack(attn_mask)
+        ids = p.gather(input_ids, fill=0)
+        logits, _ = model(ids, positions=p.positions, segments=p.segments)  # [R, T, V]
+        # logits at packed column j predict column j+1 when both hold the same sequence
+        logp, _, entropy = _next_token_stats(logits[:, :-1], temperature)
+        token_logp = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
+        zero = token_logp.new_zeros(ids.shape[0], 1)
+        token_logp = p.unpack(torch.cat([zero, token_logp], dim=1))  # [B, T]
+        entropy = p.unpack(torch.cat([zero, entropy], dim=1))
+    else:
+        logits, _ = model(input_ids, positions=positions, attn_mask=attn_mask)  # [B, T, V]
+        logp, _, entropy = _next_token_stats(logits[:, :-1], temperature)  # [B, T-1, V], [B, T-1]
+        zero = logp.new_zeros(input_ids.shape[0], 1)
+        token_logp = torch.cat([zero, logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)], dim=1)  # [B, T]
+        entropy = torch.cat([zero, entropy], dim=1)
+    # column 0 has no logits before it; without a completion mask, a token is scored only when the
+    # token before it, whose logits predict it, is real
+    keep = completion_mask.bool()[:, 1:] if completion_mask is not None else attn_mask[:, 1:] & attn_mask[:, :-1]
+    keep = torch.cat([torch.zeros_like(keep[:, :1]), keep], dim=1)
+    return torch.where(keep, token_logp, 0.0), torch.where(keep, entropy, 0.0)
+
+
+def _worth_packing(attn_mask: Tensor) -> bool:
+    """Packing pays when the real tokens would fill at most 5/6 of the rows (a cheap lower bound on R)."""
+    B, T = attn_mask.shape
+    return B > 1 and -(-int(attn_mask.sum()) // T) <= B * 5 // 6
