@@ -200,10 +200,31 @@ def _print_eval(s: dict) -> None:
                       f"nats, per problem {_fmt(sem['mean_per_problem'])} nats")
 
 
+def _print_hf_eval(s: dict) -> None:
+    k = s["samples"]
+    console.print(f"{s['model']} on {s['data']}: {s['n_problems']} problems x {k} samples, template "
+                  f"{s['template']}, backend {s['backend']}")
+    t = Table()
+    for col in ("metric", "value"):
+        t.add_column(col)
+    for name in [key for key in s if key.startswith("pass@")] + [f"maj@{k}", "format_ok"]:
+        t.add_row(name, f"{s[name]:.3f}")
+    console.print(t)
+    st = s["status_counts"]
+    console.print("grading: " + ", ".join(f"{name} {n}" for name, n in st.items())
+                  + (f" | mean length {s['mean_length']:.1f} tokens, truncated {s['truncated']:.3f}"
+                     if "mean_length" in s else ""))
+    cal = s.get("calibration")
+    if cal:
+        console.print(f"calibration ({cal['n_scored']} with <confidence>, {cal['n_missing']} without): "
+                      f"ECE {cal['ece']} | Brier {cal['brier']} | AUROC {cal['auroc']}")
+
+
 @app.command("eval")
 @cli_errors
 def eval_(
-    model: Path = typer.Option(..., help="run directory holding model.safetensors"),
+    model: str = typer.Option(..., help="run directory holding model.safetensors, or a Hugging Face checkpoint: "
+                              "hf:PATH or a directory with config.json (then --data is required)"),
     problems: int = typer.Option(100, help="test problems per difficulty"),
     samples: int = typer.Option(16, help="completions per problem (K)"),
     temperature: float = typer.Option(1.0), top_p: float = typer.Option(1.0),
@@ -216,13 +237,50 @@ def eval_(
     n_boot: int = typer.Option(1000, help="bootstrap replicates for the CIs over problems"),
     out: Optional[Path] = typer.Option(None, help="run directory for summary.json, samples.jsonl, passk.json, "
                                        "correctness.parquet"),
+    data: str | None = typer.Option(None, help="HF models: JSONL/Parquet problems (MATH, GSM8K, AIME layouts)"),
+    layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),
+    question_field: str | None = typer.Option(None, help="--data field holding the problem"),
+    answer_field: str | None = typer.Option(None, help="--data field holding the gold answer"),
+    skip_bad: bool = typer.Option(False, help="skip malformed --data records (reported by line) instead of failing"),
+    limit: int | None = typer.Option(None, help="use the first N problems of --data"),
+    template: str = typer.Option("plain", help="HF prompt template: plain, qwen-math, chat"),
+    backend: str = typer.Option("hf", help="HF generation backend: hf (transformers generate) or vllm"),
+    dtype: str = typer.Option("auto", help="HF weights: auto, float32, bfloat16, float16"),
+    device: str = typer.Option("cpu", help="HF device: cpu, cuda, cuda:N, mps, auto"),
+    max_new_tokens: int | None = typer.Option(None, help="generation budget (default 160; HF models 512)"),
+    batch_size: int = typer.Option(64, help="HF models: sequences per generate call"),
+    timeout: float = typer.Option(5.0, help="HF models: seconds per Math-Verify comparison"),
 ):
     """Sample K completions per held-out problem; accuracy, pass@k curve, formats, calibration, entropy."""
     from priorlab.evals.evaluate import EvalConfig, evaluate
+    from priorlab.model.hf import is_hf_ref
     from priorlab.train.pretrain import load_model
 
+    if is_hf_ref(model):
+        from priorlab.data import DataSpec
+        from priorlab.evals.hf_eval import HFEvalConfig, evaluate_hf
+
+        if data is None:
+            raise ValueError(f"--model {model} is a Hugging Face model: pass the problems with --data FILE")
+        if baseline is not None:
+            raise ValueError("--baseline is not supported with Hugging Face models yet; evaluate each model with "
+                             "its own --out and compare the passk.json files")
+        hcfg = HFEvalConfig(model=model, data=DataSpec(data, layout, question_field, answer_field, None, skip_bad,
+                                                       limit),
+                            template=template, backend=backend, samples=samples, ks=k, temperature=temperature,
+                            top_p=top_p, max_new_tokens=max_new_tokens or 512, seed=seed, batch_size=batch_size,
+                            n_boot=n_boot, dtype=dtype, device=device, timeout=timeout)
+        _print_hf_eval(evaluate_hf(hcfg, out, log=err.print))
+        if out:
+            console.print(f"wrote {out}/summary.json")
+        return
+    if data is not None:
+        raise ValueError(f"--data needs a Hugging Face model (--model hf:PATH); {model} is a priorlab run directory")
+    model = Path(model)
+
     cfg = EvalConfig(problems=problems, samples=samples, temperature=temperature, top_p=top_p,
-                     difficulty=difficulty, seed=seed, ks=k, n_boot=n_boot)
+                     difficulty=difficulty, seed=seed, ks=k, n_boot=n_boot,
+                     **({"max_new_tokens": max_new_tokens} if max_new_tokens else {}))
 
     def spec_of(run: Path):
         cfg_file = run / "config.json"
