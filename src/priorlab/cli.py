@@ -299,7 +299,8 @@ def eval_(
 @app.command()
 @cli_errors
 def rl(
-    init: Path = typer.Option(..., help="pretrained (or SFT) run directory to start from"),
+    init: str = typer.Option(..., "--init", "--model", help="pretrained (or SFT) run directory to start from, or "
+                             "a Hugging Face checkpoint (hf:PATH or a directory with config.json; then --data)"),
     reward: str = typer.Option("correct", help="reward spec, e.g. correct, random:0.5, incorrect, format, "
                                "majority, brier, correct+length:0.001"),
     algo: str = typer.Option("grpo", help="grpo, dr_grpo, dapo, rloo, reinforce, psr, nsr, w_reinforce, hicra"),
@@ -324,14 +325,50 @@ def rl(
     dynamic_sampling: Optional[bool] = typer.Option(None, "--dynamic-sampling/--no-dynamic-sampling"),
     hicra_alpha: Optional[float] = typer.Option(None),
     quiet: bool = typer.Option(False),
+    data: str | None = typer.Option(None, help="HF models: JSONL/Parquet training problems (MATH, GSM8K, AIME)"),
+    layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),
+    question_field: str | None = typer.Option(None, help="--data field holding the problem"),
+    answer_field: str | None = typer.Option(None, help="--data field holding the gold answer"),
+    skip_bad: bool = typer.Option(False, help="skip malformed --data records (reported by line) instead of failing"),
+    limit: int | None = typer.Option(None, help="use the first N problems of --data"),
+    eval_data: str | None = typer.Option(None, help="HF models: held-out problems for eval/* (same layout options)"),
+    template: str = typer.Option("plain", help="HF prompt template: plain, qwen-math, chat"),
+    dtype: str = typer.Option("float32", help="HF weights while training: float32, bfloat16, float16, auto"),
+    device: str = typer.Option("cpu", help="HF device: cpu, cuda, cuda:N, mps, auto"),
+    top_p: float = typer.Option(1.0, help="HF models: nucleus sampling of the rollouts"),
+    batch_size: int = typer.Option(64, help="HF models: sequences per generate call / no-grad forward"),
 ):
     """RLVR from a pretrained prior: sample, score, advantages, update, evaluate, log, checkpoint."""
+    from priorlab.model.hf import is_hf_ref
     from priorlab.train.rl import RLConfig, train
 
     local = locals()
     overrides = tuple((k, local[k]) for k in ("baseline", "sign", "w_lambda", "clip", "eps_low", "eps_high", "agg",
                                               "kl_beta", "entropy_coef", "dynamic_sampling", "hicra_alpha")
                       if local[k] is not None)
+    if is_hf_ref(init):
+        from priorlab.data import DataSpec
+        from priorlab.train import hf_rl
+
+        if data is None:
+            raise ValueError(f"--init {init} is a Hugging Face model: pass the training problems with --data FILE")
+        spec = DataSpec(data, layout, question_field, answer_field, None, skip_bad, limit)
+        hcfg = hf_rl.HFRLConfig(
+            init=init, data=spec, reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=prompts_per_step,
+            group_size=group_size, minibatches=minibatches, epochs=epochs, lr=lr, temperature=temperature,
+            top_p=top_p, max_new_tokens=max_new_tokens, template=template, dtype=dtype, device=device,
+            batch_size=batch_size, ckpt_every=ckpt_every,
+            eval_data=DataSpec(eval_data, layout, question_field, answer_field, None, skip_bad,
+                               eval_problems) if eval_data else None,
+            eval_every=eval_every, overrides=overrides)
+        s = hf_rl.train(hcfg, out, resume=resume, progress=not quiet, log=console.print)
+        console.print(f"RL done ({s['steps']} steps): correct {s['correct/first_step']} (first step) -> "
+                      f"{s['correct/last_step']} (last step)"
+                      + (f", eval greedy {s['eval/acc_greedy/before']:.3f} -> {s['eval/acc_greedy/after']:.3f}"
+                         if "eval/acc_greedy/before" in s else "") + f" -> {s['model']}")
+        return
+    if data is not None:
+        raise ValueError(f"--data needs a Hugging Face model (--init hf:PATH); {init} is a priorlab run directory")
     cfg = RLConfig(init=str(init), reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=prompts_per_step,
                    group_size=group_size, minibatches=minibatches, epochs=epochs, lr=lr, temperature=temperature,
                    max_new_tokens=max_new_tokens, difficulty=difficulty, train_problems=train_problems,
