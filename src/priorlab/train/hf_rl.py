@@ -34,10 +34,7 @@ Tests: `.venv/bin/pytest tests/test_train_hf_rl.py`.
 from __future__ import annotations
 
 import copy
-import os
 import random
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -47,11 +44,11 @@ import numpy as np
 import torch
 
 from priorlab import algos, runs
-from priorlab.data import DataSpec, Dataset
+from priorlab.data import Dataset, DataSpec
 from priorlab.grading import DEFAULT_TIMEOUT, Grader, answer_key, gold_answer
 from priorlab.model.hf import RUN_MODEL_DIR as MODEL_DIR
+from priorlab.model.hf_checkpoint import latest_checkpoint, load_state, save_hf
 from priorlab.prompts import add_special_tokens, check_template, render
-
 
 
 @dataclass(frozen=True)
@@ -228,29 +225,6 @@ def evaluate_policy(lm, prompts: Prompts, cfg: HFRLConfig, grader: Grader) -> di
     return out
 
 
-# ------------------------------------------------------------------------------------ checkpoints
-def save_hf(dest: Path, lm, state: dict | None = None) -> None:
-    """`save_pretrained` (safetensors) + tokenizer (+ state.pt) into a temporary folder renamed to `dest`."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    try:
-        lm.model.save_pretrained(tmp, safe_serialization=True)
-        lm.tokenizer.save_pretrained(tmp)
-        if state is not None:
-            torch.save(state, tmp / "state.pt")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    found = sorted(p for p in (out / "checkpoints").glob("step_*") if (p / "state.pt").is_file())
-    return found[-1] if found else None
-
-
 # ------------------------------------------------------------------------------------------- loop
 def train(cfg: HFRLConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
     from priorlab.adapters import MathReward
@@ -275,7 +249,7 @@ def train(cfg: HFRLConfig, out: str | Path, *, resume: bool = False, progress: b
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
     start = 0
     if ckpt is not None:
-        state = torch.load(ckpt / "state.pt", weights_only=False)
+        state = load_state(ckpt)
         opt.load_state_dict(state["optimizer"])
         start = int(state["step"])
         log(f"resuming {out} from step {start}")
