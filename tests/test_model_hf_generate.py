@@ -4,7 +4,12 @@ pytest.importorskip("transformers")
 import torch
 
 from priorlab.model.hf import load_hf
-from priorlab.model.hf_generate import encode_prompts, hf_rollout, positions, sequence_logprobs_hf
+from priorlab.model.hf_generate import (
+    encode_prompts,
+    hf_rollout,
+    positions,
+    sequence_logprobs_hf,
+)
 from tests.tiny_hf import save_tiny_qwen
 
 PROMPTS = ["1+2=?\n", "What is 13-4?\n", "7\n"]

@@ -2,8 +2,8 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from priorlab.prompts import QWEN_MATH, add_special_tokens, render
 from priorlab.model.hf import load_hf
+from priorlab.prompts import QWEN_MATH, add_special_tokens, render
 from tests.tiny_hf import save_tiny_qwen
 
 

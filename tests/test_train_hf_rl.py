@@ -73,7 +73,7 @@ def test_resume_after_a_kill_is_bitwise_identical(tmp_path, setup):
     a, b = (load_file(tmp_path / d / "model" / "model.safetensors") for d in ("full", "cut"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     la, lb = ((tmp_path / d / "metrics.jsonl").read_text().splitlines() for d in ("full", "cut"))
-    strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "time/step_s"} for x in lines]  # noqa: E731
+    strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "time/step_s"} for x in lines]
     assert strip(la) == strip(lb)
 
 
