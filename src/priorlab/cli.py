@@ -200,10 +200,31 @@ def _print_eval(s: dict) -> None:
                       f"nats, per problem {_fmt(sem['mean_per_problem'])} nats")
 
 
+def _print_hf_eval(s: dict) -> None:
+    k = s["samples"]
+    console.print(f"{s['model']} on {s['data']}: {s['n_problems']} problems x {k} samples, template "
+                  f"{s['template']}, backend {s['backend']}")
+    t = Table()
+    for col in ("metric", "value"):
+        t.add_column(col)
+    for name in [key for key in s if key.startswith("pass@")] + [f"maj@{k}", "format_ok"]:
+        t.add_row(name, f"{s[name]:.3f}")
+    console.print(t)
+    st = s["status_counts"]
+    console.print("grading: " + ", ".join(f"{name} {n}" for name, n in st.items())
+                  + (f" | mean length {s['mean_length']:.1f} tokens, truncated {s['truncated']:.3f}"
+                     if "mean_length" in s else ""))
+    cal = s.get("calibration")
+    if cal:
+        console.print(f"calibration ({cal['n_scored']} with <confidence>, {cal['n_missing']} without): "
+                      f"ECE {cal['ece']} | Brier {cal['brier']} | AUROC {cal['auroc']}")
+
+
 @app.command("eval")
 @cli_errors
 def eval_(
-    model: Path = typer.Option(..., help="run directory holding model.safetensors"),
+    model: str = typer.Option(..., help="run directory holding model.safetensors, or a Hugging Face checkpoint: "
+                              "hf:PATH or a directory with config.json (then --data is required)"),
     problems: int = typer.Option(100, help="test problems per difficulty"),
     samples: int = typer.Option(16, help="completions per problem (K)"),
     temperature: float = typer.Option(1.0), top_p: float = typer.Option(1.0),
@@ -216,13 +237,50 @@ def eval_(
     n_boot: int = typer.Option(1000, help="bootstrap replicates for the CIs over problems"),
     out: Optional[Path] = typer.Option(None, help="run directory for summary.json, samples.jsonl, passk.json, "
                                        "correctness.parquet"),
+    data: str | None = typer.Option(None, help="HF models: JSONL/Parquet problems (MATH, GSM8K, AIME layouts)"),
+    layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),
+    question_field: str | None = typer.Option(None, help="--data field holding the problem"),
+    answer_field: str | None = typer.Option(None, help="--data field holding the gold answer"),
+    skip_bad: bool = typer.Option(False, help="skip malformed --data records (reported by line) instead of failing"),
+    limit: int | None = typer.Option(None, help="use the first N problems of --data"),
+    template: str = typer.Option("plain", help="HF prompt template: plain, qwen-math, chat"),
+    backend: str = typer.Option("hf", help="HF generation backend: hf (transformers generate) or vllm"),
+    dtype: str = typer.Option("auto", help="HF weights: auto, float32, bfloat16, float16"),
+    device: str = typer.Option("cpu", help="HF device: cpu, cuda, cuda:N, mps, auto"),
+    max_new_tokens: int | None = typer.Option(None, help="generation budget (default 160; HF models 512)"),
+    batch_size: int = typer.Option(64, help="HF models: sequences per generate call"),
+    timeout: float = typer.Option(5.0, help="HF models: seconds per Math-Verify comparison"),
 ):
     """Sample K completions per held-out problem; accuracy, pass@k curve, formats, calibration, entropy."""
     from priorlab.evals.evaluate import EvalConfig, evaluate
+    from priorlab.model.hf import is_hf_ref
     from priorlab.train.pretrain import load_model
 
+    if is_hf_ref(model):
+        from priorlab.data import DataSpec
+        from priorlab.evals.hf_eval import HFEvalConfig, evaluate_hf
+
+        if data is None:
+            raise ValueError(f"--model {model} is a Hugging Face model: pass the problems with --data FILE")
+        if baseline is not None:
+            raise ValueError("--baseline is not supported with Hugging Face models yet; evaluate each model with "
+                             "its own --out and compare the passk.json files")
+        hcfg = HFEvalConfig(model=model, data=DataSpec(data, layout, question_field, answer_field, None, skip_bad,
+                                                       limit),
+                            template=template, backend=backend, samples=samples, ks=k, temperature=temperature,
+                            top_p=top_p, max_new_tokens=max_new_tokens or 512, seed=seed, batch_size=batch_size,
+                            n_boot=n_boot, dtype=dtype, device=device, timeout=timeout)
+        _print_hf_eval(evaluate_hf(hcfg, out, log=err.print))
+        if out:
+            console.print(f"wrote {out}/summary.json")
+        return
+    if data is not None:
+        raise ValueError(f"--data needs a Hugging Face model (--model hf:PATH); {model} is a priorlab run directory")
+    model = Path(model)
+
     cfg = EvalConfig(problems=problems, samples=samples, temperature=temperature, top_p=top_p,
-                     difficulty=difficulty, seed=seed, ks=k, n_boot=n_boot)
+                     difficulty=difficulty, seed=seed, ks=k, n_boot=n_boot,
+                     **({"max_new_tokens": max_new_tokens} if max_new_tokens else {}))
 
     def spec_of(run: Path):
         cfg_file = run / "config.json"
@@ -241,7 +299,8 @@ def eval_(
 @app.command()
 @cli_errors
 def rl(
-    init: Path = typer.Option(..., help="pretrained (or SFT) run directory to start from"),
+    init: str = typer.Option(..., "--init", "--model", help="pretrained (or SFT) run directory to start from, or "
+                             "a Hugging Face checkpoint (hf:PATH or a directory with config.json; then --data)"),
     reward: str = typer.Option("correct", help="reward spec, e.g. correct, random:0.5, incorrect, format, "
                                "majority, brier, correct+length:0.001"),
     algo: str = typer.Option("grpo", help="grpo, dr_grpo, dapo, rloo, reinforce, psr, nsr, w_reinforce, hicra"),
@@ -266,14 +325,50 @@ def rl(
     dynamic_sampling: Optional[bool] = typer.Option(None, "--dynamic-sampling/--no-dynamic-sampling"),
     hicra_alpha: Optional[float] = typer.Option(None),
     quiet: bool = typer.Option(False),
+    data: str | None = typer.Option(None, help="HF models: JSONL/Parquet training problems (MATH, GSM8K, AIME)"),
+    layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),
+    question_field: str | None = typer.Option(None, help="--data field holding the problem"),
+    answer_field: str | None = typer.Option(None, help="--data field holding the gold answer"),
+    skip_bad: bool = typer.Option(False, help="skip malformed --data records (reported by line) instead of failing"),
+    limit: int | None = typer.Option(None, help="use the first N problems of --data"),
+    eval_data: str | None = typer.Option(None, help="HF models: held-out problems for eval/* (same layout options)"),
+    template: str = typer.Option("plain", help="HF prompt template: plain, qwen-math, chat"),
+    dtype: str = typer.Option("float32", help="HF weights while training: float32, bfloat16, float16, auto"),
+    device: str = typer.Option("cpu", help="HF device: cpu, cuda, cuda:N, mps, auto"),
+    top_p: float = typer.Option(1.0, help="HF models: nucleus sampling of the rollouts"),
+    batch_size: int = typer.Option(64, help="HF models: sequences per generate call / no-grad forward"),
 ):
     """RLVR from a pretrained prior: sample, score, advantages, update, evaluate, log, checkpoint."""
+    from priorlab.model.hf import is_hf_ref
     from priorlab.train.rl import RLConfig, train
 
     local = locals()
     overrides = tuple((k, local[k]) for k in ("baseline", "sign", "w_lambda", "clip", "eps_low", "eps_high", "agg",
                                               "kl_beta", "entropy_coef", "dynamic_sampling", "hicra_alpha")
                       if local[k] is not None)
+    if is_hf_ref(init):
+        from priorlab.data import DataSpec
+        from priorlab.train import hf_rl
+
+        if data is None:
+            raise ValueError(f"--init {init} is a Hugging Face model: pass the training problems with --data FILE")
+        spec = DataSpec(data, layout, question_field, answer_field, None, skip_bad, limit)
+        hcfg = hf_rl.HFRLConfig(
+            init=init, data=spec, reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=prompts_per_step,
+            group_size=group_size, minibatches=minibatches, epochs=epochs, lr=lr, temperature=temperature,
+            top_p=top_p, max_new_tokens=max_new_tokens, template=template, dtype=dtype, device=device,
+            batch_size=batch_size, ckpt_every=ckpt_every,
+            eval_data=DataSpec(eval_data, layout, question_field, answer_field, None, skip_bad,
+                               eval_problems) if eval_data else None,
+            eval_every=eval_every, overrides=overrides)
+        s = hf_rl.train(hcfg, out, resume=resume, progress=not quiet, log=console.print)
+        console.print(f"RL done ({s['steps']} steps): correct {s['correct/first_step']} (first step) -> "
+                      f"{s['correct/last_step']} (last step)"
+                      + (f", eval greedy {s['eval/acc_greedy/before']:.3f} -> {s['eval/acc_greedy/after']:.3f}"
+                         if "eval/acc_greedy/before" in s else "") + f" -> {s['model']}")
+        return
+    if data is not None:
+        raise ValueError(f"--data needs a Hugging Face model (--init hf:PATH); {init} is a priorlab run directory")
     cfg = RLConfig(init=str(init), reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=prompts_per_step,
                    group_size=group_size, minibatches=minibatches, epochs=epochs, lr=lr, temperature=temperature,
                    max_new_tokens=max_new_tokens, difficulty=difficulty, train_problems=train_problems,

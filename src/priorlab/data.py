@@ -229,3 +229,25 @@ def _example(rec: dict, n: int, spec: dict, qf: str | None, af: str | None, sf: 
         solution = rec.get(spec["solution"]) if isinstance(rec.get(spec["solution"]), str) else None
     rid = next((rec[f] for f in ID_FIELDS if f in rec and rec[f] is not None), None)
     return Example(str(rid) if rid is not None else str(n), question, gold, solution, n, raw)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The `--data` options of `eval`, `rl` and `sft` (the arguments of `load_data`), saved in config.json."""
+
+    path: str
+    layout: str = "auto"
+    question_field: str | None = None
+    answer_field: str | None = None
+    solution_field: str | None = None
+    skip_bad: bool = False
+    limit: int | None = None
+
+    def load(self, log=None) -> Dataset:
+        """`load_data` with these options; skipped records are reported through `log` (one line)."""
+        ds = load_data(self.path, layout=self.layout, question_field=self.question_field,
+                       answer_field=self.answer_field, solution_field=self.solution_field,
+                       on_error="skip" if self.skip_bad else "raise", limit=self.limit)
+        if ds.skipped and log is not None:
+            log(ds.describe_skipped())
+        return ds

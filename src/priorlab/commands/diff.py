@@ -3,7 +3,8 @@
     priorlab diff runs/pt runs/rl_s0 runs/rl_s1 --out runs/diff --atol 1e-5
 
 BASE and every RUN is a run or checkpoint directory (`model.safetensors` inside), a `.safetensors` file,
-or a sharded checkpoint (a directory with `model.safetensors.index.json`, or that index file). The
+or a sharded checkpoint (a directory with `model.safetensors.index.json`, or that index file); `hf:PATH`
+is PATH, and a run of `priorlab rl`/`sft` on a Hugging Face model stands for its `model/` folder. The
 measures (bf16 / fp32 exact change, |delta| > atol, rank of each 2-D update, Jaccard overlap of the bf16
 masks against three chance baselines) are `priorlab.analysis.params.diff_checkpoints`; read its module
 doc before calling an overlap a shared subnetwork. Writes to --out:
@@ -41,10 +42,25 @@ class DiffConfig:
             raise ValueError(f"--atol must be a finite number >= 0, got {self.atol}")
 
 
+def resolve_ref(ref: str | Path) -> str:
+    """A checkpoint argument as a path: `hf:PATH` -> PATH, and a priorlab run on a Hugging Face model
+    (`priorlab rl` / `sft --init hf:...`, its weights in `RUN/model/`) -> `RUN/model`."""
+    from priorlab.model.hf import PREFIX, RUN_MODEL_DIR
+
+    p = Path(str(ref).removeprefix(PREFIX))
+    inner = p / RUN_MODEL_DIR
+    if p.is_dir() and not any(p.glob("*.safetensors")) and not any(p.glob("*.safetensors.index.json")) \
+            and inner.is_dir() and any(inner.glob("*.safetensors")):
+        return str(inner)
+    return str(p)
+
+
 def label(path: str | Path) -> str:
     """A short name for a checkpoint path: the run directory's name, not `model.safetensors`."""
     p = Path(path)
     if p.is_file() and (p.name.startswith("model.") or p.name.endswith(".index.json")):
+        p = p.parent
+    if p.name == "model" and (p.parent / "summary.json").is_file():  # RUN/model of an HF run: name the run
         p = p.parent
     return p.resolve().name or str(path)
 
@@ -131,14 +147,15 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def diff(
-        base: Path = typer.Argument(..., help="the reference checkpoint: run dir, .safetensors file or sharded dir"),
-        runs: List[Path] = typer.Argument(..., help="one or more checkpoints fine-tuned from BASE"),
+        base: str = typer.Argument(..., help="the reference checkpoint: run dir, .safetensors file, sharded dir or "
+                                   "hf:PATH"),
+        runs: List[str] = typer.Argument(..., help="one or more checkpoints fine-tuned from BASE"),
         out: Path = typer.Option(..., help="directory for diff.json, summary.json and the figures"),
         atol: Optional[float] = typer.Option(None, help="also count |Δ| > atol in fp32 (the paper: 1e-5)"),
         no_rank: bool = typer.Option(False, "--no-rank", help="skip the rank of each 2-D update (an SVD each)"),
     ):
         """Update sparsity (bf16/fp32), rank and cross-run overlap of checkpoints against BASE."""
-        cfg = DiffConfig(base=str(base), runs=tuple(str(r) for r in runs), atol=atol, rank=not no_rank)
+        cfg = DiffConfig(base=resolve_ref(base), runs=tuple(resolve_ref(r) for r in runs), atol=atol, rank=not no_rank)
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out {out} exists and is not a directory")
         result = run_diff(cfg)

@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def sft(
-        init: Path = typer.Option(..., help="pretrained (or RL) run directory to start from"),
+        init: str = typer.Option(..., "--init", "--model", help="pretrained (or RL) run directory to start from, or "
+                                 "a Hugging Face checkpoint (hf:PATH or a directory with config.json; then --data)"),
         out: Path = typer.Option(..., help="run directory"),
         traces: Optional[Path] = typer.Option(None, help="JSONL file, one {\"problem\": \"3+5-2\", \"completion\": "
                                               "\"...\"} per line"),
@@ -28,16 +29,48 @@ def register(app: typer.Typer) -> None:
         difficulty: str = typer.Option("2x1,3x1,4x1", help="teacher traces: comma list of NxD"),
         problems: int = typer.Option(2000, help="teacher traces: number of train-split problems"),
         steps: int = typer.Option(300), seed: int = typer.Option(0), batch_size: int = typer.Option(32),
-        lr: float = typer.Option(1e-3), warmup_steps: int = typer.Option(10), weight_decay: float = typer.Option(0.0),
+        lr: float | None = typer.Option(None, help="learning rate (default 1e-3; HF models 1e-5)"), warmup_steps: int = typer.Option(10), weight_decay: float = typer.Option(0.0),
         grad_clip: float = typer.Option(1.0),
         eval_every: int = typer.Option(50), eval_difficulty: str = typer.Option("3x1", help="held-out NxD list"),
         eval_problems: int = typer.Option(100), eval_samples: int = typer.Option(4),
         max_new_tokens: int = typer.Option(96), ckpt_every: int = typer.Option(50),
         resume: bool = typer.Option(False, help="continue an interrupted run from its last checkpoint"),
         quiet: bool = typer.Option(False),
+        data: str | None = typer.Option(None, help="HF models: JSONL/Parquet (problem, solution) records"),
+        layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),
+        question_field: str | None = typer.Option(None, help="--data field holding the problem"),
+        answer_field: str | None = typer.Option(None, help="--data field holding the gold answer"),
+        solution_field: str | None = typer.Option(None, help="--data field holding the target solution"),
+        skip_bad: bool = typer.Option(False, help="skip malformed --data records (reported by line)"),
+        limit: int | None = typer.Option(None, help="use the first N records of --data"),
+        template: str = typer.Option("plain", help="HF prompt template: plain, qwen-math, chat"),
+        max_length: int = typer.Option(1024, help="HF models: prompt + target tokens per example"),
+        dtype: str = typer.Option("float32", help="HF weights while training"),
+        device: str = typer.Option("cpu", help="HF device: cpu, cuda, cuda:N, mps, auto"),
     ):
         """Supervised fine-tuning (distillation) on traces; loss on completion tokens only."""
+        from priorlab.model.hf import is_hf_ref
         from priorlab.train.sft import SFTConfig, train
+
+        if is_hf_ref(init):
+            from priorlab.data import DataSpec
+            from priorlab.train import hf_sft
+
+            if data is None:
+                raise ValueError(f"--init {init} is a Hugging Face model: pass (problem, solution) records with --data")
+            hcfg = hf_sft.HFSFTConfig(
+                init=init, data=DataSpec(data, layout, question_field, answer_field, solution_field, skip_bad, limit),
+                template=template, steps=steps, seed=seed, batch_size=batch_size, lr=lr if lr is not None else 1e-5,
+                warmup_steps=warmup_steps, weight_decay=weight_decay, grad_clip=grad_clip, max_length=max_length,
+                dtype=dtype, device=device, ckpt_every=ckpt_every)
+            s = hf_sft.train(hcfg, out, resume=resume, progress=not quiet, log=console.print)
+            console.print(f"SFT done on {s['data']['examples']} examples ({s['data']['truncated']} targets cut at "
+                          f"--max-length): loss {s['loss/sft/first']:.4f} (first step) -> {s['loss/sft/last']:.4f} "
+                          f"(last step) -> {s['model']}")
+            return
+        if data is not None:
+            raise ValueError(f"--data needs a Hugging Face model (--init hf:PATH); {init} is a priorlab run directory")
+        lr = 1e-3 if lr is None else lr
 
         cfg = SFTConfig(init=str(init), traces=str(traces) if traces else "", teacher_format=teacher_format or "",
                         skip_bad_lines=skip_bad_lines, difficulty=difficulty, problems=problems, steps=steps,

@@ -4,6 +4,9 @@
     lm = load_hf("hf:models/Qwen2.5-0.5B", dtype="bfloat16", device="auto")
     lm.model, lm.tokenizer, lm.pad_id, lm.eos_id, lm.pad_source
 
+A priorlab run directory made by `priorlab rl` / `sft` on an HF model stands for its final policy,
+`RUN/model/`, so `hf:runs/rl` works as a model reference.
+
 Only local files are read (`local_files_only=True`): a hub id such as `Qwen/Qwen2.5-0.5B` that is not a
 local directory is an error that says how to fetch it first; nothing is downloaded at run time.
 
@@ -31,6 +34,7 @@ from pathlib import Path
 PREFIX = "hf:"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 PAD_TOKEN = "<|priorlab_pad|>"
+RUN_MODEL_DIR = "model"  # where `priorlab rl` / `sft` on an HF model save the final policy
 
 
 @dataclass
@@ -64,9 +68,21 @@ def resolve_path(ref: str | Path) -> Path:
         raise ValueError(f"{s}: no such local checkpoint directory{hint}")
     if not path.is_dir():
         raise ValueError(f"{s}: a Hugging Face checkpoint must be a directory (with config.json), not a file")
+    if (path / RUN_MODEL_DIR / "config.json").is_file() and not _hf_config(path / "config.json"):
+        path = path / RUN_MODEL_DIR  # a priorlab run on an HF model (`priorlab rl`/`sft`): its final policy
     if not (path / "config.json").is_file():
         raise ValueError(f"{s}: not a Hugging Face checkpoint directory (no config.json)")
     return path
+
+
+def _hf_config(path: Path) -> bool:
+    """True if `path` is a transformers config (it names a `model_type`), not a priorlab run's config.json."""
+    import json
+
+    try:
+        return "model_type" in json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
 
 
 def _device(device: str) -> str:

@@ -1,0 +1,46 @@
+"""Checkpoints of Hugging Face models trained by priorlab (`rl`, `sft` with `--init hf:PATH`).
+
+    save_hf(out / "checkpoints" / "step_00000050", lm, {"optimizer": opt.state_dict(), "step": 50})
+    latest_checkpoint(out)  # the newest checkpoints/step_N holding a state.pt, or None
+
+A checkpoint is what `save_pretrained` writes (config.json, model.safetensors, generation_config.json)
+plus the tokenizer (with the pad token priorlab may have added) and, for resumable checkpoints,
+`state.pt` (optimizer state and step). It is written to a temporary folder renamed into place, so a
+kill never leaves a half-written checkpoint; every one loads with `load_hf` and diffs with `priorlab diff`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+
+def save_hf(dest: Path, lm, state: dict | None = None) -> None:
+    """`save_pretrained` (safetensors) + tokenizer (+ state.pt) into a temporary folder renamed to `dest`."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        lm.model.save_pretrained(tmp, safe_serialization=True)
+        lm.tokenizer.save_pretrained(tmp)
+        if state is not None:
+            torch.save(state, tmp / "state.pt")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    found = sorted(p for p in (Path(out) / "checkpoints").glob("step_*") if (p / "state.pt").is_file())
+    return found[-1] if found else None
+
+
+def load_state(ckpt: Path) -> dict:
+    return torch.load(Path(ckpt) / "state.pt", weights_only=False)

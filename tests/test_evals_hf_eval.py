@@ -1,0 +1,118 @@
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers")
+from typer.testing import CliRunner
+
+from priorlab.cli import app
+from priorlab.evals.hf_eval import majority_correct, summarize
+from priorlab.grading import Grade
+from tests.conftest import run_cli
+from tests.tiny_hf import save_tiny_qwen
+
+SHARED = Path(__file__).parents[2] / "shared" / "data"
+ROWS = [{"problem": "What is 1+1?", "answer": "2", "solution": "1+1 = \\boxed{2}"},
+        {"problem": "Half of 1?", "answer": "\\frac{1}{2}", "solution": "It is \\boxed{\\frac12}"}]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def cli(*args):
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    return r, r.output + (r.stderr if r.stderr_bytes is not None else "")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return save_tiny_qwen(tmp_path_factory.mktemp("m") / "q", chat_template=True)
+
+
+def g(correct, pred):
+    return Grade(correct, "ok" if pred is not None else "no_answer", pred, "2")
+
+
+def test_majority_vote_by_answer_key_ties_to_first_seen():
+    # answers 3, 2, 2, none: the majority 2 is correct
+    assert majority_correct([g(False, "3"), g(True, "2"), g(True, "2"), g(False, None)])
+    # 3, 2 tie: the first seen (3, wrong) wins
+    assert not majority_correct([g(False, "3"), g(True, "2")])
+    assert not majority_correct([g(False, None), g(False, None)])
+
+
+def test_summary_numbers_by_hand():
+    # problem 0: 2 of 4 correct; problem 1: 0 of 4 (no answers)
+    grades = [[g(True, "2"), g(False, "3"), g(True, "2"), g(False, "5")], [g(False, None)] * 4]
+    texts = ["\\boxed{2} <confidence>0.9</confidence>"] + ["x"] * 7
+    s, curve = summarize(grades, texts, [1, 2, 4], n_boot=50, seed=0)
+    assert s["accuracy"] == s["pass@1"] == pytest.approx(2 / 8)
+    # pass@2 of problem 0 = 1 - C(2,2)/C(4,2) = 1 - 1/6; problem 1: 0 -> mean 5/12
+    assert s["pass@2"] == pytest.approx(5 / 12) and s["pass@4"] == pytest.approx(0.5)
+    assert s["maj@4"] == 0.5  # problem 0: answer 2 (twice) is the majority
+    assert s["status_counts"] == {"ok": 4, "no_answer": 4, "timeout": 0, "error": 0}
+    assert s["format_ok"] == 0.5
+    assert s["calibration"]["n_scored"] == 1 and s["calibration"]["n_missing"] == 7
+    assert curve["k"] == [1, 2, 4]
+
+
+@pytest.mark.parametrize("template", ["plain", "qwen-math", "chat"])
+def test_eval_pass_at_k_through_the_cli(tmp_path, model, template):
+    data = write_jsonl(tmp_path / "d.jsonl", ROWS)
+    r, out = cli("eval", "--model", f"hf:{model}", "--data", data, "--samples", 4, "--k", "1,2,4",
+                 "--max-new-tokens", 8, "--template", template, "--n-boot", 50, "--out", tmp_path / "ev")
+    assert r.exit_code == 0, out
+    s = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert (s["n_problems"], s["samples"], s["template"], s["style"]) == (2, 4, template, "math")
+    assert {"pass@1", "pass@2", "pass@4", "maj@4"} <= set(s) and sum(s["status_counts"].values()) == 8
+    lines = (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()
+    assert len(lines) == 8 and json.loads(lines[5])["id"] == "2" and json.loads(lines[5])["sample"] == 1
+    assert json.loads((tmp_path / "ev" / "passk.json").read_text())["curves"]["k"] == [1, 2, 4]
+    if template == "plain":  # same seed -> the same completions
+        cli("eval", "--model", f"hf:{model}", "--data", data, "--samples", 4, "--k", "1,2,4", "--max-new-tokens", 8,
+            "--n-boot", 50, "--out", tmp_path / "ev2")
+        assert (tmp_path / "ev2" / "samples.jsonl").read_text() == "\n".join(lines) + "\n"
+
+
+@pytest.mark.skipif(not (SHARED / "gsm8k_test.jsonl").is_file(), reason="shared benchmark files not present")
+def test_eval_reads_real_gsm8k_lines(tmp_path, model):
+    r, out = cli("eval", "--model", model, "--data", SHARED / "gsm8k_test.jsonl", "--limit", 3, "--samples", 2,
+                 "--max-new-tokens", 4, "--n-boot", 20, "--out", tmp_path / "ev")
+    assert r.exit_code == 0, out
+    s = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert (s["layout"], s["style"], s["n_problems"]) == ("gsm8k", "gsm8k", 3)
+    golds = [json.loads(x)["gold"] for x in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
+    assert golds[0] in (None, "18")  # Janet's ducks: #### 18 (None when the completion has no answer)
+
+
+def test_bad_inputs_one_error_line_exit_2(tmp_path, model):
+    data = write_jsonl(tmp_path / "d.jsonl", ROWS)
+    plain = save_tiny_qwen(tmp_path / "plain")
+    cases = [
+        (("eval", "--model", f"hf:{model}"), "pass the problems with --data"),
+        (("eval", "--model", f"hf:{model}", "--data", tmp_path / "nope.jsonl"), "nope.jsonl: data file not found"),
+        (("eval", "--model", f"hf:{model}", "--data", data, "--question-field", "q"), "no question field 'q'"),
+        (("eval", "--model", f"hf:{plain}", "--data", data, "--template", "chat"), "has no chat template"),
+        (("eval", "--model", f"hf:{model}", "--data", data, "--backend", "vllm"), "--backend vllm:"),
+        (("eval", "--model", "hf:Qwen/Qwen2.5-Math-1.5B", "--data", data), "never downloads models"),
+        (("eval", "--model", f"hf:{tmp_path / 'missing'}", "--data", data), "no such local checkpoint directory"),
+        (("rl", "--init", f"hf:{model}", "--out", tmp_path / "rl"), "pass the training problems with --data"),
+        (("rl", "--init", f"hf:{model}", "--data", data, "--algo", "hicra", "--out", tmp_path / "rl"),
+         "planning-token labels"),
+        (("sft", "--model", f"hf:{model}", "--out", tmp_path / "sft"), "records with --data"),
+    ]
+    for args, msg in cases:
+        r, out = cli(*args)
+        assert r.exit_code == 2, (args, out)
+        assert msg in out and "Traceback" not in out, (args, out)
+    assert not (tmp_path / "rl").exists() and not (tmp_path / "sft").exists()
+
+
+def test_missing_vllm_as_a_user_sees_it(tmp_path, model):
+    data = write_jsonl(tmp_path / "d.jsonl", ROWS)
+    p = run_cli("eval", "--model", f"hf:{model}", "--data", data, "--backend", "vllm", check=False)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert [line for line in p.stderr.splitlines() if line.startswith("error:")] != []
