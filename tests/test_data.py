@@ -148,3 +148,32 @@ def test_non_utf8_file(tmp_path):
     f.write_bytes(b'{"problem": "x", "answer": "1"}\n\xff\xfe\n')
     with pytest.raises(DataError, match="not UTF-8"):
         list(read_records(f))
+
+
+def test_hub_id_reads_through_datasets(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def fake_load(name, split):
+        calls.append((name, split))
+        return [{"problem": "What is $1+1$?", "solution": "$\\boxed{2}$", "answer": "2"},
+                {"problem": "What is $2+2$?", "solution": "$\\boxed{4}$", "answer": "4"}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    ds = load_data("HuggingFaceH4/MATH-500")
+    assert calls == [("HuggingFaceH4/MATH-500", "test")]
+    assert ds.layout == "math" and [e.answer for e in ds.examples] == ["2", "4"]
+    load_data("openai/gsm8k:train", layout="math")
+    assert calls[-1] == ("openai/gsm8k", "train")
+
+
+def test_hub_id_offline_is_one_clear_error(monkeypatch):
+    import datasets
+    import huggingface_hub
+
+    # offline mode, set where the libraries read it (at import), so the test needs no network time-out
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError, match=r"no-such-owner/no-such-set: no such file, and the datasets hub could not"):
+        load_data("no-such-owner/no-such-set")

@@ -32,6 +32,7 @@ Tests: `.venv/bin/pytest tests/test_data.py`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +108,9 @@ def is_parquet(path: str | Path) -> bool:
 def read_records(path: str | Path) -> Iterator[tuple[int, dict | str]]:
     """(line or row number, record) for each record of a JSONL or Parquet file; a record that is not a
     JSON object comes as the reason string instead. Raises DataError if the file cannot be read at all."""
+    if not Path(path).is_file() and HUB_ID.fullmatch(str(path)):
+        yield from _hub_records(str(path))
+        return
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
@@ -131,6 +135,26 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict | str]]:
         except UnicodeDecodeError as e:
             raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}); JSONL or Parquet expected") \
                 from None
+
+
+# A `datasets` hub id, used when no local file has that name: owner/name, optionally :split (default test).
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+(:[\w.-]+)?")
+
+
+def _hub_records(spec: str) -> Iterator[tuple[int, dict | str]]:
+    """Rows of a `datasets` hub dataset `owner/name[:split]`, numbered from 1 (needs the network)."""
+    name, _, split = spec.partition(":")
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(f"{spec}: no such file, and reading a hub dataset needs `pip install datasets`") from None
+    try:
+        rows = datasets.load_dataset(name, split=split or "test")
+    except Exception as e:  # offline, unknown id, unknown split: datasets raises many kinds
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{spec}: no such file, and the datasets hub could not load it ({first[:200]})") from None
+    for n, rec in enumerate(rows, start=1):
+        yield n, rec
 
 
 def _parquet_records(path: Path) -> Iterator[tuple[int, dict | str]]:
