@@ -70,7 +70,7 @@ def test_eval_pass_at_k_through_the_cli(tmp_path, model, template):
     assert {"pass@1", "pass@2", "pass@4", "maj@4"} <= set(s) and sum(s["status_counts"].values()) == 8
     lines = (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 8 and json.loads(lines[5])["id"] == "2" and json.loads(lines[5])["sample"] == 1
-    assert json.loads((tmp_path / "ev" / "passk.json").read_text())["curves"]["k"] == [1, 2, 4]
+    assert json.loads((tmp_path / "ev" / "passk.json").read_text())["curves"]["model"]["k"] == [1, 2, 4]
     if template == "plain":  # same seed -> the same completions
         cli("eval", "--model", f"hf:{model}", "--data", data, "--samples", 4, "--k", "1,2,4", "--max-new-tokens", 8,
             "--n-boot", 50, "--out", tmp_path / "ev2")
@@ -116,3 +116,42 @@ def test_missing_vllm_as_a_user_sees_it(tmp_path, model):
     p = run_cli("eval", "--model", f"hf:{model}", "--data", data, "--backend", "vllm", check=False)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert [line for line in p.stderr.splitlines() if line.startswith("error:")] != []
+
+
+def test_compare_by_hand():
+    import numpy as np
+
+    from priorlab.evals.hf_eval import HFEvalConfig, compare
+    from priorlab.data import DataSpec
+
+    cfg = HFEvalConfig(model="hf:m", data=DataSpec("d.jsonl"), samples=2, n_boot=200, baseline="hf:b")
+    base = {"correct": np.array([[True, False], [False, False]])}
+    model = {"correct": np.array([[True, True], [True, False]])}
+    c = compare(base, model, [1, 2], cfg)
+    # accuracy 1/4 -> 3/4; pass@1 .25 -> .75; pass@2: problem 0 solved by both, problem 1 only by the model
+    assert (c["accuracy"]["baseline"], c["accuracy"]["model"]) == (0.25, 0.75)
+    assert c["accuracy"]["delta"] == pytest.approx(0.5)
+    assert c["passk"]["base"] == [0.25, 0.5] and c["passk"]["other"] == [0.75, 1.0]
+    assert c["passk"]["diff"] == pytest.approx([0.5, 0.5]) and c["passk"]["crossover_k"] is None
+
+
+def test_eval_with_a_baseline_through_the_cli(tmp_path, model):
+    data = write_jsonl(tmp_path / "d.jsonl", ROWS)
+    other = save_tiny_qwen(tmp_path / "other", seed=1)
+    r, out = cli("eval", "--model", f"hf:{model}", "--baseline", f"hf:{other}", "--data", data, "--samples", 4,
+                 "--max-new-tokens", 8, "--n-boot", 50, "--out", tmp_path / "ev")
+    assert r.exit_code == 0, out
+    assert "model - baseline" in out
+    s = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    cmp = s["compare"]
+    assert cmp["baseline"] == f"hf:{other}" and cmp["passk"]["k"] == [1, 2, 4]
+    base = json.loads((tmp_path / "ev" / "baseline" / "summary.json").read_text())
+    assert cmp["accuracy"]["baseline"] == base["accuracy"] and cmp["accuracy"]["model"] == s["accuracy"]
+    assert len((tmp_path / "ev" / "baseline" / "samples.jsonl").read_text().splitlines()) == 8
+    assert (tmp_path / "ev" / "passk.png").is_file()
+    # the two models sample different completions (same seed, different weights)
+    ours = (tmp_path / "ev" / "samples.jsonl").read_text()
+    assert ours != (tmp_path / "ev" / "baseline" / "samples.jsonl").read_text()
+    # a baseline that is a priorlab run directory is refused in one line
+    r, out = cli("eval", "--model", f"hf:{model}", "--baseline", tmp_path, "--data", data, "--samples", 2)
+    assert r.exit_code == 2 and "--baseline" in out and "Traceback" not in out

@@ -214,6 +214,20 @@ def _print_hf_eval(s: dict) -> None:
     console.print("grading: " + ", ".join(f"{name} {n}" for name, n in st.items())
                   + (f" | mean length {s['mean_length']:.1f} tokens, truncated {s['truncated']:.3f}"
                      if "mean_length" in s else ""))
+    cmp = s.get("compare")
+    if cmp:
+        c, a = cmp["passk"], cmp["accuracy"]
+        t = Table(title=f"pass@k: model - baseline ({cmp['baseline']}), 95% CI over problems")
+        for col in ("k", "baseline", "model", "model - baseline", "CI"):
+            t.add_column(col, justify="right")
+        for i, kk in enumerate(c["k"]):
+            t.add_row(str(kk), f"{c['base'][i]:.3f}", f"{c['other'][i]:.3f}", f"{c['diff'][i]:+.3f}",
+                      f"[{c['ci_low'][i]:+.3f}, {c['ci_high'][i]:+.3f}]")
+        console.print(t)
+        cross = c["crossover_k"]
+        console.print(f"accuracy {a['baseline']:.3f} -> {a['model']:.3f} (delta {a['delta']:+.3f}, CI "
+                      f"[{a['ci_low']:+.3f}, {a['ci_high']:+.3f}]); pass@k crossover k: "
+                      f"{cross if cross is not None else 'none'}")
     cal = s.get("calibration")
     if cal:
         console.print(f"calibration ({cal['n_scored']} with <confidence>, {cal['n_missing']} without): "
@@ -262,14 +276,15 @@ def eval_(
 
         if data is None:
             raise ValueError(f"--model {model} is a Hugging Face model: pass the problems with --data FILE")
-        if baseline is not None:
-            raise ValueError("--baseline is not supported with Hugging Face models yet; evaluate each model with "
-                             "its own --out and compare the passk.json files")
+        if baseline is not None and not is_hf_ref(str(baseline)):
+            raise ValueError(f"--baseline {baseline}: with a Hugging Face --model the baseline must be one too "
+                             "(hf:PATH or a directory with config.json)")
         hcfg = HFEvalConfig(model=model, data=DataSpec(data, layout, question_field, answer_field, None, skip_bad,
                                                        limit),
                             template=template, backend=backend, samples=samples, ks=k, temperature=temperature,
                             top_p=top_p, max_new_tokens=max_new_tokens or 512, seed=seed, batch_size=batch_size,
-                            n_boot=n_boot, dtype=dtype, device=device, timeout=timeout)
+                            n_boot=n_boot, dtype=dtype, device=device, timeout=timeout,
+                            baseline=None if baseline is None else str(baseline))
         _print_hf_eval(evaluate_hf(hcfg, out, log=err.print))
         if out:
             console.print(f"wrote {out}/summary.json")

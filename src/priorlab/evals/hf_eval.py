@@ -16,6 +16,11 @@ reward adapters) and writes to --out:
 - `passk.json`: the pass@k curve with bootstrap CIs over problems (`evals.passk.passk_curve`).
 - `samples.jsonl`: one line per completion (problem id, sample index, completion, extracted answer,
   grading status, correct), and `config.json`.
+- with `--baseline` (a second checkpoint, e.g. the base model of an RL run), sampled on the same
+  problems with the same template, settings and seed: `summary.json` gains `compare` (accuracy change
+  with a paired bootstrap CI over problems; pass@k of both, model - baseline per k with its CI, and the
+  crossover k), `passk_compare.json` holds the same curves, `passk.png/.svg` plots both, and
+  `baseline/` holds the baseline's own summary.json and samples.jsonl.
 
 Backends: `hf` (transformers `generate`, `model.hf_generate`) and `vllm` (`model.vllm_generate`, a GPU
 and an installed vllm needed). Tests: `.venv/bin/pytest tests/test_evals_hf_eval.py`.
@@ -26,7 +31,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +61,7 @@ class HFEvalConfig:
     dtype: str = "auto"
     device: str = "cpu"
     timeout: float = DEFAULT_TIMEOUT  # seconds per Math-Verify comparison
+    baseline: str | None = None  # a second checkpoint, evaluated the same way (module doc)
 
     def __post_init__(self) -> None:
         from priorlab.evals.evaluate import parse_ks
@@ -140,6 +146,37 @@ def summarize(grades: list[list[Grade]], texts: list[str], ks: list[int], n_boot
     return s, curve
 
 
+def _side(cfg: HFEvalConfig, model: str, ds: Dataset, ks: list[int]) -> dict:
+    """Sample, grade and summarise one checkpoint on the data set."""
+    texts, gen = sample_texts(replace(cfg, model=model), [ex.question for ex in ds.examples])
+    grades = score(ds, texts, cfg.samples, cfg.timeout)
+    s, curve = summarize(grades, texts, ks, cfg.n_boot, cfg.seed)
+    return {"texts": texts, "grades": grades, "summary": {**s, **gen}, "curve": curve,
+            "correct": np.array([[g.correct for g in row] for row in grades], dtype=bool)}
+
+
+def compare(base: dict, model: dict, ks: list[int], cfg: HFEvalConfig) -> dict:
+    """Baseline -> model on the same problems: accuracy change and pass@k differences (paired over problems)."""
+    from priorlab.evals.passk import compare_curves
+    from priorlab.stats import paired_bootstrap_diff
+
+    cb, cm = base["correct"], model["correct"]
+    acc = paired_bootstrap_diff(cb.mean(axis=1), cm.mean(axis=1), n_boot=cfg.n_boot, seed=cfg.seed)
+    return {"baseline": cfg.baseline,
+            "accuracy": {"baseline": float(cb.mean()), "model": float(cm.mean()), "delta": acc["estimate"],
+                         "ci_low": acc["ci_low"], "ci_high": acc["ci_high"]},
+            "passk": compare_curves(cb, cm, ks, n_boot=cfg.n_boot, seed=cfg.seed)}
+
+
+def _samples_lines(ds: Dataset, side: dict, k: int) -> str:
+    lines = []
+    for i, (ex, row) in enumerate(zip(ds.examples, side["grades"])):
+        for j, g in enumerate(row):
+            lines.append(json.dumps({"id": ex.id, "sample": j, "completion": side["texts"][i * k + j],
+                                     "pred": g.pred, "gold": g.gold, "status": g.status, "correct": g.correct}))
+    return "".join(x + "\n" for x in lines)
+
+
 def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=print) -> dict:
     """Sample, grade, summarise; write the files of the module doc under `out` (summary.json last)."""
     from priorlab.evals.evaluate import parse_ks
@@ -147,21 +184,33 @@ def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=print) -> 
     t0 = time.perf_counter()
     ds = cfg.data.load(log)
     ks = parse_ks(cfg.ks, cfg.samples)
-    texts, gen = sample_texts(cfg, [ex.question for ex in ds.examples])
-    grades = score(ds, texts, cfg.samples, cfg.timeout)
-    s, curve = summarize(grades, texts, ks, cfg.n_boot, cfg.seed)
+    sides = {"model": _side(cfg, cfg.model, ds, ks)}
+    if cfg.baseline is not None:
+        sides["baseline"] = _side(cfg, cfg.baseline, ds, ks)
     summary = {"stage": "eval", "model": cfg.model, "data": ds.path, "layout": ds.layout, "style": ds.style,
-               "template": cfg.template, "backend": cfg.backend, "skipped_records": len(ds.skipped), **s, **gen,
-               "elapsed_s": time.perf_counter() - t0}
+               "template": cfg.template, "backend": cfg.backend, "skipped_records": len(ds.skipped),
+               **sides["model"]["summary"]}
+    if cfg.baseline is not None:
+        summary["compare"] = compare(sides["baseline"], sides["model"], ks, cfg)
+    summary["elapsed_s"] = time.perf_counter() - t0
     if out is not None:
         out = Path(out)
         runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "eval", "code_version": runs.code_version()})
-        lines = []
-        for ex, row, i in zip(ds.examples, grades, range(len(grades))):
-            for j, g in enumerate(row):
-                lines.append(json.dumps({"id": ex.id, "sample": j, "completion": texts[i * cfg.samples + j],
-                                         "pred": g.pred, "gold": g.gold, "status": g.status, "correct": g.correct}))
-        runs.atomic_write_text(out / "samples.jsonl", "".join(x + "\n" for x in lines))
-        runs.atomic_write_json(out / "passk.json", {"curves": curve})
+        runs.atomic_write_text(out / "samples.jsonl", _samples_lines(ds, sides["model"], cfg.samples))
+        curves = {name: side["curve"] for name, side in sides.items()}
+        runs.atomic_write_json(out / "passk.json", {"curves": curves})
+        if cfg.baseline is not None:
+            from priorlab.plots import plot_passk
+
+            base = sides["baseline"]
+            runs.atomic_write_json(out / "passk_compare.json", {
+                **summary["compare"]["passk"], "base_label": "baseline", "other_label": "model",
+                "baseline": cfg.baseline, "model": cfg.model, "diff_is": "model - baseline"})
+            runs.atomic_write_text(out / "baseline" / "samples.jsonl", _samples_lines(ds, base, cfg.samples))
+            runs.atomic_write_json(out / "baseline" / "summary.json", {
+                "stage": "eval", "model": cfg.baseline, "data": ds.path, **base["summary"]})
+            labels = {"model": f"model: {cfg.model}", "baseline": f"baseline: {cfg.baseline}"}
+            plot_passk({labels[n]: c for n, c in curves.items()}, out / "passk",
+                       title=f"pass@k, {len(ds.examples)} problems of {Path(ds.path).name}, T={cfg.temperature:g}")
         runs.atomic_write_json(out / "summary.json", summary)
     return summary
