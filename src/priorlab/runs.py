@@ -205,7 +205,20 @@ def config_hash(cfg: dict, stage: str = "all") -> str:
 
 
 def is_finished(run_dir: str | Path) -> bool:
-    return (Path(run_dir) / "summary.json").is_file() and (Path(run_dir) / "model.safetensors").is_file()
+    """A run is finished once its summary.json and its final model (priorlab or Hugging Face) are written."""
+    d = Path(run_dir)
+    return (d / "summary.json").is_file() and ((d / "model.safetensors").is_file() or (d / "model" / "config.json").is_file())
+
+
+def finished_summary(out: Path, resume: bool, log) -> dict | None:
+    """Start-of-run check shared by the trainers: with --resume, a finished run's summary (nothing to do);
+    without it, a non-empty --out is refused, so that no earlier result is overwritten. None = go on."""
+    if resume and is_finished(out):
+        log(f"run {out} is already finished")
+        return read_json(out / "summary.json")
+    if not resume and out.exists() and any(out.iterdir()):
+        raise RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
+    return None
 
 
 def publish(src: Path, dest: Path) -> None:

@@ -232,11 +232,8 @@ def train(cfg: HFRLConfig, out: str | Path, *, resume: bool = False, progress: b
     from priorlab.model.hf_generate import hf_rollout
 
     out = Path(out)
-    if runs.is_finished(out) and resume:
-        log(f"run {out} is already finished")
-        return runs.read_json(out / "summary.json")
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise runs.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
+    if (done := runs.finished_summary(out, resume, log)) is not None:
+        return done
     acfg = cfg.algo_config()
     ds = cfg.data.load(log)
     eval_ds = cfg.eval_data.load(log) if cfg.eval_data is not None else None

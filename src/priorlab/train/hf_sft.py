@@ -122,11 +122,8 @@ def train(cfg: HFSFTConfig, out: str | Path, *, resume: bool = False, progress: 
     from priorlab.model.hf import load_hf
 
     out = Path(out)
-    if runs.is_finished(out) and resume:
-        log(f"run {out} is already finished")
-        return runs.read_json(out / "summary.json")
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise runs.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
+    if (done := runs.finished_summary(out, resume, log)) is not None:
+        return done
     ds = cfg.data.load(log)
     ckpt = latest_checkpoint(out) if resume else None
     lm = load_hf(ckpt if ckpt is not None else cfg.init, dtype=cfg.dtype, device=cfg.device)

@@ -170,15 +170,21 @@ def score(reward, problems: list[Problem], texts: list[str], cfg: RLConfig, step
     return torch.tensor([[o.score for o in group] for group in outs], dtype=torch.float32), outs
 
 
-def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg: RLConfig, step: int,
-           ref_model=None) -> dict:
+def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg, step: int,
+           ref_model=None, *, score_mask: torch.Tensor | None = None, error: type[Exception] = RLError) -> dict:
     """Epochs x mini-batches of policy-gradient steps on one rollout batch; returns mean metrics.
 
+    score_mask [B, T] bool: the tokens the loss is over (default: every completion token; SRL passes its
+    first-step tokens). cfg supplies seed, epochs, minibatches, temperature and grad_clip (an RLConfig
+    or an SRLConfig); a non-finite loss raises `error`.
     Old log-probs are those of the policy before this step's first update: the first mini-batch takes
     its own (detached) forward pass, and only the rows it does not hold get an extra no-grad forward.
     """
     if keep_rows.numel() == 0:
         return {"loss/skipped": 1.0}
+    mask = ro.completion_mask if score_mask is None else score_mask
+    # the policy is the temperature-scaled distribution the rollouts were drawn from (T=0 is scored at 1)
+    temperature = cfg.temperature or 1.0
     g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
     orders = [keep_rows[torch.randperm(keep_rows.numel(), generator=g)] for _ in range(cfg.epochs)]
     batches = [mb for order in orders for mb in torch.tensor_split(order, min(cfg.minibatches, order.numel()))]
@@ -186,24 +192,23 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
     rest = keep_rows[~torch.isin(keep_rows, batches[0])]
     with torch.no_grad():
         if len(batches) > 1 and rest.numel():
-            old[rest] = sequence_logprobs(model, ro.input_ids[rest], ro.attn_mask[rest], None,
-                                          ro.completion_mask[rest], temperature=cfg.temperature or 1.0)[0]
+            old[rest] = sequence_logprobs(model, ro.input_ids[rest], ro.attn_mask[rest], None, mask[rest],
+                                          temperature=temperature)[0]
         ref = None
         if acfg.kl_beta > 0:
-            ref, _ = sequence_logprobs(ref_model, ro.input_ids, ro.attn_mask, None, ro.completion_mask)
+            ref, _ = sequence_logprobs(ref_model, ro.input_ids, ro.attn_mask, None, mask)
     metrics: list[dict] = []
     for i, mb in enumerate(batches):
-        # the policy is the temperature-scaled distribution the rollouts were drawn from (T=0 is scored at 1)
-        logp, ent = sequence_logprobs(model, ro.input_ids[mb], ro.attn_mask[mb], None, ro.completion_mask[mb],
-                                      temperature=cfg.temperature or 1.0)
+        logp, ent = sequence_logprobs(model, ro.input_ids[mb], ro.attn_mask[mb], None, mask[mb],
+                                      temperature=temperature)
         if i == 0:
             old[mb] = logp.detach()  # nothing has been updated yet: the current policy is the old one
         loss, m = algos.policy_loss(
-            logp, old[mb], adv[mb], ro.completion_mask[mb], acfg,
+            logp, old[mb], adv[mb], mask[mb], acfg,
             ref_logprobs=None if ref is None else ref[mb], entropies=ent,
             planning_mask=ro.planning_mask[mb] if acfg.hicra_alpha > 0 else None)
         if not torch.isfinite(loss):
-            raise RLError(f"non-finite loss at step {step}")
+            raise error(f"non-finite loss at step {step}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         m["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
@@ -241,11 +246,8 @@ def evaluate_policy(model, problems: list[Problem], cfg: RLConfig, step: int) ->
 # ------------------------------------------------------------------------------------------- loop
 def train(cfg: RLConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
     out = Path(out)
-    if runs.is_finished(out) and resume:
-        log(f"run {out} is already finished")
-        return runs.read_json(out / "summary.json")
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise runs.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
+    if (done := runs.finished_summary(out, resume, log)) is not None:
+        return done
     acfg = cfg.algo_config()
     model, init_meta = load_model(cfg.init)
     model.train()

@@ -42,10 +42,11 @@ import torch
 
 from priorlab import algos, runs
 from priorlab.evals import evaluate as ev
-from priorlab.model.sampling import sample, sequence_logprobs
+from priorlab.model.sampling import sample
 from priorlab.rewards import RewardOutput
 from priorlab.rollout import Rollouts, rollout
 from priorlab.train.pretrain import load_model
+from priorlab.train import rl
 from priorlab.train.sft import eval_problems, eval_summary, evaluate_policy, start_run
 from priorlab.world.formats import FORMATS, Style
 from priorlab.world.tasks import Problem, get_task
@@ -216,30 +217,6 @@ def score(ro: Rollouts, prompts: list[StepPrompt], G: int, tok: Tokenizer) -> tu
     return rewards, step_mask, outs
 
 
-def update(model, opt, ro: Rollouts, step_mask: torch.Tensor, adv: torch.Tensor, keep_rows: torch.Tensor,
-           acfg: algos.AlgoConfig, cfg: SRLConfig, step: int) -> dict:
-    """Epochs x mini-batches of `algos.policy_loss` on the step tokens of one rollout batch."""
-    if keep_rows.numel() == 0:
-        return {"loss/skipped": 1.0}
-    with torch.no_grad():  # old log-probs from a full forward: the first mini-batch starts at ratio 1
-        old, _ = sequence_logprobs(model, ro.input_ids, ro.attn_mask, None, step_mask)
-    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-    metrics = []
-    for _ in range(cfg.epochs):
-        order = keep_rows[torch.randperm(keep_rows.numel(), generator=g)]
-        for mb in torch.tensor_split(order, min(cfg.minibatches, order.numel())):
-            logp, ent = sequence_logprobs(model, ro.input_ids[mb], ro.attn_mask[mb], None, step_mask[mb])
-            loss, m = algos.policy_loss(logp, old[mb], adv[mb], step_mask[mb], acfg, entropies=ent)
-            if not torch.isfinite(loss):
-                raise SRLError(f"non-finite loss at step {step}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            m["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
-            opt.step()
-            metrics.append(m)
-    return {f"loss/{k}": float(np.mean([m[k] for m in metrics if k in m])) for k in metrics[0]}
-
-
 def step_metrics(ro: Rollouts, step_mask: torch.Tensor, prompts: list[StepPrompt], outs: list,
                  rewards: torch.Tensor) -> dict:
     n_tok = int(step_mask.sum())
@@ -307,7 +284,8 @@ def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bo
         keep = algos.dynamic_sampling_mask(rewards) if acfg.dynamic_sampling else torch.ones(len(prompts), dtype=torch.bool)
         keep_rows = torch.nonzero(keep.repeat_interleave(G)).flatten()
         try:  # ---- update
-            upd = update(model, opt, ro, step_mask, adv.reshape(-1), keep_rows, acfg, cfg, step + 1)
+            upd = rl.update(model, opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1,
+                            score_mask=step_mask, error=SRLError)
         except SRLError as e:
             raise SRLError(f"{e.args[0]}; stopped, last good checkpoint: {runs.latest_checkpoint(out)}") from None
         row = {"step": step + 1, **step_metrics(ro, step_mask, prompts, outs, rewards), **upd,
