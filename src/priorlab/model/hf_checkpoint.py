@@ -44,3 +44,14 @@ def latest_checkpoint(out: Path) -> Path | None:
 
 def load_state(ckpt: Path) -> dict:
     return torch.load(Path(ckpt) / "state.pt", weights_only=False)
+
+
+def resume_optimizer(ckpt: Path | None, opt: torch.optim.Optimizer, out: Path, log) -> int:
+    """Load the optimizer state of `ckpt` (from `latest_checkpoint`) into `opt`; the step to resume
+    from, 0 for a fresh run (ckpt None)."""
+    if ckpt is None:
+        return 0
+    state = load_state(ckpt)
+    opt.load_state_dict(state["optimizer"])
+    log(f"resuming {out} from step {int(state['step'])}")
+    return int(state["step"])

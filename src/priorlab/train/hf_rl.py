@@ -47,7 +47,7 @@ from priorlab import algos, runs
 from priorlab.data import Dataset, DataSpec
 from priorlab.grading import DEFAULT_TIMEOUT, Grader, answer_key, gold_answer
 from priorlab.model.hf import RUN_MODEL_DIR as MODEL_DIR
-from priorlab.model.hf_checkpoint import latest_checkpoint, load_state, save_hf
+from priorlab.model.hf_checkpoint import latest_checkpoint, resume_optimizer, save_hf
 from priorlab.prompts import add_special_tokens, check_template, render
 
 
@@ -244,12 +244,7 @@ def train(cfg: HFRLConfig, out: str | Path, *, resume: bool = False, progress: b
     for p in ref_model.parameters() if ref_model is not None else ():
         p.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
-    start = 0
-    if ckpt is not None:
-        state = load_state(ckpt)
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        log(f"resuming {out} from step {start}")
+    start = resume_optimizer(ckpt, opt, out, log)
     out.mkdir(parents=True, exist_ok=True)
     runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "rl", "backend": "hf",
                                                  "algo_resolved": asdict(acfg), "pad_source": lm.pad_source,

@@ -30,7 +30,7 @@ import torch
 from priorlab import runs
 from priorlab.data import Dataset, DataSpec
 from priorlab.model.hf import RUN_MODEL_DIR
-from priorlab.model.hf_checkpoint import latest_checkpoint, load_state, save_hf
+from priorlab.model.hf_checkpoint import latest_checkpoint, resume_optimizer, save_hf
 from priorlab.prompts import add_special_tokens, check_template, render
 
 
@@ -129,12 +129,7 @@ def train(cfg: HFSFTConfig, out: str | Path, *, resume: bool = False, progress: 
     lm = load_hf(ckpt if ckpt is not None else cfg.init, dtype=cfg.dtype, device=cfg.device)
     pairs, cut = encode(lm, ds, cfg)
     opt = torch.optim.AdamW(lm.model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
-    start = 0
-    if ckpt is not None:
-        state = load_state(ckpt)
-        opt.load_state_dict(state["optimizer"])
-        start = int(state["step"])
-        log(f"resuming {out} from step {start}")
+    start = resume_optimizer(ckpt, opt, out, log)
     out.mkdir(parents=True, exist_ok=True)
     runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "sft", "backend": "hf",
                                                  "pad_source": lm.pad_source, "code_version": runs.code_version()})
