@@ -155,3 +155,49 @@ def test_eval_with_a_baseline_through_the_cli(tmp_path, model):
     # a baseline that is a priorlab run directory is refused in one line
     r, out = cli("eval", "--model", f"hf:{model}", "--baseline", tmp_path, "--data", data, "--samples", 2)
     assert r.exit_code == 2 and "--baseline" in out and "Traceback" not in out
+
+
+def test_vllm_backend_plumbing_with_a_stand_in_vllm(tmp_path, model, monkeypatch):
+    # No GPU or vllm here: a stand-in module with vLLM's call shapes (LLM, SamplingParams, generate on
+    # token prompts -> outputs[i].outputs[j].text) checks what priorlab asks of vLLM and how it reads
+    # the answer back (prompt-major, n per prompt), through the CLI.
+    import sys
+    import types
+
+    import torch
+
+    seen = {}
+
+    class SamplingParams:
+        def __init__(self, **kw):
+            seen["params"] = kw
+
+    class LLM:
+        def __init__(self, model, **kw):
+            seen["llm"] = (model, kw)
+
+        def get_tokenizer(self):
+            from transformers import AutoTokenizer
+
+            return AutoTokenizer.from_pretrained(str(model))
+
+        def generate(self, prompts, params):
+            seen["prompts"] = prompts
+            n = seen["params"]["n"]
+            answers = ["2", "\\frac{1}{2}"]
+            return [types.SimpleNamespace(outputs=[types.SimpleNamespace(text=f"so \\boxed{{{answers[i] if j == 0 else 7}}}")
+                                                   for j in range(n)]) for i in range(len(prompts))]
+
+    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    data = write_jsonl(tmp_path / "d.jsonl", ROWS)
+    r, out = cli("eval", "--model", f"hf:{model}", "--data", data, "--backend", "vllm", "--samples", 4,
+                 "--temperature", 0.6, "--max-new-tokens", 64, "--seed", 3, "--n-boot", 20, "--out", tmp_path / "ev")
+    assert r.exit_code == 0, out
+    p = seen["params"]
+    assert (p["n"], p["temperature"], p["max_tokens"], p["seed"], p["repetition_penalty"]) == (4, 0.6, 64, 3, 1.0)
+    assert seen["llm"][0] == str(model) and len(seen["prompts"]) == 2
+    assert all("prompt_token_ids" in x for x in seen["prompts"])
+    s = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    # sample 0 of each problem is right, samples 1-3 answer 7: pass@1 = 1/4, pass@4 = 1
+    assert s["backend"] == "vllm" and s["pass@1"] == pytest.approx(0.25) and s["pass@4"] == 1.0
