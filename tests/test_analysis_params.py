@@ -4,8 +4,14 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from priorlab.analysis.params import (Checkpoint, chance_jaccard, diff_checkpoints, iter_tensors, layer_group,
-                                      resolve_checkpoint)
+from priorlab.analysis.params import (
+    Checkpoint,
+    chance_jaccard,
+    diff_checkpoints,
+    iter_tensors,
+    layer_group,
+    resolve_checkpoint,
+)
 
 
 def base_state() -> dict[str, torch.Tensor]:

@@ -4,8 +4,18 @@ import pytest
 import torch
 
 from priorlab.evals.entropy import (
-    cluster_key, entropy_by_type, extract_strategic_grams, gram_mask, gram_semantic_entropy, ngrams,
-    phrase_mask, semantic_entropy, shannon_entropy, strategy_report, types_from_mask, world_strategy,
+    cluster_key,
+    entropy_by_type,
+    extract_strategic_grams,
+    gram_mask,
+    gram_semantic_entropy,
+    ngrams,
+    phrase_mask,
+    semantic_entropy,
+    shannon_entropy,
+    strategy_report,
+    types_from_mask,
+    world_strategy,
     world_token_types,
 )
 from priorlab.model.gpt import GPT, config_for_size

@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from priorlab.evals.evaluate import EvalConfig, parse_difficulties, parse_ks, score, summarize, test_problems as draw
+from priorlab.evals.evaluate import EvalConfig, parse_difficulties, parse_ks, score, summarize
+from priorlab.evals.evaluate import test_problems as draw
 from priorlab.world.tasks import Difficulty, Problem
 from tests.conftest import run_cli
 

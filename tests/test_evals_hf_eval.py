@@ -121,8 +121,8 @@ def test_missing_vllm_as_a_user_sees_it(tmp_path, model):
 def test_compare_by_hand():
     import numpy as np
 
-    from priorlab.evals.hf_eval import HFEvalConfig, compare
     from priorlab.data import DataSpec
+    from priorlab.evals.hf_eval import HFEvalConfig, compare
 
     cfg = HFEvalConfig(model="hf:m", data=DataSpec("d.jsonl"), samples=2, n_boot=200, baseline="hf:b")
     base = {"correct": np.array([[True, False], [False, False]])}

@@ -14,7 +14,6 @@ import functools
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -66,7 +65,7 @@ def world(
     mixture: str = typer.Option("code-prior", help="preset name or path to a YAML/JSON mixture file"),
     n: int = typer.Option(8, "-n", help="sample documents to print"),
     seed: int = typer.Option(0, help="corpus seed"),
-    out: Optional[Path] = typer.Option(None, help="also write config.json, documents.jsonl, summary.json here"),
+    out: Path | None = typer.Option(None, help="also write config.json, documents.jsonl, summary.json here"),
 ):
     """Show a mixture (the pretraining prior) and sample documents, planning tokens highlighted."""
     from collections import Counter
@@ -246,10 +245,10 @@ def eval_(
     seed: int = typer.Option(0),
     k: str = typer.Option("", "--k", help="k of the pass@k curve, e.g. 1,2,4,...,256 (default: powers of two "
                           "up to --samples)"),
-    baseline: Optional[Path] = typer.Option(None, help="a second model evaluated on the same problems with the "
+    baseline: Path | None = typer.Option(None, help="a second model evaluated on the same problems with the "
                                             "same settings: curves, differences, crossover k"),
     n_boot: int = typer.Option(1000, help="bootstrap replicates for the CIs over problems"),
-    out: Optional[Path] = typer.Option(None, help="run directory for summary.json, samples.jsonl, passk.json, "
+    out: Path | None = typer.Option(None, help="run directory for summary.json, samples.jsonl, passk.json, "
                                        "correctness.parquet"),
     data: str | None = typer.Option(None, help="HF models: JSONL/Parquet problems (MATH, GSM8K, AIME layouts)"),
     layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),
@@ -331,14 +330,14 @@ def rl(
     one_shot_rule: str = typer.Option("pass-rate", help="pass-rate (base pass rate closest to .5) or first"),
     eval_every: int = typer.Option(20), eval_problems: int = typer.Option(100), ckpt_every: int = typer.Option(20),
     store_rollouts: bool = typer.Option(False, help="write rollouts/step_N.parquet every step"),
-    baseline: Optional[str] = typer.Option(None, help="override: mean_std, mean_std_sample, mean, rloo, none"),
-    sign: Optional[str] = typer.Option(None, help="override: all, positive (PSR), negative (NSR), weighted"),
-    w_lambda: Optional[float] = typer.Option(None), clip: Optional[bool] = typer.Option(None, "--clip/--no-clip"),
-    eps_low: Optional[float] = typer.Option(None), eps_high: Optional[float] = typer.Option(None),
-    agg: Optional[str] = typer.Option(None, help="override: seq_mean, token_mean, constant"),
-    kl_beta: Optional[float] = typer.Option(None), entropy_coef: Optional[float] = typer.Option(None),
-    dynamic_sampling: Optional[bool] = typer.Option(None, "--dynamic-sampling/--no-dynamic-sampling"),
-    hicra_alpha: Optional[float] = typer.Option(None),
+    baseline: str | None = typer.Option(None, help="override: mean_std, mean_std_sample, mean, rloo, none"),
+    sign: str | None = typer.Option(None, help="override: all, positive (PSR), negative (NSR), weighted"),
+    w_lambda: float | None = typer.Option(None), clip: bool | None = typer.Option(None, "--clip/--no-clip"),
+    eps_low: float | None = typer.Option(None), eps_high: float | None = typer.Option(None),
+    agg: str | None = typer.Option(None, help="override: seq_mean, token_mean, constant"),
+    kl_beta: float | None = typer.Option(None), entropy_coef: float | None = typer.Option(None),
+    dynamic_sampling: bool | None = typer.Option(None, "--dynamic-sampling/--no-dynamic-sampling"),
+    hicra_alpha: float | None = typer.Option(None),
     quiet: bool = typer.Option(False),
     data: str | None = typer.Option(None, help="HF models: JSONL/Parquet training problems (MATH, GSM8K, AIME)"),
     layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),

@@ -153,8 +153,7 @@ def _hub_records(spec: str) -> Iterator[tuple[int, dict | str]]:
     except Exception as e:  # offline, unknown id, unknown split: datasets raises many kinds
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"{spec}: no such file, and the datasets hub could not load it ({first[:200]})") from None
-    for n, rec in enumerate(rows, start=1):
-        yield n, rec
+    yield from enumerate(rows, start=1)
 
 
 def _parquet_records(path: Path) -> Iterator[tuple[int, dict | str]]:

@@ -50,7 +50,7 @@ class Rollouts:
     def positions(self) -> Tensor:
         return positions_from_mask(self.attn_mask)
 
-    def select(self, rows: Tensor) -> "Rollouts":
+    def select(self, rows: Tensor) -> Rollouts:
         """The rollouts at row indices `rows` (a 1-D long tensor)."""
         idx = rows.tolist()
         return Rollouts(*(getattr(self, f)[rows] for f in ("input_ids", "attn_mask", "completion_mask",

@@ -181,7 +181,7 @@ VERSIONED_SOURCES = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_version(stage: str = "all") -> str:
     """Package version + a hash of the sources that determine a stage's results (read once per process)."""
     root = Path(priorlab.__file__).parent

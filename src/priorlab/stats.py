@@ -29,7 +29,7 @@ them first. With one seed, the seed level of the hierarchical bootstrap has no v
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

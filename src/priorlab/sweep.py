@@ -17,11 +17,11 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable
 
 from priorlab import runs
 
@@ -36,7 +36,7 @@ class Job:
     label: str = field(default="", compare=False)
 
     @staticmethod
-    def make(kind: str, deps: tuple = (), label: str = "", **params) -> "Job":
+    def make(kind: str, deps: tuple = (), label: str = "", **params) -> Job:
         if kind not in RUNNERS:
             raise ValueError(f"unknown job kind {kind!r}; valid: {', '.join(RUNNERS)}")
         return Job(kind, tuple(sorted(params.items())), tuple(deps), label)

@@ -16,9 +16,9 @@ world gives the claim no room (e.g. a base accuracy of 0 or 1 where the claim ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -149,9 +148,9 @@ def register(app: typer.Typer) -> None:
     def diff(
         base: str = typer.Argument(..., help="the reference checkpoint: run dir, .safetensors file, sharded dir or "
                                    "hf:PATH"),
-        runs: List[str] = typer.Argument(..., help="one or more checkpoints fine-tuned from BASE"),
+        runs: list[str] = typer.Argument(..., help="one or more checkpoints fine-tuned from BASE"),
         out: Path = typer.Option(..., help="directory for diff.json, summary.json and the figures"),
-        atol: Optional[float] = typer.Option(None, help="also count |Δ| > atol in fp32 (the paper: 1e-5)"),
+        atol: float | None = typer.Option(None, help="also count |Δ| > atol in fp32 (the paper: 1e-5)"),
         no_rank: bool = typer.Option(False, "--no-rank", help="skip the rank of each 2-D update (an SVD each)"),
     ):
         """Update sparsity (bf16/fp32), rank and cross-run overlap of checkpoints against BASE."""

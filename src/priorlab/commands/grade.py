@@ -28,7 +28,6 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -157,7 +156,7 @@ def register(app: typer.Typer) -> None:
         answer_field: str = typer.Option(..., help="field holding the gold answer as the benchmark writes it"),
         style: str = typer.Option("math", help="math (\\boxed answers), gsm8k ('#### N' golds) or int (AIME)"),
         timeout: float = typer.Option(DEFAULT_TIMEOUT, help="wall-clock seconds per Math-Verify comparison"),
-        workers: Optional[int] = typer.Option(None, help="Math-Verify worker processes (default min(4, CPUs))"),
+        workers: int | None = typer.Option(None, help="Math-Verify worker processes (default min(4, CPUs))"),
         skip_bad: bool = typer.Option(False, "--skip-bad", help="skip malformed records (listed in summary.json)"),
         out: Path = typer.Option(..., help="directory for graded.jsonl, summary.json, config.json"),
     ):

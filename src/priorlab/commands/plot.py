@@ -21,8 +21,8 @@ first figure is written. A directory that holds none of these is an error.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List
 
 import typer
 
@@ -186,7 +186,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def plot(
-        run_dirs: List[Path] = typer.Argument(..., help="eval, RL-run or diff directories"),
+        run_dirs: list[Path] = typer.Argument(..., help="eval, RL-run or diff directories"),
         out: Path = typer.Option(..., help="directory for the figures (PNG, SVG and the JSON of their numbers)"),
     ):
         """Figures from saved runs: pass@k, reliability, format shares, planning/execution entropy, sparsity."""

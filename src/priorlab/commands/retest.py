@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -16,13 +15,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @cli_errors
     def retest(
-        claims: Optional[str] = typer.Option(None, help="comma list of claim ids (default: all twelve)"),
+        claims: str | None = typer.Option(None, help="comma list of claim ids (default: all twelve)"),
         preset: str = typer.Option("quick", help="smoke (CI, minutes), quick (laptop, <= 20 min), full (cluster)"),
-        seeds: Optional[int] = typer.Option(None, help="seeds per condition (default: the preset's)"),
+        seeds: int | None = typer.Option(None, help="seeds per condition (default: the preset's)"),
         out: Path = typer.Option(Path("runs/retest"), help="output directory (report.json, report.html, jobs/)"),
         engine: str = typer.Option("local", help="local (worker processes) or ray"),
-        ray_address: Optional[str] = typer.Option(None, help="Ray cluster address (default: start a local one)"),
-        workers: Optional[int] = typer.Option(None, help="parallel runs (default: CPU cores)"),
+        ray_address: str | None = typer.Option(None, help="Ray cluster address (default: start a local one)"),
+        workers: int | None = typer.Option(None, help="parallel runs (default: CPU cores)"),
         quiet: bool = typer.Option(False, help="no progress bar"),
     ):
         """Re-test the claims: runs (shared and cached), verdicts with CIs, report.json + report.html."""

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -21,9 +20,9 @@ def register(app: typer.Typer) -> None:
         init: str = typer.Option(..., "--init", "--model", help="pretrained (or RL) run directory to start from, or "
                                  "a Hugging Face checkpoint (hf:PATH or a directory with config.json; then --data)"),
         out: Path = typer.Option(..., help="run directory"),
-        traces: Optional[Path] = typer.Option(None, help="JSONL file, one {\"problem\": \"3+5-2\", \"completion\": "
+        traces: Path | None = typer.Option(None, help="JSONL file, one {\"problem\": \"3+5-2\", \"completion\": "
                                               "\"...\"} per line"),
-        teacher_format: Optional[str] = typer.Option(None, help="instead of --traces: world-generated gold traces "
+        teacher_format: str | None = typer.Option(None, help="instead of --traces: world-generated gold traces "
                                                      "of this format (code, nl, direct)"),
         skip_bad_lines: bool = typer.Option(False, help="skip malformed traces lines (their count is reported)"),
         difficulty: str = typer.Option("2x1,3x1,4x1", help="teacher traces: comma list of NxD"),

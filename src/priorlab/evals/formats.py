@@ -31,8 +31,8 @@ rounded once, and `exact` holds them as "p/q" strings.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
-from typing import Iterable, Mapping
 
 NONE = "none"  # the "format" of a completion with no recognised format
 

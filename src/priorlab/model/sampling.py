@@ -25,7 +25,6 @@ from priorlab.model.decode import Decoder
 from priorlab.model.gpt import GPT, KVCache, padded_causal_mask, positions_from_mask
 from priorlab.model.packing import pack
 
-
 # Once the rows still decoding are at most this fraction of the decode batch, the finished ones are
 # dropped from it (their cache rows copied out), so that steps after most rows have stopped cost less.
 DROP_FRACTION = 0.75

@@ -45,8 +45,8 @@ from priorlab.evals import evaluate as ev
 from priorlab.model.sampling import sample
 from priorlab.rewards import RewardOutput
 from priorlab.rollout import Rollouts, rollout
-from priorlab.train.pretrain import load_model
 from priorlab.train import rl
+from priorlab.train.pretrain import load_model
 from priorlab.train.sft import eval_problems, eval_summary, evaluate_policy, start_run
 from priorlab.world.formats import FORMATS, Style
 from priorlab.world.tasks import Problem, get_task

@@ -79,7 +79,7 @@ class Problem:
         return {"expr": self.expr, "digits": self.digits, "answer": self.answer}
 
     @staticmethod
-    def from_expr(expr: str, digits: int | None = None) -> "Problem":
+    def from_expr(expr: str, digits: int | None = None) -> Problem:
         """Parse `23+45-17` back into a Problem (raises ValueError on malformed input)."""
         import re
 
