@@ -84,11 +84,12 @@ def pack(attn_mask: Tensor) -> Packing:
         n, s = int(lengths[b]), int(starts[b])
         count[r] += 1
         segments[r, offset:offset + n] = count[r]
-        positions[r, offset:offset + n] = torch.arange(n)
+        positions[r, offset:offset + n] = torch.arange(n, device=mask.device)
         src.append(torch.arange(b * T + s, b * T + s + n))
         dst.append(torch.arange(r * T + offset, r * T + offset + n))
-    empty = torch.zeros(0, dtype=torch.long)
-    return Packing(torch.cat(src) if src else empty, torch.cat(dst) if dst else empty, segments, positions, (B, T))
+    flat = [torch.cat(x).to(mask.device) if x else torch.zeros(0, dtype=torch.long, device=mask.device)
+            for x in (src, dst)]
+    return Packing(flat[0], flat[1], segments, positions, (B, T))
 
 
 def segment_causal_mask(segments: Tensor) -> Tensor:
