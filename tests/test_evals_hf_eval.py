@@ -149,6 +149,14 @@ def test_eval_with_a_baseline_through_the_cli(tmp_path, model):
     assert cmp["accuracy"]["baseline"] == base["accuracy"] and cmp["accuracy"]["model"] == s["accuracy"]
     assert len((tmp_path / "ev" / "baseline" / "samples.jsonl").read_text().splitlines()) == 8
     assert (tmp_path / "ev" / "passk.png").is_file()
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "ev" / "correctness.parquet").to_pylist()
+    assert len(table) == 2 * 2 * 4 and table[0]["model"] == "model" and table[-1]["model"] == "baseline"
+    assert [r["gold"] for r in table[:8:4]] == ["2", "\\frac{1}{2}"]
+    for name, acc in (("model", s["accuracy"]), ("baseline", base["accuracy"])):
+        rows = [r for r in table if r["model"] == name]
+        assert sum(r["correct"] for r in rows) / len(rows) == acc
     # the two models sample different completions (same seed, different weights)
     ours = (tmp_path / "ev" / "samples.jsonl").read_text()
     assert ours != (tmp_path / "ev" / "baseline" / "samples.jsonl").read_text()

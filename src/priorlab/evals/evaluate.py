@@ -30,9 +30,7 @@ The baseline is sampled on the same problems with the same settings and the same
 from __future__ import annotations
 
 import json
-import os
 import random
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
@@ -297,7 +295,6 @@ def _samples_lines(problems: list[Problem], completions) -> str:
 def write_correctness(path: Path, problems: list[Problem], sides: dict) -> None:
     """correctness.parquet: one row per (model, problem, sample), written atomically."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     cols: dict[str, list] = defaultdict(list)
     for name, side in sides.items():
@@ -315,16 +312,7 @@ def write_correctness(path: Path, problems: list[Problem], sides: dict) -> None:
                         ("correct", pa.bool_()), ("format", pa.string()), ("well_formed", pa.bool_()),
                         ("answer", pa.int64()), ("confidence", pa.float64()), ("finished", pa.bool_()),
                         ("length", pa.int32())])
-    table = pa.table({f.name: cols[f.name] for f in schema}, schema=schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    runs.atomic_write_parquet(path, pa.table({f.name: cols[f.name] for f in schema}, schema=schema))
 
 
 def write_eval(out: Path, problems: list[Problem], sides: dict, ks: list[int], cfg: EvalConfig, paths: dict) -> None:

@@ -16,6 +16,9 @@ reward adapters) and writes to --out:
 - `passk.json`: the pass@k curve with bootstrap CIs over problems (`evals.passk.passk_curve`).
 - `samples.jsonl`: one line per completion (problem id, sample index, completion, extracted answer,
   grading status, correct), and `config.json`.
+- `correctness.parquet`: one row per (model, problem, sample): model (model / baseline), problem_index,
+  id, gold, sample, correct, status, answer, confidence — the [problem x sample] matrices behind every
+  pass@k number, for analyses of one's own (the world's eval writes the same file).
 - with `--baseline` (a second checkpoint, e.g. the base model of an RL run), sampled on the same
   problems with the same template, settings and seed: `summary.json` gains `compare` (accuracy change
   with a paired bootstrap CI over problems; pass@k of both, model - baseline per k with its CI, and the
@@ -177,6 +180,24 @@ def _samples_lines(ds: Dataset, side: dict, k: int) -> str:
     return "".join(x + "\n" for x in lines)
 
 
+def write_correctness(path: Path, ds: Dataset, sides: dict) -> None:
+    """correctness.parquet (module doc), written atomically."""
+    import pyarrow as pa
+
+    from priorlab.adapters import parse_confidence
+
+    k = len(sides["model"]["grades"][0])
+    rows = [(name, i, ex.id, ex.answer, j, bool(g.correct), g.status, g.pred,
+             parse_confidence(side["texts"][i * k + j]))
+            for name, side in sides.items()
+            for i, (ex, row) in enumerate(zip(ds.examples, side["grades"])) for j, g in enumerate(row)]
+    schema = pa.schema([("model", pa.string()), ("problem_index", pa.int32()), ("id", pa.string()),
+                        ("gold", pa.string()), ("sample", pa.int32()), ("correct", pa.bool_()),
+                        ("status", pa.string()), ("answer", pa.string()), ("confidence", pa.float64())])
+    cols = list(zip(*rows))
+    runs.atomic_write_parquet(path, pa.table({f.name: list(c) for f, c in zip(schema, cols)}, schema=schema))
+
+
 def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=print) -> dict:
     """Sample, grade, summarise; write the files of the module doc under `out` (summary.json last)."""
     from priorlab.evals.evaluate import parse_ks
@@ -197,6 +218,7 @@ def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=print) -> 
         out = Path(out)
         runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "eval", "code_version": runs.code_version()})
         runs.atomic_write_text(out / "samples.jsonl", _samples_lines(ds, sides["model"], cfg.samples))
+        write_correctness(out / "correctness.parquet", ds, sides)
         curves = {name: side["curve"] for name, side in sides.items()}
         runs.atomic_write_json(out / "passk.json", {"curves": curves})
         if cfg.baseline is not None:
