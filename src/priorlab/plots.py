@@ -19,9 +19,9 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
+
+from priorlab import runs
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 MEASURE_LABELS = {"frac_bf16": "bf16 exact", "frac_fp32": "fp32 exact", "frac_atol": "|Δ| > atol (fp32)"}
@@ -63,25 +63,14 @@ def _label(ax, data: dict) -> None:
     ax.set_ylabel(data["ylabel"], fontsize=11)
 
 
-def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save(fig, path_stem, data: dict) -> dict[str, str]:
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = {ext: stem.with_name(stem.name + "." + ext) for ext in ("png", "svg", "json")}
-    _atomic(paths["png"], lambda p: fig.savefig(p, format="png", dpi=150, metadata={"Software": None}))
-    _atomic(paths["svg"], lambda p: fig.savefig(p, format="svg", metadata={"Date": None}))
+    runs.atomic_write(paths["png"], lambda p: fig.savefig(p, format="png", dpi=150, metadata={"Software": None}))
+    runs.atomic_write(paths["svg"], lambda p: fig.savefig(p, format="svg", metadata={"Date": None}))
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-    _atomic(paths["json"], lambda p: Path(p).write_text(text))
+    runs.atomic_write(paths["json"], lambda p: Path(p).write_text(text))
     return {ext: str(p) for ext, p in paths.items()}
 
 

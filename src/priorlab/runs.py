@@ -35,35 +35,36 @@ class RunError(ValueError):
 
 
 # ------------------------------------------------------------------------------------ atomic writes
-def atomic_write_text(path: str | Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_parquet(path: str | Path, table) -> None:
-    """Write a pyarrow Table to `path` through a temporary sibling renamed into place."""
-    import pyarrow.parquet as pq
-
+def atomic_write(path: str | Path, write) -> None:
+    """Call write(tmp) on a temporary sibling of `path`, then rename it into place: a reader (or a run
+    killed mid-write) never sees a half-written file. The temporary file is removed on failure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        pq.write_table(table, tmp)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    atomic_write(path, write)
+
+
+def atomic_write_parquet(path: str | Path, table) -> None:
+    """A pyarrow Table as a Parquet file, atomically."""
+    import pyarrow.parquet as pq
+
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def to_jsonable(obj):
@@ -134,10 +135,7 @@ def save_weights(dirpath: str | Path, model: torch.nn.Module, meta: dict) -> Non
     dirpath = Path(dirpath)
     dirpath.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(dir=dirpath, prefix=".model.", suffix=".tmp")
-    os.close(fd)
-    save_file(state, tmp, metadata={"priorlab": "1"})
-    os.replace(tmp, dirpath / "model.safetensors")
+    atomic_write(dirpath / "model.safetensors", lambda tmp: save_file(state, tmp, metadata={"priorlab": "1"}))
     atomic_write_json(dirpath / "model.json", {"code_version": code_version(), **meta})
 
 
