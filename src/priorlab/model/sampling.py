@@ -215,24 +215,24 @@ def sequence_logprobs(model: GPT, input_ids: Tensor, attn_mask: Tensor, position
     attn_mask = attn_mask.bool()
     if packed is None:
         packed = positions is None and _worth_packing(attn_mask)
+    p = None
     if packed:
         if positions is not None:
             raise ValueError("a packed forward derives positions from attn_mask; pass positions=None")
         p = pack(attn_mask)
         ids = p.gather(input_ids, fill=0)
+        # logits at packed column j predict column j+1 when both hold the same sequence; the other
+        # columns are masked out below, after unpacking
         logits, _ = model(ids, positions=p.positions, segments=p.segments)  # [R, T, V]
-        # logits at packed column j predict column j+1 when both hold the same sequence
-        logp, _, entropy = _next_token_stats(logits[:, :-1], temperature)
-        token_logp = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
-        zero = token_logp.new_zeros(ids.shape[0], 1)
-        token_logp = p.unpack(torch.cat([zero, token_logp], dim=1))  # [B, T]
-        entropy = p.unpack(torch.cat([zero, entropy], dim=1))
     else:
-        logits, _ = model(input_ids, positions=positions, attn_mask=attn_mask)  # [B, T, V]
-        logp, _, entropy = _next_token_stats(logits[:, :-1], temperature)  # [B, T-1, V], [B, T-1]
-        zero = logp.new_zeros(input_ids.shape[0], 1)
-        token_logp = torch.cat([zero, logp.gather(-1, input_ids[:, 1:, None]).squeeze(-1)], dim=1)  # [B, T]
-        entropy = torch.cat([zero, entropy], dim=1)
+        ids = input_ids
+        logits, _ = model(ids, positions=positions, attn_mask=attn_mask)  # [B, T, V]
+    logp, _, entropy = _next_token_stats(logits[:, :-1], temperature)  # [., T-1, V], [., T-1]
+    zero = logp.new_zeros(ids.shape[0], 1)
+    token_logp = torch.cat([zero, logp.gather(-1, ids[:, 1:, None]).squeeze(-1)], dim=1)
+    entropy = torch.cat([zero, entropy], dim=1)
+    if p is not None:
+        token_logp, entropy = p.unpack(token_logp), p.unpack(entropy)  # [B, T]
     # column 0 has no logits before it; without a completion mask, a token is scored only when the
     # token before it, whose logits predict it, is real
     keep = completion_mask.bool()[:, 1:] if completion_mask is not None else attn_mask[:, 1:] & attn_mask[:, :-1]
