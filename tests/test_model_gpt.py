@@ -205,3 +205,43 @@ def test_size_presets_param_counts():
     assert 4.0e6 < counts["l"] < 6.0e6
     assert DEFAULT_SIZE == "s"
     assert config_for_size("s", vocab_size=32, block_size=128).n_layer == 3
+
+
+@pytest.mark.parametrize("packed", PACKED)
+@pytest.mark.parametrize("pos", ["rope", "learned"])
+@pytest.mark.parametrize("padded", [True, False])
+def test_decoder_prefill_matches_the_module_prefill(pos, packed, padded):
+    model = tiny(pos, n_layer=3)
+    rows = [[1, 2, 3, 4, 5], [6, 7], [8, 9, 10]] if padded else [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 1, 2]]
+    prompt, prompt_mask = left_pad(rows)
+    T0, total = prompt.shape[1], prompt.shape[1] + 4
+    key_mask = torch.cat([prompt_mask, torch.ones(3, 4, dtype=torch.bool)], 1)
+    positions = positions_from_mask(prompt_mask)
+    mask = padded_causal_mask(prompt_mask) if padded else None
+    with torch.no_grad():
+        module_cache, fast_cache = model.new_cache(3, total, key_mask), model.new_cache(3, total, key_mask)
+        expected = model.forward_cached(prompt, positions, module_cache, 0, mask)
+        logits = Decoder(model, fast_cache, packed=packed).prefill(prompt, positions, mask)
+    assert torch.allclose(logits, expected, atol=1e-5)
+    assert torch.allclose(logits, model(prompt, attn_mask=prompt_mask)[0][:, -1], atol=1e-5)
+    # every layer's keys and values of every prompt slot, the padding's included, as the module wrote them
+    assert torch.allclose(fast_cache.k[:, :, :, :T0], module_cache.k[:, :, :, :T0], atol=1e-5)
+    assert torch.allclose(fast_cache.v[:, :, :, :T0], module_cache.v[:, :, :, :T0], atol=1e-5)
+    with pytest.raises(ValueError, match="do not fit"):
+        Decoder(model, fast_cache).prefill(torch.zeros(3, total + 1, dtype=torch.long), positions, None)
+
+
+def test_cache_storage_is_used_in_place_and_checked():
+    model = tiny()
+    n = model.cache_numel(3, 8)
+    assert n == 2 * 2 * 3 * 2 * 8 * 8  # k and v x layers x rows x heads x slots x head_dim
+    storage = torch.full((n + 5,), float("nan"))
+    cache = model.new_cache(3, 8, storage=storage)
+    assert cache.k.shape == cache.v.shape == (2, 3, 2, 8, 8)
+    cache.k.fill_(1.0)
+    cache.v.fill_(2.0)
+    assert storage[: n // 2].eq(1).all() and storage[n // 2: n].eq(2).all() and storage[n:].isnan().all()
+    with pytest.raises(ValueError, match="at least 1536"):
+        model.new_cache(3, 8, storage=torch.zeros(n - 1))
+    with pytest.raises(ValueError, match="float32"):
+        model.new_cache(3, 8, storage=torch.zeros(n, dtype=torch.float64))

@@ -241,3 +241,27 @@ def test_dropping_finished_rows_changes_nothing_but_the_work(monkeypatch):
     assert torch.equal(keep.tokens, drop.tokens) and torch.equal(keep.lengths, drop.lengths)
     assert torch.allclose(keep.logprobs, drop.logprobs, atol=1e-6)
     assert torch.allclose(keep.entropies, drop.entropies, atol=1e-6)
+
+
+def test_reused_cache_buffer_gives_what_fresh_memory_gives(monkeypatch):
+    import priorlab.model.sampling as sampling
+
+    model = tiny()
+    kw = dict(max_new_tokens=10, eos_id=EOS, pad_id=PAD, seed=4)
+    first = sample(model, PROMPTS, **kw)
+    buffer = sampling._CACHE_STORAGE[model]
+    with torch.inference_mode():
+        buffer.fill_(float("nan"))  # what a previous call left there is never read
+    again = sample(model, PROMPTS, **kw)
+    assert sampling._CACHE_STORAGE[model] is buffer  # reused, not reallocated
+    bigger = sample(model, PROMPTS * 3, **kw)  # outgrows the buffer: a larger one replaces it
+    assert sampling._CACHE_STORAGE[model].numel() > buffer.numel()
+    monkeypatch.setattr(sampling, "REUSE_CACHE_BYTES", 0)  # every cache allocated per call
+    fresh = sample(model, PROMPTS, **kw)
+    monkeypatch.undo()
+    with sampling._CACHE_STORAGE_LOCK:  # another thread's call holds the buffer
+        busy = sample(model, PROMPTS, **kw)
+    for out in (again, fresh, busy):
+        assert torch.equal(out.tokens, first.tokens) and torch.equal(out.logprobs, first.logprobs)
+        assert torch.equal(out.entropies, first.entropies) and torch.equal(out.lengths, first.lengths)
+    assert bigger.tokens.shape[0] == 3 * len(PROMPTS)

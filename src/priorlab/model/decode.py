@@ -56,11 +56,11 @@ def onednn_available(weight: Tensor) -> bool:
 
 
 def _matrices(model: GPT) -> list[Tensor]:
-    """Every weight a decoding step multiplies by, in a fixed order: per layer qkv, out, fc, proj; then wte."""
+    """The blocks' weights, in a fixed order: per layer qkv, out, fc, proj (the output layer is not packed)."""
     out = []
     for b in model.blocks:
         out += [b.attn.c_attn.weight, b.attn.c_proj.weight, b.mlp.c_fc.weight, b.mlp.c_proj.weight]
-    return out + [model.wte.weight]
+    return out
 
 
 def packed_weights(model: GPT, batch_size: int) -> list[Tensor]:
@@ -96,18 +96,66 @@ class Decoder:
         self.packed = onednn_available(self.wte) if packed is None else packed
         mats = packed_weights(model, B) if self.packed else _matrices(model)
         self.linear, self.linear_gelu = _onednn_ops() if self.packed else _plain_ops()
-        self.head = mats[-1]
+        self.head = self.wte  # [V, C]: too few outputs for packing to pay (9 vs 16 us a call at V=21)
         self.layers = [
             (b.ln_1.weight, b.ln_1.eps, *mats[4 * i: 4 * i + 2], b.ln_2.weight, b.ln_2.eps, *mats[4 * i + 2: 4 * i + 4])
             for i, b in enumerate(model.blocks)
         ]
         self.k_slots = [k.unbind(2) for k in cache.k]  # [layer][slot] -> [B, H, hd] view
+        if self.rope is not None:  # the rotary multiply writes q into q_buffer and k into its cache slot
+            self.k_slots_c = [torch.view_as_complex(k.unflatten(-1, (-1, 2))).unbind(2) for k in cache.k]
+            q_buffer = cache.k.new_empty(B, self.n_head, self.head_dim)
+            self.q_c = torch.view_as_complex(q_buffer.unflatten(-1, (-1, 2)))  # [B, H, hd/2] complex
+            self.q = q_buffer.view(B * self.n_head, 1, self.head_dim)
         self.v_slots = [v.unbind(2) for v in cache.v]
         self.keys_t = [k.flatten(0, 1).transpose(1, 2) for k in cache.k]  # [B*H, hd, T_max] views
         self.values = [v.flatten(0, 1) for v in cache.v]  # [B*H, T_max, hd] views
         self.key_bias = cache.key_bias
         self.bias_weight = 1.0 if bool(cache.key_bias.ne(0).any()) else 0.0  # baddbmm skips an all-0 bias
         self.B = B
+
+    def prefill(self, idx: Tensor, positions: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Run the prompts idx [B, T] as cache slots [0, T); return the last token's logits [B, V] float32.
+
+        The same maths as `GPT.forward_cached(idx, positions, cache, 0, mask)`: positions [B, T] long,
+        mask [B, 1, T, T] bool (True = may attend; see padded_causal_mask) or None for plain causal
+        attention. Every layer writes the keys and values of all T tokens, but only the last token's
+        logits are read, so the last layer's attention output and MLP run for that token alone.
+        """
+        B, T = idx.shape
+        C, H, hd = self.n_embd, self.n_head, self.head_dim
+        if B != self.B or T > self.values[0].shape[1]:
+            raise ValueError(f"prompts [{B}, {T}] do not fit a cache of {self.B} rows x {self.values[0].shape[1]} slots")
+        linear, linear_gelu = self.linear, self.linear_gelu
+        x = F.embedding(idx.reshape(-1), self.wte)  # [B*T, C], row b*T + s
+        if self.wpe is not None:
+            x = x + F.embedding(positions.reshape(-1), self.wpe)
+        rope = None if self.rope is None else self.rope[positions].view(B, T, 1, hd // 2)
+        if mask is None:
+            bias = torch.full((T, T), float("-inf"), device=x.device).triu_(1)  # broadcast over B*H
+        else:  # [B, 1, T, T] bool -> [B*H, T, T] additive
+            bias = torch.zeros(mask.shape, device=x.device).masked_fill_(~mask, float("-inf"))
+            bias = bias.expand(B, H, T, T).reshape(B * H, T, T)
+        last = len(self.layers) - 1
+        for i, (w_ln1, eps1, w_qkv, w_o, w_ln2, eps2, w_fc, w_proj) in enumerate(self.layers):
+            qkv = linear(F.layer_norm(x, (C,), w_ln1, None, eps1), w_qkv).view(B, T, 3 * H, hd)
+            qk = qkv[:, :, : 2 * H]  # [B, T, 2H, hd]: q heads, then k heads
+            if rope is not None:
+                qk = torch.view_as_real(torch.view_as_complex(qk.unflatten(-1, (-1, 2))) * rope).flatten(-2)
+            k_cache, v_cache = self.keys_t[i].view(B, H, hd, -1), self.values[i].view(B, H, -1, hd)
+            k_cache[:, :, :, :T].copy_(qk[:, :, H:].permute(0, 2, 3, 1))
+            v_cache[:, :, :T].copy_(qkv[:, :, 2 * H:].transpose(1, 2))
+            q, b = qk[:, :, :H].transpose(1, 2), bias  # [B, H, T, hd]
+            if i == last:  # only the last token goes on
+                q, b, x = q[:, :, -1:], bias[..., -1:, :], x.view(B, T, C)[:, -1]
+            q = q.reshape(B * H, -1, hd)
+            scores = torch.baddbmm(b, q, self.keys_t[i][:, :, :T], alpha=self.scale)  # [B*H, Tq, T]
+            y = torch.bmm(scores.softmax(-1), self.values[i][:, :T])  # [B*H, Tq, hd]
+            y = y.view(B, H, -1, hd).transpose(1, 2).reshape(-1, C)  # [B*Tq, C], row b*Tq + s
+            x = x + linear(y, w_o)
+            x = x + linear(linear_gelu(F.layer_norm(x, (C,), w_ln2, None, eps2), w_fc), w_proj)
+        x = F.layer_norm(x, (C,), self.ln_f[0], None, self.ln_f[1])
+        return F.linear(x, self.head).float()
 
     def __call__(self, token: Tensor, positions: Tensor, t: int) -> Tensor:
         """token [B] long at cache slot t, positions [B] long -> next-token logits [B, V] float32."""
@@ -119,17 +167,20 @@ class Decoder:
         rope = None if self.rope is None else self.rope[positions].unsqueeze(1)  # [B, 1, hd/2]
         key_bias = self.key_bias[:, :, : t + 1]
         for i, (w_ln1, eps1, w_qkv, w_o, w_ln2, eps2, w_fc, w_proj) in enumerate(self.layers):
-            qkv = linear(F.layer_norm(x, (C,), w_ln1, None, eps1), w_qkv)  # [B, 3C]
-            qk = qkv[:, : 2 * C].view(B, 2 * H, hd // 2, 2)  # q heads, then k heads; rotary pairs
+            qkv = linear(F.layer_norm(x, (C,), w_ln1, None, eps1), w_qkv)  # [B, 3C]: q, k, v heads
             if rope is not None:
-                qk = torch.view_as_real(torch.view_as_complex(qk) * rope)
-            self.k_slots[i][t].view(B, H, hd // 2, 2).copy_(qk[:, H:])
+                qkv_c = torch.view_as_complex(qkv.view(B, 3 * H, hd // 2, 2))  # rotary pairs
+                torch.mul(qkv_c[:, :H], rope, out=self.q_c)
+                torch.mul(qkv_c[:, H: 2 * H], rope, out=self.k_slots_c[i][t])
+                q = self.q
+            else:
+                self.k_slots[i][t].copy_(qkv[:, C: 2 * C].view(B, H, hd))
+                q = qkv[:, :C].reshape(B * H, 1, hd)
             self.v_slots[i][t].copy_(qkv[:, 2 * C:].view(B, H, hd))
-            q = qk[:, :H].reshape(B * H, 1, hd)
             scores = torch.baddbmm(key_bias, q, self.keys_t[i][:, :, : t + 1], beta=self.bias_weight,
                                    alpha=self.scale)  # [B*H, 1, t+1]
             y = torch.bmm(scores.softmax(-1), self.values[i][:, : t + 1])  # [B*H, 1, hd]
             x = x + linear(y.view(B, C), w_o)
             x = x + linear(linear_gelu(F.layer_norm(x, (C,), w_ln2, None, eps2), w_fc), w_proj)
         x = F.layer_norm(x, (C,), self.ln_f[0], None, self.ln_f[1])
-        return linear(x, self.head).float()
+        return F.linear(x, self.head).float()

@@ -270,10 +270,19 @@ class GPT(nn.Module):
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
         return logits, loss
 
-    def new_cache(self, batch_size: int, max_len: int, key_mask: Tensor | None = None) -> KVCache:
+    def cache_numel(self, batch_size: int, max_len: int) -> int:
+        """Elements of the keys and values of a cache for batch_size rows of max_len tokens, together."""
+        cfg = self.cfg
+        return 2 * cfg.n_layer * batch_size * cfg.n_head * max_len * cfg.head_dim
+
+    def new_cache(self, batch_size: int, max_len: int, key_mask: Tensor | None = None,
+                  storage: Tensor | None = None) -> KVCache:
         """An empty cache for batch_size rows of up to max_len tokens (prompt + completion).
 
         key_mask [B, max_len] bool, True = a slot that will hold a real token (None = all real).
+        storage: a 1-D tensor of at least cache_numel(batch_size, max_len) elements, of the weights'
+        dtype and device, to hold the keys and values (their old contents are never read); None
+        allocates new memory.
         """
         self._check_length(max_len)
         cfg, p = self.cfg, self.wte.weight
@@ -282,7 +291,14 @@ class GPT(nn.Module):
         if key_mask is not None:
             key_bias.masked_fill_(~key_mask.bool()[:, None, :], float("-inf"))
         key_bias = key_bias.repeat_interleave(cfg.n_head, dim=0)  # [B*H, 1, max_len], row b*H + h
-        return KVCache(k=p.new_empty(shape), v=p.new_empty(shape), key_bias=key_bias)
+        if storage is None:
+            return KVCache(k=p.new_empty(shape), v=p.new_empty(shape), key_bias=key_bias)
+        n = self.cache_numel(batch_size, max_len)
+        if storage.dim() != 1 or storage.numel() < n or storage.dtype != p.dtype or storage.device != p.device:
+            raise ValueError(f"cache storage must be a 1-D {p.dtype} tensor on {p.device} of at least {n} "
+                             f"elements, got {tuple(storage.shape)} {storage.dtype} on {storage.device}")
+        k, v = storage[:n].view(2, *shape)
+        return KVCache(k=k, v=v, key_bias=key_bias)
 
     def forward_cached(self, idx: Tensor, positions: Tensor, cache: KVCache, start: int,
                        mask: Tensor | None = None) -> Tensor:
