@@ -102,6 +102,8 @@ def test_kv_cache_decoding_matches_full_forward(pos, packed):
     with torch.no_grad():
         fast = model.new_cache(3, T0 + n_new, full_mask)
         slow = model.new_cache(3, T0 + n_new, full_mask)
+        fast.k.fill_(float("nan"))  # slots not yet written are never read unmasked (see decode.MIN_KEYS)
+        fast.v.fill_(float("nan"))
         first = model.forward_cached(prompt, positions[:, :T0], fast, 0, padded_causal_mask(prompt_mask))
         model.forward_cached(prompt, positions[:, :T0], slow, 0, padded_causal_mask(prompt_mask))
         assert torch.allclose(first, full[:, T0 - 1], atol=1e-5)
@@ -220,6 +222,8 @@ def test_decoder_prefill_matches_the_module_prefill(pos, packed, padded):
     mask = padded_causal_mask(prompt_mask) if padded else None
     with torch.no_grad():
         module_cache, fast_cache = model.new_cache(3, total, key_mask), model.new_cache(3, total, key_mask)
+        fast_cache.k.fill_(float("nan"))  # what a reused buffer may hold: never read unmasked
+        fast_cache.v.fill_(float("nan"))
         expected = model.forward_cached(prompt, positions, module_cache, 0, mask)
         logits = Decoder(model, fast_cache, packed=packed).prefill(prompt, positions, mask)
     assert torch.allclose(logits, expected, atol=1e-5)
@@ -245,3 +249,29 @@ def test_cache_storage_is_used_in_place_and_checked():
         model.new_cache(3, 8, storage=torch.zeros(n - 1))
     with pytest.raises(ValueError, match="float32"):
         model.new_cache(3, 8, storage=torch.zeros(n, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("packed", PACKED)
+@pytest.mark.parametrize("pos", ["rope", "learned"])
+def test_compiled_decoding_step_equals_the_eager_step_bitwise(pos, packed):
+    from priorlab.model.decode_step import compiled_step, step
+
+    assert compiled_step() is not step  # TorchScript compiles the step in the pinned torch
+    model = tiny(pos, n_layer=3)
+    prompt, prompt_mask = left_pad([[1, 2, 3, 4, 5], [6, 7], [8, 9, 10]])
+    T0, n_new = prompt.shape[1], 5
+    key_mask = torch.cat([prompt_mask, torch.ones(3, n_new, dtype=torch.bool)], 1)
+    positions = positions_from_mask(key_mask)
+    cont = torch.randint(1, V, (3, n_new))
+    logits = {}
+    with torch.no_grad():
+        for scripted in (True, False):
+            cache = model.new_cache(3, T0 + n_new, key_mask)
+            decode = Decoder(model, cache, packed=packed, scripted=scripted)
+            out = [decode.prefill(prompt, positions[:, :T0], padded_causal_mask(prompt_mask))]
+            out += [decode(cont[:, s], positions[:, T0 + s], T0 + s) for s in range(n_new)]
+            logits[scripted] = (torch.stack(out), cache.k.clone(), cache.v.clone())
+    for a, b in zip(logits[True], logits[False]):
+        assert torch.equal(a, b)
+    full = model(torch.cat([prompt, cont], 1), attn_mask=key_mask)[0]
+    assert torch.allclose(logits[True][0][1:], full[:, T0:].transpose(0, 1), atol=1e-5)

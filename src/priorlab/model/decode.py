@@ -22,29 +22,23 @@ both give the same values up to float rounding.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from priorlab.model.decode_step import _linear, compiled_step, step
 from priorlab.model.gpt import GPT, KVCache
 
-Linear = Callable[[Tensor, Tensor], Tensor]  # (x [B, in], weight) -> [B, out]
+# Attention over fewer than 16 keys takes slow paths of the CPU softmax and batched matmul kernels
+# (64 prompts x 4 heads, 2 threads: 49 us a layer at 8 keys, 27 us at 16, 34 us at 24), so while a
+# step has fewer keys, it attends to MIN_KEYS slots, the ones not yet written masked out (bias -inf,
+# zero keys and values): the same attention weights, exactly 0 on the extra slots.
+MIN_KEYS = 16
 
 # model -> (key, packed weights). Kept beside the model, not on it: packed (opaque) tensors can be
 # neither deep-copied nor saved, and the RL trainer deep-copies its policy for the KL reference.
 _PACKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _plain_ops() -> tuple[Linear, Linear]:
-    return F.linear, lambda x, w: F.gelu(F.linear(x, w))
-
-
-def _onednn_ops() -> tuple[Linear, Linear]:
-    op = torch.ops.mkldnn._linear_pointwise
-    return (lambda x, w: op(x, w, None, "none", [], ""),
-            lambda x, w: op(x, w, None, "gelu", [], "none"))
 
 
 def onednn_available(weight: Tensor) -> bool:
@@ -84,8 +78,10 @@ def packed_weights(model: GPT, batch_size: int) -> list[Tensor]:
 class Decoder:
     """Single-token steps for one sampling call. Build one per call: it holds views of the cache."""
 
-    def __init__(self, model: GPT, cache: KVCache, *, packed: bool | None = None):
-        """packed: use oneDNN packed linears (None = wherever onednn_available says they run)."""
+    def __init__(self, model: GPT, cache: KVCache, *, packed: bool | None = None, scripted: bool | None = None):
+        """packed: use oneDNN packed linears (None = wherever onednn_available says they run).
+        scripted: run steps through the TorchScript-compiled decode_step.step (None = where it
+        compiles; False = eagerly, the same kernels; True = compiled or a RuntimeError)."""
         cfg = model.cfg
         self.n_embd, self.n_head, self.head_dim = cfg.n_embd, cfg.n_head, cfg.head_dim
         self.scale = cfg.head_dim ** -0.5
@@ -95,24 +91,40 @@ class Decoder:
         B = cache.k.shape[1]
         self.packed = onednn_available(self.wte) if packed is None else packed
         mats = packed_weights(model, B) if self.packed else _matrices(model)
-        self.linear, self.linear_gelu = _onednn_ops() if self.packed else _plain_ops()
         self.head = self.wte  # [V, C]: too few outputs for packing to pay (9 vs 16 us a call at V=21)
         self.layers = [
             (b.ln_1.weight, b.ln_1.eps, *mats[4 * i: 4 * i + 2], b.ln_2.weight, b.ln_2.eps, *mats[4 * i + 2: 4 * i + 4])
             for i, b in enumerate(model.blocks)
         ]
-        self.k_slots = [k.unbind(2) for k in cache.k]  # [layer][slot] -> [B, H, hd] view
-        if self.rope is not None:  # the rotary multiply writes q into q_buffer and k into its cache slot
-            self.k_slots_c = [torch.view_as_complex(k.unflatten(-1, (-1, 2))).unbind(2) for k in cache.k]
+        if self.rope is not None:  # the rotary multiply writes q into q_buffer (and k into its cache slot)
             q_buffer = cache.k.new_empty(B, self.n_head, self.head_dim)
             self.q_c = torch.view_as_complex(q_buffer.unflatten(-1, (-1, 2)))  # [B, H, hd/2] complex
             self.q = q_buffer.view(B * self.n_head, 1, self.head_dim)
-        self.v_slots = [v.unbind(2) for v in cache.v]
+        self.k_layers, self.v_layers = cache.k.unbind(0), cache.v.unbind(0)  # [layer] -> [B, H, T_max, hd]
         self.keys_t = [k.flatten(0, 1).transpose(1, 2) for k in cache.k]  # [B*H, hd, T_max] views
         self.values = [v.flatten(0, 1) for v in cache.v]  # [B*H, T_max, hd] views
         self.key_bias = cache.key_bias
         self.bias_weight = 1.0 if bool(cache.key_bias.ne(0).any()) else 0.0  # baddbmm skips an all-0 bias
         self.B = B
+        T_max = cache.k.shape[3]
+        self.min_keys = min(MIN_KEYS, T_max)
+        self.k_all, self.v_all = cache.k, cache.v
+        self.zeroed_from = T_max + 1  # no slot zeroed yet
+        # row t: 0 for slots <= t, -inf after; added to the key bias while t + 1 < min_keys
+        future = torch.full((self.min_keys, self.min_keys), float("-inf"), device=cache.k.device).triu_(1)
+        self.step = compiled_step() if scripted in (None, True) else step
+        if scripted and self.step is step:
+            raise RuntimeError("TorchScript could not compile the decoding step in this torch build")
+        k_views = cache.k.unbind(0) if self.rope is None else [torch.view_as_complex(k.unflatten(-1, (-1, 2))) for k in cache.k]
+        self.step_args = (
+            self.wte, self.wpe, self.rope,
+            [[w_ln1, w_qkv, w_o, w_ln2, w_fc, w_proj] for w_ln1, _, w_qkv, w_o, w_ln2, _, w_fc, w_proj in self.layers]
+            + [[self.ln_f[0]]],
+            [eps for layer in self.layers for eps in (layer[1], layer[5])] + [self.ln_f[1]],
+            self.packed, list(k_views), list(self.v_layers), self.keys_t, self.values, self.key_bias,
+            self.bias_weight, self.scale, self.min_keys, future,
+            None if self.rope is None else self.q_c, None if self.rope is None else self.q,
+        )
 
     def prefill(self, idx: Tensor, positions: Tensor, mask: Tensor | None = None) -> Tensor:
         """Run the prompts idx [B, T] as cache slots [0, T); return the last token's logits [B, V] float32.
@@ -126,61 +138,51 @@ class Decoder:
         C, H, hd = self.n_embd, self.n_head, self.head_dim
         if B != self.B or T > self.values[0].shape[1]:
             raise ValueError(f"prompts [{B}, {T}] do not fit a cache of {self.B} rows x {self.values[0].shape[1]} slots")
-        linear, linear_gelu = self.linear, self.linear_gelu
+        packed = self.packed
         x = F.embedding(idx.reshape(-1), self.wte)  # [B*T, C], row b*T + s
         if self.wpe is not None:
             x = x + F.embedding(positions.reshape(-1), self.wpe)
         rope = None if self.rope is None else self.rope[positions].view(B, T, 1, hd // 2)
+        # Attention reads at least min_keys slots (see MIN_KEYS): those not yet written hold zeros
+        # and get a -inf bias, so they weigh exactly 0.
+        n_keys = max(T, self.min_keys)
+        self._zero_slots(T)
         if mask is None:
-            bias = torch.full((T, T), float("-inf"), device=x.device).triu_(1)  # broadcast over B*H
-        else:  # [B, 1, T, T] bool -> [B*H, T, T] additive
-            bias = torch.zeros(mask.shape, device=x.device).masked_fill_(~mask, float("-inf"))
-            bias = bias.expand(B, H, T, T).reshape(B * H, T, T)
+            bias = torch.full((T, n_keys), float("-inf"), device=x.device).triu_(1)  # broadcast over B*H
+        else:  # [B, 1, T, T] bool -> [B*H, T, n_keys] additive
+            bias = torch.full((B, 1, T, n_keys), float("-inf"), device=x.device)
+            bias[..., :T].masked_fill_(mask, 0.0)
+            bias = bias.expand(B, H, T, n_keys).reshape(B * H, T, n_keys)
         last = len(self.layers) - 1
         for i, (w_ln1, eps1, w_qkv, w_o, w_ln2, eps2, w_fc, w_proj) in enumerate(self.layers):
-            qkv = linear(F.layer_norm(x, (C,), w_ln1, None, eps1), w_qkv).view(B, T, 3 * H, hd)
+            qkv = _linear(F.layer_norm(x, (C,), w_ln1, None, eps1), w_qkv, packed, False).view(B, T, 3 * H, hd)
             qk = qkv[:, :, : 2 * H]  # [B, T, 2H, hd]: q heads, then k heads
             if rope is not None:
                 qk = torch.view_as_real(torch.view_as_complex(qk.unflatten(-1, (-1, 2))) * rope).flatten(-2)
-            k_cache, v_cache = self.keys_t[i].view(B, H, hd, -1), self.values[i].view(B, H, -1, hd)
-            k_cache[:, :, :, :T].copy_(qk[:, :, H:].permute(0, 2, 3, 1))
-            v_cache[:, :, :T].copy_(qkv[:, :, 2 * H:].transpose(1, 2))
+            self.k_layers[i][:, :, :T].copy_(qk[:, :, H:].transpose(1, 2))  # cache [B, H, T_max, hd]
+            self.v_layers[i][:, :, :T].copy_(qkv[:, :, 2 * H:].transpose(1, 2))
             q, b = qk[:, :, :H].transpose(1, 2), bias  # [B, H, T, hd]
             if i == last:  # only the last token goes on
                 q, b, x = q[:, :, -1:], bias[..., -1:, :], x.view(B, T, C)[:, -1]
             q = q.reshape(B * H, -1, hd)
-            scores = torch.baddbmm(b, q, self.keys_t[i][:, :, :T], alpha=self.scale)  # [B*H, Tq, T]
-            y = torch.bmm(scores.softmax(-1), self.values[i][:, :T])  # [B*H, Tq, hd]
+            scores = torch.baddbmm(b, q, self.keys_t[i][:, :, :n_keys], alpha=self.scale)  # [B*H, Tq, n_keys]
+            y = torch.bmm(scores.softmax(-1), self.values[i][:, :n_keys])  # [B*H, Tq, hd]
             y = y.view(B, H, -1, hd).transpose(1, 2).reshape(-1, C)  # [B*Tq, C], row b*Tq + s
-            x = x + linear(y, w_o)
-            x = x + linear(linear_gelu(F.layer_norm(x, (C,), w_ln2, None, eps2), w_fc), w_proj)
+            x = x + _linear(y, w_o, packed, False)
+            h = _linear(F.layer_norm(x, (C,), w_ln2, None, eps2), w_fc, packed, True)
+            x = x + _linear(h, w_proj, packed, False)
         x = F.layer_norm(x, (C,), self.ln_f[0], None, self.ln_f[1])
         return F.linear(x, self.head).float()
 
     def __call__(self, token: Tensor, positions: Tensor, t: int) -> Tensor:
         """token [B] long at cache slot t, positions [B] long -> next-token logits [B, V] float32."""
-        B, C, H, hd = self.B, self.n_embd, self.n_head, self.head_dim
-        linear, linear_gelu = self.linear, self.linear_gelu
-        x = F.embedding(token, self.wte)  # [B, C]
-        if self.wpe is not None:
-            x = x + F.embedding(positions, self.wpe)
-        rope = None if self.rope is None else self.rope[positions].unsqueeze(1)  # [B, 1, hd/2]
-        key_bias = self.key_bias[:, :, : t + 1]
-        for i, (w_ln1, eps1, w_qkv, w_o, w_ln2, eps2, w_fc, w_proj) in enumerate(self.layers):
-            qkv = linear(F.layer_norm(x, (C,), w_ln1, None, eps1), w_qkv)  # [B, 3C]: q, k, v heads
-            if rope is not None:
-                qkv_c = torch.view_as_complex(qkv.view(B, 3 * H, hd // 2, 2))  # rotary pairs
-                torch.mul(qkv_c[:, :H], rope, out=self.q_c)
-                torch.mul(qkv_c[:, H: 2 * H], rope, out=self.k_slots_c[i][t])
-                q = self.q
-            else:
-                self.k_slots[i][t].copy_(qkv[:, C: 2 * C].view(B, H, hd))
-                q = qkv[:, :C].reshape(B * H, 1, hd)
-            self.v_slots[i][t].copy_(qkv[:, 2 * C:].view(B, H, hd))
-            scores = torch.baddbmm(key_bias, q, self.keys_t[i][:, :, : t + 1], beta=self.bias_weight,
-                                   alpha=self.scale)  # [B*H, 1, t+1]
-            y = torch.bmm(scores.softmax(-1), self.values[i][:, : t + 1])  # [B*H, 1, hd]
-            x = x + linear(y.view(B, C), w_o)
-            x = x + linear(linear_gelu(F.layer_norm(x, (C,), w_ln2, None, eps2), w_fc), w_proj)
-        x = F.layer_norm(x, (C,), self.ln_f[0], None, self.ln_f[1])
-        return F.linear(x, self.head).float()
+        if t < self.zeroed_from:  # the cache was filled by someone else (or rows were dropped)
+            self._zero_slots(t)
+        return self.step(token, positions, t, *self.step_args)
+
+    def _zero_slots(self, start: int) -> None:
+        """Zero the keys and values of slots [start, min_keys): written later, read (with weight 0) before."""
+        if start < self.min_keys:
+            self.k_all[:, :, :, start: self.min_keys].zero_()
+            self.v_all[:, :, :, start: self.min_keys].zero_()
+        self.zeroed_from = start
