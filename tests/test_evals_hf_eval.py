@@ -4,27 +4,16 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("transformers")
-from typer.testing import CliRunner
 
-from priorlab.cli import app
 from priorlab.evals.hf_eval import majority_correct, summarize
 from priorlab.grading import Grade
 from tests.conftest import run_cli
-from tests.tiny_hf import save_tiny_qwen
+from tests.tiny_hf import cli, save_tiny_qwen, write_jsonl
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
 ROWS = [{"problem": "What is 1+1?", "answer": "2", "solution": "1+1 = \\boxed{2}"},
         {"problem": "Half of 1?", "answer": "\\frac{1}{2}", "solution": "It is \\boxed{\\frac12}"}]
 
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def cli(*args):
-    r = CliRunner().invoke(app, [str(a) for a in args])
-    return r, r.output + (r.stderr if r.stderr_bytes is not None else "")
 
 
 @pytest.fixture(scope="module")

@@ -14,30 +14,19 @@ import torch
 
 pytest.importorskip("transformers")
 from safetensors.torch import load_file
-from typer.testing import CliRunner
 
-from priorlab.cli import app
 from priorlab.model.gpt import GPT, GPTConfig
 from priorlab.model.sampling import sample, sequence_logprobs
-from tests.tiny_hf import save_tiny_qwen
+from tests.tiny_hf import ADDITION_ROWS, cli, save_tiny_qwen, write_jsonl
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
-ROWS = [{"problem": f"What is {a}+{b}?", "answer": str(a + b), "solution": f"{a}+{b} = \\boxed{{{a + b}}}"}
-        for a, b in [(1, 1), (2, 3), (4, 4), (5, 2)]]
-
-
-def cli(*args):
-    r = CliRunner().invoke(app, [str(a) for a in args])
-    return r, r.output + (r.stderr if r.stderr_bytes is not None else "")
 
 
 @pytest.fixture()
 def setup(tmp_path):
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    return save_tiny_qwen(tmp_path / "base"), data
+    return save_tiny_qwen(tmp_path / "base"), write_jsonl(tmp_path / "d.jsonl", ADDITION_ROWS)
 
 
 def test_hf_eval_on_cuda_is_seeded_and_records_the_device(tmp_path, setup):

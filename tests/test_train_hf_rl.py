@@ -6,27 +6,15 @@ import pytest
 pytest.importorskip("transformers")
 import torch
 from safetensors.torch import load_file
-from typer.testing import CliRunner
 
-from priorlab.cli import app
 from priorlab.data import DataSpec
 from priorlab.train.hf_rl import HFRLConfig, train
-from tests.tiny_hf import save_tiny_qwen
-
-ROWS = [{"problem": f"What is {a}+{b}?", "answer": str(a + b), "solution": f"{a}+{b} = \\boxed{{{a + b}}}"}
-        for a, b in [(1, 1), (2, 3), (4, 4), (5, 2)]]
-
-
-def cli(*args):
-    r = CliRunner().invoke(app, [str(a) for a in args])
-    return r, r.output + (r.stderr if r.stderr_bytes is not None else "")
+from tests.tiny_hf import ADDITION_ROWS, cli, save_tiny_qwen, write_jsonl
 
 
 @pytest.fixture()
 def setup(tmp_path):
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    return save_tiny_qwen(tmp_path / "base"), data
+    return save_tiny_qwen(tmp_path / "base"), write_jsonl(tmp_path / "d.jsonl", ADDITION_ROWS)
 
 
 def test_two_rl_steps_then_diff_against_the_base(tmp_path, setup):

@@ -4,20 +4,13 @@ import pytest
 
 pytest.importorskip("transformers")
 import torch
-from typer.testing import CliRunner
 
-from priorlab.cli import app
 from priorlab.model.hf import load_hf
 from priorlab.train.hf_sft import batch_indices, make_batch, sft_loss
-from tests.tiny_hf import save_tiny_qwen
+from tests.tiny_hf import cli, save_tiny_qwen
 
 ROWS = [{"problem": "1+1=?", "answer": "2", "solution": "\\boxed{2}"},
         {"problem": "2+2=?", "answer": "4", "solution": "\\boxed{4}"}]
-
-
-def cli(*args):
-    r = CliRunner().invoke(app, [str(a) for a in args])
-    return r, r.output + (r.stderr if r.stderr_bytes is not None else "")
 
 
 def test_batch_layout_and_loss_is_the_target_token_mean_nll(tmp_path):

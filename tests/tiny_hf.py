@@ -1,14 +1,19 @@
-"""A tiny random Qwen2 causal LM with a character tokenizer, saved to a folder (for the `hf:` tests).
+"""A tiny random Qwen2 causal LM with a character tokenizer, saved to a folder (for the `hf:` tests),
+and the helpers those tests share: addition problems as data rows, a JSONL writer, an in-process CLI.
 
 Every printable ASCII character is one token, so any MATH / GSM8K text and the qwen-math template
 encode without UNK. Nothing is downloaded.
 """
 
+import json
 import string
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from typer.testing import CliRunner
+
+from priorlab.cli import app
 
 CHARS = sorted(set(string.printable) - set("\x0b\x0c\r"))
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -32,3 +37,18 @@ def save_tiny_qwen(path, *, chat_template: bool = False, seed: int = 0):
     model.save_pretrained(path)
     hf_tok.save_pretrained(path)
     return path
+
+
+ADDITION_ROWS = [{"problem": f"What is {a}+{b}?", "answer": str(a + b), "solution": f"{a}+{b} = \\boxed{{{a + b}}}"}
+                 for a, b in [(1, 1), (2, 3), (4, 4), (5, 2)]]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def cli(*args):
+    """Run `priorlab ARGS` in process: (the click result, everything it printed)."""
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    return r, r.output + (r.stderr if r.stderr_bytes is not None else "")

@@ -49,6 +49,7 @@ from priorlab.grading import DEFAULT_TIMEOUT, Grader, answer_key, gold_answer
 from priorlab.model.hf import RUN_MODEL_DIR as MODEL_DIR
 from priorlab.model.hf_checkpoint import latest_checkpoint, resume_optimizer, save_hf
 from priorlab.prompts import add_special_tokens, check_template, render
+from priorlab.train import rl
 
 
 @dataclass(frozen=True)
@@ -165,36 +166,16 @@ def score(reward, ds: Dataset, idx: list[int], texts: list[str], G: int, step: i
 
 def update(model, opt, ro, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg: HFRLConfig, step: int,
            ref_model=None) -> dict:
-    """Epochs x mini-batches of policy-gradient steps on one rollout batch (as `train.rl.update`)."""
+    """`train.rl.update` on an HF policy: scored by sequence_logprobs_hf; the rows that the first
+    mini-batch does not hold take their old log-probs from the rollout (generate's own), which saves
+    the extra forward pass of a large model."""
     from priorlab.model.hf_generate import sequence_logprobs_hf
 
-    if keep_rows.numel() == 0:
-        return {"loss/skipped": 1.0}
-    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-    orders = [keep_rows[torch.randperm(keep_rows.numel(), generator=g)] for _ in range(cfg.epochs)]
-    batches = [mb for order in orders for mb in torch.tensor_split(order, min(cfg.minibatches, order.numel()))]
-    old = ro.logprobs.clone()
-    ref = None
-    if acfg.kl_beta > 0:
-        with torch.no_grad():
-            ref = sequence_logprobs_hf(ref_model, ro.input_ids, ro.attn_mask, ro.completion_mask)[0]
-    dev = next(model.parameters()).device
-    metrics = []
-    for i, mb in enumerate(batches):
-        logp, ent = sequence_logprobs_hf(model, ro.input_ids[mb], ro.attn_mask[mb], ro.completion_mask[mb],
-                                         temperature=cfg.temperature or 1.0)
-        if i == 0:
-            old[mb] = logp.detach()  # nothing updated yet: the current policy is the old one, ratio exactly 1
-        loss, m = algos.policy_loss(logp, old[mb], adv[mb], ro.completion_mask[mb], acfg,
-                                    ref_logprobs=None if ref is None else ref[mb], entropies=ent)
-        if not torch.isfinite(loss):
-            raise ValueError(f"non-finite loss at step {step}; lower --lr")
-        opt.zero_grad(set_to_none=True)
-        loss.to(dev).backward()
-        m["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
-        opt.step()
-        metrics.append(m)
-    return {f"loss/{k}": float(np.mean([m[k] for m in metrics if k in m])) for k in metrics[0]}
+    def score(m, input_ids, attn_mask, mask, temperature):
+        return sequence_logprobs_hf(m, input_ids, attn_mask, mask, temperature=temperature)
+
+    return rl.update(model, opt, ro, adv, keep_rows, acfg, cfg, step, ref_model, score=score,
+                     old_logprobs=ro.logprobs, error=ValueError)
 
 
 def rollout_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:

@@ -171,36 +171,42 @@ def score(reward, problems: list[Problem], texts: list[str], cfg: RLConfig, step
 
 
 def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg, step: int,
-           ref_model=None, *, score_mask: torch.Tensor | None = None, error: type[Exception] = RLError) -> dict:
+           ref_model=None, *, score_mask: torch.Tensor | None = None, error: type[Exception] = RLError,
+           score=None, old_logprobs: torch.Tensor | None = None) -> dict:
     """Epochs x mini-batches of policy-gradient steps on one rollout batch; returns mean metrics.
 
     score_mask [B, T] bool: the tokens the loss is over (default: every completion token; SRL passes its
-    first-step tokens). cfg supplies seed, epochs, minibatches, temperature and grad_clip (an RLConfig
-    or an SRLConfig); a non-finite loss raises `error`.
-    Old log-probs are those of the policy before this step's first update: the first mini-batch takes
-    its own (detached) forward pass, and only the rows it does not hold get an extra no-grad forward.
+    first-step tokens). cfg supplies seed, epochs, minibatches, temperature and grad_clip (an RLConfig,
+    SRLConfig or HFRLConfig); a non-finite loss raises `error`.
+    score(model, input_ids, attn_mask, mask, temperature) -> (logprobs, entropies) [B, T] is the policy's
+    log-likelihood with gradients (default: the world model's sequence_logprobs; the HF trainer passes
+    its own). Old log-probs are those of the policy before this step's first update: the first
+    mini-batch takes its own (detached) forward pass; the rows it does not hold take old_logprobs
+    [B, T] when given (the sampler's own), else an extra no-grad forward.
     """
     if keep_rows.numel() == 0:
         return {"loss/skipped": 1.0}
+    score = score or _score_world
     mask = ro.completion_mask if score_mask is None else score_mask
     # the policy is the temperature-scaled distribution the rollouts were drawn from (T=0 is scored at 1)
     temperature = cfg.temperature or 1.0
     g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
     orders = [keep_rows[torch.randperm(keep_rows.numel(), generator=g)] for _ in range(cfg.epochs)]
     batches = [mb for order in orders for mb in torch.tensor_split(order, min(cfg.minibatches, order.numel()))]
-    old = torch.zeros_like(ro.old_logprobs)
-    rest = keep_rows[~torch.isin(keep_rows, batches[0])]
     with torch.no_grad():
-        if len(batches) > 1 and rest.numel():
-            old[rest] = sequence_logprobs(model, ro.input_ids[rest], ro.attn_mask[rest], None, mask[rest],
-                                          temperature=temperature)[0]
+        if old_logprobs is not None:
+            old = old_logprobs.clone()
+        else:
+            old = torch.zeros(mask.shape, device=ro.input_ids.device)
+            rest = keep_rows[~torch.isin(keep_rows, batches[0])]
+            if len(batches) > 1 and rest.numel():
+                old[rest] = score(model, ro.input_ids[rest], ro.attn_mask[rest], mask[rest], temperature)[0]
         ref = None
         if acfg.kl_beta > 0:
-            ref, _ = sequence_logprobs(ref_model, ro.input_ids, ro.attn_mask, None, mask)
+            ref = score(ref_model, ro.input_ids, ro.attn_mask, mask, 1.0)[0]
     metrics: list[dict] = []
     for i, mb in enumerate(batches):
-        logp, ent = sequence_logprobs(model, ro.input_ids[mb], ro.attn_mask[mb], None, mask[mb],
-                                      temperature=temperature)
+        logp, ent = score(model, ro.input_ids[mb], ro.attn_mask[mb], mask[mb], temperature)
         if i == 0:
             old[mb] = logp.detach()  # nothing has been updated yet: the current policy is the old one
         loss, m = algos.policy_loss(
@@ -208,13 +214,17 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
             ref_logprobs=None if ref is None else ref[mb], entropies=ent,
             planning_mask=ro.planning_mask[mb] if acfg.hicra_alpha > 0 else None)
         if not torch.isfinite(loss):
-            raise error(f"non-finite loss at step {step}")
+            raise error(f"non-finite loss at step {step}; lower --lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         m["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
         opt.step()
         metrics.append(m)
     return {f"loss/{k}": float(np.mean([m[k] for m in metrics if k in m])) for k in metrics[0]}
+
+
+def _score_world(model, input_ids, attn_mask, mask, temperature):
+    return sequence_logprobs(model, input_ids, attn_mask, None, mask, temperature=temperature)
 
 
 def rollout_metrics(ro: Rollouts, outs: list, rewards: torch.Tensor) -> dict:
