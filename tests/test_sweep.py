@@ -51,3 +51,22 @@ def test_local_and_ray_engines_give_identical_runs(tmp_path):
 def test_unknown_engine(tmp_path):
     with pytest.raises(ValueError, match="--engine"):
         run_jobs([], tmp_path, engine="slurm")
+
+
+def test_progress_prints_a_line_per_finished_run_when_not_a_terminal(capsys, monkeypatch):
+    from types import SimpleNamespace
+
+    clock = iter([100.0, 130.0, 190.0])  # start, then two finishes
+    monkeypatch.setattr(sweep.time, "perf_counter", lambda: next(clock))
+    a, b, c = (SimpleNamespace(name=n, cost=cost) for n, cost in (("pretrain-a", 1.0), ("rl-b", 3.0), ("eval-c", 2.0)))
+    bar = sweep._Progress(True, [a, b, c], [b, c])  # a was done before: 1 of 3 runs
+    bar.start(b)
+    bar.finish(b)
+    bar.start(c)
+    bar.finish(c)
+    bar.stop()
+    lines = [x for x in capsys.readouterr().out.splitlines() if "runs done" in x]
+    # b: 30 s for 3 of 5 cost units -> 20 s left; c: 90 s for all of it -> 0 left
+    assert lines == ["2/3 runs done (rl-b) | elapsed 0:00:30 | eta 0:00:20",
+                     "3/3 runs done (eval-c) | elapsed 0:01:30 | eta 0:00:00"]
+    assert sweep._clock(3725) == "1:02:05"

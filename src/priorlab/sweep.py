@@ -255,7 +255,11 @@ def _ray_entry(job: Job, root: str, *_deps_done) -> str:
 
 
 class _Progress:
-    """An overall bar weighted by estimated cost (so its time estimate means something) + running jobs."""
+    """An overall bar weighted by estimated cost (so its time estimate means something) + running jobs.
+
+    Where the output is not a terminal (redirected to a log file, CI), a bar cannot redraw, so a plain
+    line is printed each time a run finishes instead: runs done, which one, elapsed time and estimate.
+    """
 
     def __init__(self, enabled: bool, order: list[Job], todo: list[Job]):
         self.p = None
@@ -265,12 +269,13 @@ class _Progress:
 
         self.p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[jobs]}"),
                           TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+        self.plain = not self.p.console.is_terminal
         self.p.start()
         self.done = len(order) - len(todo)
         self.total = len(order)
         self.running: list[str] = []
-        self.task = self.p.add_task("retest", total=sum(j.cost for j in todo) or 1.0,
-                                    jobs=f"{self.done}/{self.total} runs")
+        self.cost_total, self.cost_done, self.t0 = sum(j.cost for j in todo) or 1.0, 0.0, time.perf_counter()
+        self.task = self.p.add_task("retest", total=self.cost_total, jobs=f"{self.done}/{self.total} runs")
 
     def start(self, j: Job) -> None:
         if self.p:
@@ -283,7 +288,13 @@ class _Progress:
             if j.name in self.running:
                 self.running.remove(j.name)
             self.p.advance(self.task, j.cost)
+            self.cost_done += j.cost
             self._show()
+            if self.plain:
+                elapsed = time.perf_counter() - self.t0
+                left = elapsed * (self.cost_total - self.cost_done) / self.cost_done if self.cost_done > 0 else 0.0
+                self.p.console.print(f"{self.done}/{self.total} runs done ({j.name}) | elapsed {_clock(elapsed)} "
+                                     f"| eta {_clock(left)}", highlight=False, markup=False, soft_wrap=True)
 
     def _show(self) -> None:
         now = ", ".join(self.running[:3]) + (" ..." if len(self.running) > 3 else "")
@@ -292,3 +303,9 @@ class _Progress:
     def stop(self) -> None:
         if self.p:
             self.p.stop()
+
+
+def _clock(seconds: float) -> str:
+    """Seconds as h:mm:ss."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
