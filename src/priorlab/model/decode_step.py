@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def _linear(x: Tensor, w: Tensor, packed: bool, gelu: bool) -> Tensor:
+def linear(x: Tensor, w: Tensor, packed: bool, gelu: bool) -> Tensor:
     """x [B, in] @ w.T, then GELU when gelu; w is oneDNN-packed when packed (see decode.packed_weights)."""
     if packed:
         if gelu:
@@ -64,7 +64,7 @@ def step(token: Tensor, positions: Tensor, t: int, wte: Tensor, wpe: Optional[Te
         bias = key_bias.narrow(2, 0, n_keys) + future[t]
     for i in range(n_layer):
         w = layers[i]
-        qkv = _linear(torch.layer_norm(x, [C], w[0], None, eps[2 * i]), w[1], packed, False)  # [B, 3C]: q, k, v
+        qkv = linear(torch.layer_norm(x, [C], w[0], None, eps[2 * i]), w[1], packed, False)  # [B, 3C]: q, k, v
         if rope is not None and q_complex is not None and q is not None:
             qkv_c = torch.view_as_complex(qkv.view(B, 3 * H, hd // 2, 2))  # rotary pairs
             torch.mul(qkv_c.narrow(1, 0, H), rotation, out=q_complex)
@@ -76,9 +76,9 @@ def step(token: Tensor, positions: Tensor, t: int, wte: Tensor, wpe: Optional[Te
         v_cache[i].select(2, t).copy_(qkv.narrow(1, 2 * C, C).view(B, H, hd))
         scores = torch.baddbmm(bias, queries, keys_t[i].narrow(2, 0, n_keys), beta=beta, alpha=scale)
         y = torch.bmm(scores.softmax(-1), values[i].narrow(1, 0, n_keys))  # [B*H, 1, hd]
-        x = x + _linear(y.view(B, C), w[2], packed, False)
-        h = _linear(torch.layer_norm(x, [C], w[3], None, eps[2 * i + 1]), w[4], packed, True)
-        x = x + _linear(h, w[5], packed, False)
+        x = x + linear(y.view(B, C), w[2], packed, False)
+        h = linear(torch.layer_norm(x, [C], w[3], None, eps[2 * i + 1]), w[4], packed, True)
+        x = x + linear(h, w[5], packed, False)
     x = torch.layer_norm(x, [C], layers[n_layer][0], None, eps[2 * n_layer])
     return F.linear(x, wte).float()
 

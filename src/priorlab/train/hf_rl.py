@@ -171,11 +171,8 @@ def update(model, opt, ro, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg
     the extra forward pass of a large model."""
     from priorlab.model.hf_generate import sequence_logprobs_hf
 
-    def score(m, input_ids, attn_mask, mask, temperature):
-        return sequence_logprobs_hf(m, input_ids, attn_mask, mask, temperature=temperature)
-
-    return rl.update(model, opt, ro, adv, keep_rows, acfg, cfg, step, ref_model, score=score,
-                     old_logprobs=ro.logprobs, error=ValueError)
+    return rl.update(model, opt, ro, adv, keep_rows, acfg, cfg, step, ref_model,
+                     policy_logprobs=sequence_logprobs_hf, old_logprobs=ro.logprobs, error=ValueError)
 
 
 def rollout_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:

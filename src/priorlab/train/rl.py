@@ -172,21 +172,21 @@ def score(reward, problems: list[Problem], texts: list[str], cfg: RLConfig, step
 
 def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg, step: int,
            ref_model=None, *, score_mask: torch.Tensor | None = None, error: type[Exception] = RLError,
-           score=None, old_logprobs: torch.Tensor | None = None) -> dict:
+           policy_logprobs=None, old_logprobs: torch.Tensor | None = None) -> dict:
     """Epochs x mini-batches of policy-gradient steps on one rollout batch; returns mean metrics.
 
     score_mask [B, T] bool: the tokens the loss is over (default: every completion token; SRL passes its
     first-step tokens). cfg supplies seed, epochs, minibatches, temperature and grad_clip (an RLConfig,
     SRLConfig or HFRLConfig); a non-finite loss raises `error`.
-    score(model, input_ids, attn_mask, mask, temperature) -> (logprobs, entropies) [B, T] is the policy's
-    log-likelihood with gradients (default: the world model's sequence_logprobs; the HF trainer passes
-    its own). Old log-probs are those of the policy before this step's first update: the first
+    policy_logprobs(model, input_ids, attn_mask, mask, *, temperature) -> (logprobs, entropies) [B, T]:
+    the policy's log-likelihood with gradients (default: the world model's sequence_logprobs; the HF
+    trainer passes sequence_logprobs_hf). Old log-probs are those of the policy before this step's first update: the first
     mini-batch takes its own (detached) forward pass; the rows it does not hold take old_logprobs
     [B, T] when given (the sampler's own), else an extra no-grad forward.
     """
     if keep_rows.numel() == 0:
         return {"loss/skipped": 1.0}
-    score = score or _score_world
+    logprobs_of = policy_logprobs or _world_logprobs
     mask = ro.completion_mask if score_mask is None else score_mask
     # the policy is the temperature-scaled distribution the rollouts were drawn from (T=0 is scored at 1)
     temperature = cfg.temperature or 1.0
@@ -200,13 +200,13 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
             old = torch.zeros(mask.shape, device=ro.input_ids.device)
             rest = keep_rows[~torch.isin(keep_rows, batches[0])]
             if len(batches) > 1 and rest.numel():
-                old[rest] = score(model, ro.input_ids[rest], ro.attn_mask[rest], mask[rest], temperature)[0]
+                old[rest] = logprobs_of(model, ro.input_ids[rest], ro.attn_mask[rest], mask[rest], temperature=temperature)[0]
         ref = None
         if acfg.kl_beta > 0:
-            ref = score(ref_model, ro.input_ids, ro.attn_mask, mask, 1.0)[0]
+            ref = logprobs_of(ref_model, ro.input_ids, ro.attn_mask, mask)[0]
     metrics: list[dict] = []
     for i, mb in enumerate(batches):
-        logp, ent = score(model, ro.input_ids[mb], ro.attn_mask[mb], mask[mb], temperature)
+        logp, ent = logprobs_of(model, ro.input_ids[mb], ro.attn_mask[mb], mask[mb], temperature=temperature)
         if i == 0:
             old[mb] = logp.detach()  # nothing has been updated yet: the current policy is the old one
         loss, m = algos.policy_loss(
@@ -223,7 +223,7 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
     return {f"loss/{k}": float(np.mean([m[k] for m in metrics if k in m])) for k in metrics[0]}
 
 
-def _score_world(model, input_ids, attn_mask, mask, temperature):
+def _world_logprobs(model, input_ids, attn_mask, mask, *, temperature=1.0):
     return sequence_logprobs(model, input_ids, attn_mask, None, mask, temperature=temperature)
 
 
