@@ -150,3 +150,13 @@ def test_correct_reward_raises_accuracy_on_the_controlled_world(tmp_path):
     assert 0.1 < before < 0.9, before  # the prior leaves room
     assert after > before + 0.05, (before, after)
     assert s["eval/acc_greedy/after"] >= s["eval/acc_greedy/before"]
+
+
+@pytest.mark.parametrize("field, option", [("steps", "--steps"), ("prompts_per_step", "--prompts-per-step"),
+                                           ("label_samples", "--label-samples")])
+def test_counts_below_one_name_their_option(field, option):
+    with pytest.raises(ValueError, match=f"^{option} must be >= 1, got 0$"):
+        RLConfig(**{field: 0})
+    with pytest.raises(ValueError, match="^--seq-len must be >= 1, got -2$"):
+        PretrainConfig(seq_len=-2)
+    RLConfig(**{field: 1})  # 1 is allowed

@@ -35,6 +35,13 @@ class RunError(ValueError):
 
 
 # ------------------------------------------------------------------------------------ atomic writes
+def require_positive(cfg, names: tuple[str, ...]) -> None:
+    """A stage config's check: each named integer field is >= 1, else ValueError naming its CLI option."""
+    for name in names:
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+
+
 def atomic_write(path: str | Path, write) -> None:
     """Call write(tmp) on a temporary sibling of `path`, then rename it into place: a reader (or a run
     killed mid-write) never sees a half-written file. The temporary file is removed on failure."""

@@ -82,10 +82,9 @@ class HFRLConfig:
     overrides: tuple = ()  # ((name, value), ...) applied to the algo preset
 
     def __post_init__(self) -> None:
-        for name in ("steps", "prompts_per_step", "group_size", "minibatches", "epochs", "max_new_tokens",
-                     "batch_size", "label_samples", "ckpt_every", "eval_every", "eval_samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        runs.require_positive(self, (
+            "steps", "prompts_per_step", "group_size", "minibatches", "epochs", "max_new_tokens", "batch_size",
+            "label_samples", "ckpt_every", "eval_every", "eval_samples"))
         if self.minibatches > self.prompts_per_step * self.group_size:
             raise ValueError("--minibatches cannot exceed prompts-per-step x group-size")
         if not self.lr > 0:

@@ -52,9 +52,7 @@ class HFSFTConfig:
     ckpt_every: int = 100
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "max_length", "ckpt_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        runs.require_positive(self, ("steps", "batch_size", "max_length", "ckpt_every"))
         if not self.lr > 0 or self.warmup_steps < 0 or self.weight_decay < 0:
             raise ValueError(f"--lr {self.lr} must be > 0, --warmup-steps and --weight-decay >= 0")
         check_template(self.template)

@@ -50,9 +50,7 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         if self.size not in SIZES:
             raise ValueError(f"--size {self.size!r}: valid sizes are {', '.join(SIZES)}")
-        for name in ("batch_size", "seq_len", "eval_every", "ckpt_every", "val_documents"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        runs.require_positive(self, ("batch_size", "seq_len", "eval_every", "ckpt_every", "val_documents"))
         if self.tokens < 0:
             raise ValueError(f"--tokens must be >= 0, got {self.tokens}")
         if not self.lr > 0:

@@ -73,10 +73,9 @@ class RLConfig:
     overrides: tuple = ()  # ((name, value), ...) applied to the algo preset
 
     def __post_init__(self) -> None:
-        for name in ("steps", "prompts_per_step", "group_size", "minibatches", "epochs", "max_new_tokens",
-                     "eval_every", "ckpt_every", "eval_problems", "eval_samples", "label_samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        runs.require_positive(self, (
+            "steps", "prompts_per_step", "group_size", "minibatches", "epochs", "max_new_tokens", "eval_every",
+            "ckpt_every", "eval_problems", "eval_samples", "label_samples"))
         if self.train_problems < 0:
             raise ValueError(f"--train-problems must be >= 0, got {self.train_problems}")
         if self.minibatches > self.prompts_per_step * self.group_size:
@@ -180,9 +179,10 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
     SRLConfig or HFRLConfig); a non-finite loss raises `error`.
     policy_logprobs(model, input_ids, attn_mask, mask, *, temperature) -> (logprobs, entropies) [B, T]:
     the policy's log-likelihood with gradients (default: the world model's sequence_logprobs; the HF
-    trainer passes sequence_logprobs_hf). Old log-probs are those of the policy before this step's first update: the first
-    mini-batch takes its own (detached) forward pass; the rows it does not hold take old_logprobs
-    [B, T] when given (the sampler's own), else an extra no-grad forward.
+    trainer passes sequence_logprobs_hf).
+    Old log-probs are those of the policy before this step's first update: the first mini-batch takes
+    its own (detached) forward pass; the rows it does not hold take old_logprobs [B, T] when given (the
+    sampler's own), else an extra no-grad forward.
     """
     if keep_rows.numel() == 0:
         return {"loss/skipped": 1.0}
@@ -200,7 +200,8 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
             old = torch.zeros(mask.shape, device=ro.input_ids.device)
             rest = keep_rows[~torch.isin(keep_rows, batches[0])]
             if len(batches) > 1 and rest.numel():
-                old[rest] = logprobs_of(model, ro.input_ids[rest], ro.attn_mask[rest], mask[rest], temperature=temperature)[0]
+                old[rest] = logprobs_of(model, ro.input_ids[rest], ro.attn_mask[rest], mask[rest],
+                                        temperature=temperature)[0]
         ref = None
         if acfg.kl_beta > 0:
             ref = logprobs_of(ref_model, ro.input_ids, ro.attn_mask, mask)[0]

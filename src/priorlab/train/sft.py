@@ -73,10 +73,9 @@ class SFTConfig:
             raise ValueError("give exactly one of --traces FILE and --teacher-format FORMAT")
         if self.teacher_format and self.teacher_format not in FORMATS:
             raise ValueError(f"--teacher-format {self.teacher_format!r}: valid: {', '.join(FORMATS)}")
-        for name in ("steps", "batch_size", "problems", "eval_every", "eval_problems", "eval_samples",
-                     "max_new_tokens", "ckpt_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        runs.require_positive(self, (
+            "steps", "batch_size", "problems", "eval_every", "eval_problems", "eval_samples", "max_new_tokens",
+            "ckpt_every"))
         if self.warmup_steps < 0:
             raise ValueError(f"--warmup-steps must be >= 0, got {self.warmup_steps}")
         if not self.lr > 0:

@@ -82,10 +82,9 @@ class SRLConfig:
     ckpt_every: int = 20
 
     def __post_init__(self) -> None:
-        for name in ("steps", "prompts_per_step", "group_size", "minibatches", "epochs", "step_max_tokens",
-                     "eval_every", "eval_problems", "eval_samples", "max_new_tokens", "ckpt_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        runs.require_positive(self, (
+            "steps", "prompts_per_step", "group_size", "minibatches", "epochs", "step_max_tokens", "eval_every",
+            "eval_problems", "eval_samples", "max_new_tokens", "ckpt_every"))
         if self.expert_format not in FORMATS:
             raise ValueError(f"--expert-format {self.expert_format!r}: valid: {', '.join(FORMATS)}")
         if self.minibatches > self.prompts_per_step * self.group_size:
