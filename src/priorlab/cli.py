@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from priorlab.commands import hf_options
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="priorlab: does RLVR teach, or surface what pretraining put there?")
 console = Console()
@@ -251,15 +253,15 @@ def eval_(
     out: Path | None = typer.Option(None, help="run directory for summary.json, samples.jsonl, passk.json, "
                                        "correctness.parquet"),
     data: str | None = typer.Option(None, help="HF models: JSONL/Parquet problems (MATH, GSM8K, AIME layouts)"),
-    layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),
-    question_field: str | None = typer.Option(None, help="--data field holding the problem"),
-    answer_field: str | None = typer.Option(None, help="--data field holding the gold answer"),
-    skip_bad: bool = typer.Option(False, help="skip malformed --data records (reported by line) instead of failing"),
-    limit: int | None = typer.Option(None, help="use the first N problems of --data"),
-    template: str = typer.Option("plain", help="HF prompt template: plain, qwen-math, chat"),
+    layout: str = hf_options.LAYOUT,
+    question_field: str | None = hf_options.QUESTION_FIELD,
+    answer_field: str | None = hf_options.ANSWER_FIELD,
+    skip_bad: bool = hf_options.SKIP_BAD,
+    limit: int | None = hf_options.LIMIT,
+    template: str = hf_options.TEMPLATE,
     backend: str = typer.Option("hf", help="HF generation backend: hf (transformers generate) or vllm"),
     dtype: str = typer.Option("auto", help="HF weights: auto, float32, bfloat16, float16"),
-    device: str = typer.Option("cpu", help="HF device: cpu, cuda, cuda:N, mps, auto"),
+    device: str = hf_options.DEVICE,
     max_new_tokens: int | None = typer.Option(None, help="generation budget (default 160; HF models 512)"),
     batch_size: int = typer.Option(64, help="HF models: sequences per generate call"),
     timeout: float = typer.Option(5.0, help="HF models: seconds per Math-Verify comparison"),
@@ -340,15 +342,15 @@ def rl(
     hicra_alpha: float | None = typer.Option(None),
     quiet: bool = typer.Option(False),
     data: str | None = typer.Option(None, help="HF models: JSONL/Parquet training problems (MATH, GSM8K, AIME)"),
-    layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),
-    question_field: str | None = typer.Option(None, help="--data field holding the problem"),
-    answer_field: str | None = typer.Option(None, help="--data field holding the gold answer"),
-    skip_bad: bool = typer.Option(False, help="skip malformed --data records (reported by line) instead of failing"),
-    limit: int | None = typer.Option(None, help="use the first N problems of --data"),
+    layout: str = hf_options.LAYOUT,
+    question_field: str | None = hf_options.QUESTION_FIELD,
+    answer_field: str | None = hf_options.ANSWER_FIELD,
+    skip_bad: bool = hf_options.SKIP_BAD,
+    limit: int | None = hf_options.LIMIT,
     eval_data: str | None = typer.Option(None, help="HF models: held-out problems for eval/* (same layout options)"),
-    template: str = typer.Option("plain", help="HF prompt template: plain, qwen-math, chat"),
+    template: str = hf_options.TEMPLATE,
     dtype: str = typer.Option("float32", help="HF weights while training: float32, bfloat16, float16, auto"),
-    device: str = typer.Option("cpu", help="HF device: cpu, cuda, cuda:N, mps, auto"),
+    device: str = hf_options.DEVICE,
     top_p: float = typer.Option(1.0, help="HF models: nucleus sampling of the rollouts"),
     batch_size: int = typer.Option(64, help="HF models: sequences per generate call / no-grad forward"),
 ):

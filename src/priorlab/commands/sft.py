@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from priorlab.commands import hf_options
+
 
 def register(app: typer.Typer) -> None:
     from priorlab.cli import cli_errors, console
@@ -36,16 +38,16 @@ def register(app: typer.Typer) -> None:
         resume: bool = typer.Option(False, help="continue an interrupted run from its last checkpoint"),
         quiet: bool = typer.Option(False),
         data: str | None = typer.Option(None, help="HF models: JSONL/Parquet (problem, solution) records"),
-        layout: str = typer.Option("auto", help="--data layout: auto, math, gsm8k, aime"),
-        question_field: str | None = typer.Option(None, help="--data field holding the problem"),
-        answer_field: str | None = typer.Option(None, help="--data field holding the gold answer"),
+        layout: str = hf_options.LAYOUT,
+        question_field: str | None = hf_options.QUESTION_FIELD,
+        answer_field: str | None = hf_options.ANSWER_FIELD,
         solution_field: str | None = typer.Option(None, help="--data field holding the target solution"),
-        skip_bad: bool = typer.Option(False, help="skip malformed --data records (reported by line)"),
-        limit: int | None = typer.Option(None, help="use the first N records of --data"),
-        template: str = typer.Option("plain", help="HF prompt template: plain, qwen-math, chat"),
+        skip_bad: bool = hf_options.SKIP_BAD,
+        limit: int | None = hf_options.LIMIT,
+        template: str = hf_options.TEMPLATE,
         max_length: int = typer.Option(1024, help="HF models: prompt + target tokens per example"),
         dtype: str = typer.Option("float32", help="HF weights while training"),
-        device: str = typer.Option("cpu", help="HF device: cpu, cuda, cuda:N, mps, auto"),
+        device: str = hf_options.DEVICE,
     ):
         """Supervised fine-tuning (distillation) on traces; loss on completion tokens only."""
         from priorlab.model.hf import is_hf_ref
