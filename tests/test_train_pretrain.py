@@ -42,7 +42,9 @@ def test_same_seed_gives_identical_weights_and_resume_is_bitwise(tmp_path, tiny_
 
 
 def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path, tiny_mixture):
-    args = ["pretrain", "--mixture", tiny_mixture, "--size", "xs", "--tokens", 16 * 64 * 24, "--batch-size", 16,
+    # 48 steps, killed once step 8's checkpoint exists: the 40 steps left keep a slow (loaded) machine from
+    # finishing the run between two polls
+    args = ["pretrain", "--mixture", tiny_mixture, "--size", "xs", "--tokens", 16 * 64 * 48, "--batch-size", 16,
             "--seq-len", 64, "--ckpt-every", 4, "--eval-every", 8, "--no-cache", "--quiet"]
     ref = tmp_path / "ref"
     run_cli(*args, "--out", ref)
@@ -58,7 +60,7 @@ def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path, tiny
     run_cli(*args, "--out", killed, "--resume")
     assert _weights(killed) == _weights(ref)
     steps = [r["step"] for r in runs.MetricsLog(killed / "metrics.jsonl").read()]
-    assert steps == list(range(1, 25))
+    assert steps == list(range(1, 49))
 
 
 def test_cache_reuses_a_finished_prior(tmp_path, tiny_mixture):
