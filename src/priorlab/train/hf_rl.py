@@ -11,8 +11,8 @@ The same stages as the controlled world's trainer (`train.rl`), with real text i
   scorer of `priorlab eval` and `priorlab grade`; the true correctness is logged beside the reward;
 - advantages and loss: `algos.group_advantages`, `algos.policy_loss` (every preset but `hicra`, which
   needs token labels that only the world has);
-- update: mini-batches x epochs per rollout batch, like `train.rl.update` (the same rules, rewritten for
-  the HF forward, `model.hf_generate.sequence_logprobs_hf`);
+- update: `train.rl.update` itself (mini-batches x epochs per rollout batch), scoring the policy with
+  the HF forward, `model.hf_generate.sequence_logprobs_hf`;
 - checkpoint: `OUT/checkpoints/step_N/` = `save_pretrained` (safetensors) + tokenizer + `state.pt`
   (optimizer, step); the final policy in `OUT/model/` (an HF checkpoint: `priorlab eval --model
   hf:OUT`, `priorlab diff BASE OUT`); `config.json`, `metrics.jsonl`, `summary.json` (last) in OUT.
@@ -174,18 +174,6 @@ def update(model, opt, ro, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg
                      policy_logprobs=sequence_logprobs_hf, old_logprobs=ro.logprobs, error=ValueError)
 
 
-def rollout_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:
-    flat = [o for group in outs for o in group]
-    m = {"reward/mean": float(rewards.mean()), "reward/std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
-         "correct/mean": float(np.mean([o.correct for o in flat])),  # shadow metric: true correctness
-         "length/mean": float(ro.lengths.float().mean()), "length/truncated": float((~ro.finished).float().mean())}
-    for name in flat[0].components:
-        m[f"reward/{name}"] = float(np.mean([o.components[name] for o in flat]))
-    n = int(ro.completion_mask.sum())
-    m["entropy/all"] = float(ro.entropies.sum() / n) if n else float("nan")
-    return m
-
-
 def evaluate_policy(lm, prompts: Prompts, cfg: HFRLConfig, grader: Grader) -> dict:
     """Greedy accuracy, accuracy at the training temperature (eval_samples each) and pass@eval_samples."""
     from priorlab.model.hf_generate import hf_rollout
@@ -257,7 +245,7 @@ def train(cfg: HFRLConfig, out: str | Path, *, resume: bool = False, progress: b
             keep = algos.dynamic_sampling_mask(rewards) if acfg.dynamic_sampling else torch.ones(len(idx), dtype=torch.bool)
             keep_rows = torch.nonzero(keep.repeat_interleave(cfg.group_size)).flatten()
             upd = update(model, opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1, ref_model)  # ---- update
-            row = {"step": step + 1, **rollout_metrics(ro, outs, rewards), **upd,
+            row = {"step": step + 1, **rl.reward_metrics(ro, outs, rewards), **upd,
                    **{f"adv/{k}": v for k, v in algos.advantage_metrics(rewards, adv).items()},
                    "adv/groups_kept": float(keep.float().mean())}
             if eval_prompts is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps):

@@ -228,9 +228,10 @@ def _world_logprobs(model, input_ids, attn_mask, mask, *, temperature=1.0):
     return sequence_logprobs(model, input_ids, attn_mask, None, mask, temperature=temperature)
 
 
-def rollout_metrics(ro: Rollouts, outs: list, rewards: torch.Tensor) -> dict:
+def reward_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:
+    """What every RL trainer logs of a rollout batch: rewards, their components, the true correctness,
+    lengths and the mean entropy of the completion tokens (ro: world Rollouts or an HF rollout)."""
     flat = [o for group in outs for o in group]
-    comp = ro.completion_mask
     m = {"reward/mean": float(rewards.mean()), "reward/std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
          "correct/mean": float(np.mean([o.correct for o in flat])),  # shadow metric: true correctness
          "length/mean": float(ro.lengths.float().mean()), "length/truncated": float((~ro.finished).float().mean())}
@@ -238,9 +239,20 @@ def rollout_metrics(ro: Rollouts, outs: list, rewards: torch.Tensor) -> dict:
         vals = [o.components[name] for o in flat if isinstance(o.components.get(name), (int, float, bool))]
         if vals:
             m[f"reward/{name}"] = float(np.mean(vals))
-    for key, mask in (("all", comp), ("planning", ro.planning_mask), ("execution", ro.execution_mask)):
-        n = int(mask.sum())
-        m[f"entropy/{key}"] = float((ro.entropies * mask).sum() / n) if n else float("nan")
+    m["entropy/all"] = _mean_entropy(ro.entropies, ro.completion_mask)
+    return m
+
+
+def _mean_entropy(entropies: torch.Tensor, mask: torch.Tensor) -> float:
+    n = int(mask.sum())
+    return float((entropies * mask).sum() / n) if n else float("nan")
+
+
+def rollout_metrics(ro: Rollouts, outs: list, rewards: torch.Tensor) -> dict:
+    """reward_metrics, plus the world's: entropy of planning and execution tokens, format shares."""
+    m = reward_metrics(ro, outs, rewards)
+    for key, mask in (("planning", ro.planning_mask), ("execution", ro.execution_mask)):
+        m[f"entropy/{key}"] = _mean_entropy(ro.entropies, mask)
     parsed = [parse(t) for t in ro.texts]
     counts = Counter(p.format or "none" for p in parsed)
     for f in (*FORMATS, "none"):
