@@ -1,4 +1,5 @@
 import json
+import math
 import shutil
 
 import pytest
@@ -9,7 +10,7 @@ from safetensors.torch import load_file
 
 from priorlab.data import DataSpec
 from priorlab.train.hf_rl import HFRLConfig, train
-from tests.tiny_hf import ADDITION_ROWS, cli, save_tiny_qwen, write_jsonl
+from tests.tiny_hf import ADDITION_ROWS, CHARS, cli, save_tiny_qwen, write_jsonl
 
 
 @pytest.fixture()
@@ -29,6 +30,7 @@ def test_two_rl_steps_then_diff_against_the_base(tmp_path, setup):
     # random:0.5 gives non-zero advantages; the first mini-batch starts at ratio 1 and the second moved
     assert rows[1]["reward/random"] in (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
     assert rows[1]["correct/mean"] == 0.0 and rows[1]["loss/ratio_max"] > 1.0
+    assert 0 < rows[1]["entropy/all"] <= math.log(len(CHARS) + 3)  # mean entropy of the completion tokens
     assert (tmp_path / "rl" / "model" / "model.safetensors").is_file()
     assert (tmp_path / "rl" / "checkpoints" / "step_00000002" / "state.pt").is_file()
     s = json.loads((tmp_path / "rl" / "summary.json").read_text())
