@@ -146,20 +146,33 @@ def save_weights(dirpath: str | Path, model: torch.nn.Module, meta: dict) -> Non
     atomic_write_json(dirpath / "model.json", {"code_version": code_version(), **meta})
 
 
+def atomic_dir(dest: str | Path, write) -> Path:
+    """Fill a directory by calling write(tmp) on a temporary sibling, then rename it to `dest` (replacing
+    any old one): a kill never leaves a half-written `dest`; a failure removes the temporary."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        write(tmp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
 def save_checkpoint(run_dir: str | Path, step: int, model, optimizer, meta: dict, extra_state: dict | None = None) -> Path:
-    """Write `checkpoints/step_N/` via a temporary directory renamed into place (kill-safe)."""
-    root = Path(run_dir) / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step_{step:08d}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".step_{step:08d}."))
-    save_weights(tmp, model, {**meta, "step": step})
+    """Write `checkpoints/step_N/` (weights, model.json, state.pt) with atomic_dir (kill-safe)."""
     state = {"optimizer": optimizer.state_dict() if optimizer is not None else None,
              "torch_rng": torch.get_rng_state(), **(extra_state or {})}
-    torch.save(state, tmp / "state.pt")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    return final
+
+    def write(tmp: Path) -> None:
+        save_weights(tmp, model, {**meta, "step": step})
+        torch.save(state, tmp / "state.pt")
+
+    return atomic_dir(Path(run_dir) / "checkpoints" / f"step_{step:08d}", write)
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
@@ -243,11 +256,6 @@ def finished_summary(out: Path, resume: bool, log) -> dict | None:
 
 
 def publish(src: Path, dest: Path) -> None:
-    """Copy a finished run to `dest` atomically (copy to a temporary sibling, then rename)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    shutil.rmtree(tmp)
-    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("checkpoints"))
-    if dest.exists():
-        shutil.rmtree(dest)
-    os.replace(tmp, dest)
+    """Copy a finished run (without its checkpoints) to `dest` atomically (atomic_dir)."""
+    atomic_dir(dest, lambda tmp: shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("checkpoints"),
+                                                 dirs_exist_ok=True))

@@ -1,7 +1,7 @@
 """Checkpoints of Hugging Face models trained by priorlab (`rl`, `sft` with `--init hf:PATH`).
 
     save_hf(out / "checkpoints" / "step_00000050", lm, {"optimizer": opt.state_dict(), "step": 50})
-    latest_checkpoint(out)  # the newest checkpoints/step_N holding a state.pt, or None
+    runs.latest_checkpoint(out)  # the newest checkpoints/step_N holding a state.pt, or None
 
 A checkpoint is what `save_pretrained` writes (config.json, model.safetensors, generation_config.json)
 plus the tokenizer (with the pad token priorlab may have added) and, for resumable checkpoints,
@@ -11,47 +11,31 @@ kill never leaves a half-written checkpoint; every one loads with `load_hf` and 
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
+from priorlab import runs
+
 
 def save_hf(dest: Path, lm, state: dict | None = None) -> None:
-    """`save_pretrained` (safetensors) + tokenizer (+ state.pt) into a temporary folder renamed to `dest`."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    try:
+    """`save_pretrained` (safetensors) + tokenizer (+ state.pt) into `dest`, via runs.atomic_dir."""
+
+    def write(tmp: Path) -> None:
         lm.model.save_pretrained(tmp, safe_serialization=True)
         lm.tokenizer.save_pretrained(tmp)
         if state is not None:
             torch.save(state, tmp / "state.pt")
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
-
-def latest_checkpoint(out: Path) -> Path | None:
-    found = sorted(p for p in (Path(out) / "checkpoints").glob("step_*") if (p / "state.pt").is_file())
-    return found[-1] if found else None
-
-
-def load_state(ckpt: Path) -> dict:
-    return torch.load(Path(ckpt) / "state.pt", weights_only=False)
+    runs.atomic_dir(dest, write)
 
 
 def resume_optimizer(ckpt: Path | None, opt: torch.optim.Optimizer, out: Path, log) -> int:
-    """Load the optimizer state of `ckpt` (from `latest_checkpoint`) into `opt`; the step to resume
+    """Load the optimizer state of `ckpt` (from `runs.latest_checkpoint`) into `opt`; the step to resume
     from, 0 for a fresh run (ckpt None)."""
     if ckpt is None:
         return 0
-    state = load_state(ckpt)
+    state = runs.load_state(ckpt)
     opt.load_state_dict(state["optimizer"])
     log(f"resuming {out} from step {int(state['step'])}")
     return int(state["step"])

@@ -47,7 +47,7 @@ from priorlab import algos, runs
 from priorlab.data import Dataset, DataSpec
 from priorlab.grading import DEFAULT_TIMEOUT, Grader, answer_key, gold_answer
 from priorlab.model.hf import RUN_MODEL_DIR as MODEL_DIR
-from priorlab.model.hf_checkpoint import latest_checkpoint, resume_optimizer, save_hf
+from priorlab.model.hf_checkpoint import resume_optimizer, save_hf
 from priorlab.prompts import add_special_tokens, check_template, render
 from priorlab.train import rl
 
@@ -202,7 +202,7 @@ def train(cfg: HFRLConfig, out: str | Path, *, resume: bool = False, progress: b
     acfg = cfg.algo_config()
     ds = cfg.data.load(log)
     eval_ds = cfg.eval_data.load(log) if cfg.eval_data is not None else None
-    ckpt = latest_checkpoint(out) if resume else None
+    ckpt = runs.latest_checkpoint(out) if resume else None
     lm = load_hf(ckpt if ckpt is not None else cfg.init, dtype=cfg.dtype, device=cfg.device)
     model = lm.model  # stays in eval mode: dropout off (module doc)
     ref_model = copy.deepcopy(model) if acfg.kl_beta > 0 else None

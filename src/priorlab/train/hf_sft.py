@@ -30,7 +30,7 @@ import torch
 from priorlab import runs
 from priorlab.data import Dataset, DataSpec
 from priorlab.model.hf import RUN_MODEL_DIR
-from priorlab.model.hf_checkpoint import latest_checkpoint, resume_optimizer, save_hf
+from priorlab.model.hf_checkpoint import resume_optimizer, save_hf
 from priorlab.prompts import add_special_tokens, check_template, render
 
 
@@ -123,7 +123,7 @@ def train(cfg: HFSFTConfig, out: str | Path, *, resume: bool = False, progress: 
     if (done := runs.finished_summary(out, resume, log)) is not None:
         return done
     ds = cfg.data.load(log)
-    ckpt = latest_checkpoint(out) if resume else None
+    ckpt = runs.latest_checkpoint(out) if resume else None
     lm = load_hf(ckpt if ckpt is not None else cfg.init, dtype=cfg.dtype, device=cfg.device)
     pairs, cut = encode(lm, ds, cfg)
     opt = torch.optim.AdamW(lm.model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
