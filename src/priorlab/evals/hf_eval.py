@@ -43,6 +43,7 @@ from priorlab import runs
 from priorlab.data import Dataset, DataSpec
 from priorlab.grading import DEFAULT_TIMEOUT, Grade, Grader, answer_key
 from priorlab.prompts import add_special_tokens, check_template, render
+from priorlab.rewards import majority_answer
 
 BACKENDS = ("hf", "vllm")
 
@@ -72,9 +73,7 @@ class HFEvalConfig:
         check_template(self.template)
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown --backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
-        for name in ("samples", "max_new_tokens", "batch_size", "n_boot"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        runs.require_positive(self, ("samples", "max_new_tokens", "batch_size", "n_boot"))
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"--temperature {self.temperature} must be >= 0 and --top-p {self.top_p} in (0, 1]")
         parse_ks(self.ks, self.samples)
@@ -111,12 +110,8 @@ def sample_texts(cfg: HFEvalConfig, questions: list[str]) -> tuple[list[str], di
 def majority_correct(grades: list[Grade]) -> bool:
     """maj@K of one problem: the most common extracted answer (by answer_key; first seen wins a tie) is correct."""
     keys = [answer_key(g.pred) if g.pred is not None else None for g in grades]
-    counts = Counter(k for k in keys if k is not None)
-    if not counts:
-        return False
-    top = max(counts.values())
-    first = next(i for i, k in enumerate(keys) if k is not None and counts[k] == top)
-    return bool(grades[first].correct)
+    top = majority_answer(keys)
+    return top is not None and bool(grades[keys.index(top)].correct)
 
 
 def score(ds: Dataset, texts: list[str], k: int, timeout: float) -> list[list[Grade]]:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import copy
 import random
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,6 +48,7 @@ from priorlab.grading import DEFAULT_TIMEOUT, Grader, answer_key, gold_answer
 from priorlab.model.hf import RUN_MODEL_DIR as MODEL_DIR
 from priorlab.model.hf_checkpoint import resume_optimizer, save_hf
 from priorlab.prompts import add_special_tokens, check_template, render
+from priorlab.rewards import majority_answer
 from priorlab.train import rl
 
 
@@ -137,10 +137,10 @@ def wrong_labels(lm, prompts: Prompts, cfg: HFRLConfig, grader: Grader) -> dict[
     for i, ex in enumerate(prompts.ds.examples):
         row = grades[i * n:(i + 1) * n]
         keys = [answer_key(g.pred) if g.pred is not None else None for g in row]
-        counts = Counter(k for k in keys if k is not None)
-        if not counts:
+        majority = majority_answer(keys)
+        if majority is None:
             continue
-        top = row[keys.index(counts.most_common(1)[0][0])]
+        top = row[keys.index(majority)]
         label = f"#### {top.pred}" if style == "gsm8k" else top.pred
         try:
             gold_answer(label, style)
