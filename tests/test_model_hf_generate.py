@@ -3,13 +3,9 @@ import pytest
 pytest.importorskip("transformers")
 import torch
 
+from priorlab.model.gpt import positions_from_mask as positions
 from priorlab.model.hf import load_hf
-from priorlab.model.hf_generate import (
-    encode_prompts,
-    hf_rollout,
-    positions,
-    sequence_logprobs_hf,
-)
+from priorlab.model.hf_generate import encode_prompts, hf_rollout, sequence_logprobs_hf
 from tests.tiny_hf import save_tiny_qwen
 
 PROMPTS = ["1+2=?\n", "What is 13-4?\n", "7\n"]
@@ -20,7 +16,7 @@ def lm(tmp_path_factory):
     return load_hf(save_tiny_qwen(tmp_path_factory.mktemp("m") / "q"))
 
 
-def test_positions_of_a_left_padded_batch():
+def test_hf_position_ids_of_a_left_padded_batch():  # the world's positions_from_mask, as HF feeds them
     mask = torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]], dtype=torch.bool)
     assert positions(mask).tolist() == [[0, 0, 0, 1], [0, 1, 2, 3]]
 

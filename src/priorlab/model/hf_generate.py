@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from priorlab.model.gpt import positions_from_mask
+
 
 @dataclass
 class HFRollouts:
@@ -82,11 +84,6 @@ def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[Tensor, Tensor]:
     return ids, mask
 
 
-def positions(attn_mask: Tensor) -> Tensor:
-    """Position ids of a left-padded batch: 0 at each row's first real token (0 on the padding too)."""
-    return (attn_mask.long().cumsum(-1) - 1).clamp(min=0)
-
-
 def sequence_logprobs_hf(model, input_ids: Tensor, attn_mask: Tensor, completion_mask: Tensor, *,
                          temperature: float = 1.0) -> tuple[Tensor, Tensor]:
     """(logprobs [B, T], entropies [B, T]) float32 of the tokens selected by completion_mask, with gradients.
@@ -97,7 +94,7 @@ def sequence_logprobs_hf(model, input_ids: Tensor, attn_mask: Tensor, completion
     attn_mask = attn_mask.bool()
     dev = next(model.parameters()).device
     logits = model(input_ids=input_ids.to(dev), attention_mask=attn_mask.long().to(dev),
-                   position_ids=positions(attn_mask).to(dev)).logits[:, :-1].float()  # [B, T-1, V]
+                   position_ids=positions_from_mask(attn_mask).to(dev)).logits[:, :-1].float()  # [B, T-1, V]
     if temperature not in (0.0, 1.0):
         logits = logits / temperature
     logp = torch.log_softmax(logits, dim=-1)
