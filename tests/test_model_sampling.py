@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from priorlab.model.gpt import GPT, GPTConfig
-from priorlab.model.sampling import _next_token_stats, _pick, _top_p_filter, sample, sequence_logprobs
+from priorlab.model.sampling import _pick, _top_p_filter, next_token_stats, sample, sequence_logprobs
 
 V, PAD, EOS = 7, 0, 1
 PROMPTS = [[2, 3, 4, 5, 6], [3, 2], [4, 4, 5]]
@@ -142,10 +142,10 @@ def test_logprobs_and_entropies_match_a_full_forward(pos):
 def test_entropy_by_hand():
     # p = [.25, .75]: H = -(.25 ln .25 + .75 ln .75) = .3466 + .2158 = .5623 nats
     logits = torch.tensor([[0.0, math.log(3.0)], [5.0, 5.0]])
-    _, _, entropy = _next_token_stats(logits, 1.0)
+    _, _, entropy = next_token_stats(logits, 1.0)
     assert torch.allclose(entropy, torch.tensor([0.5623, math.log(2.0)]), atol=1e-4)
     # temperature 2 halves the logit gap: p ∝ [1, sqrt 3] = [.366, .634] -> H = .6568
-    _, _, entropy = _next_token_stats(logits[:1], 2.0)
+    _, _, entropy = next_token_stats(logits[:1], 2.0)
     assert entropy.item() == pytest.approx(0.6568, abs=1e-4)
 
 

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from priorlab.model.gpt import positions_from_mask
+from priorlab.model.sampling import next_token_stats
 
 
 @dataclass
@@ -95,11 +96,8 @@ def sequence_logprobs_hf(model, input_ids: Tensor, attn_mask: Tensor, completion
     dev = next(model.parameters()).device
     logits = model(input_ids=input_ids.to(dev), attention_mask=attn_mask.long().to(dev),
                    position_ids=positions_from_mask(attn_mask).to(dev)).logits[:, :-1].float()  # [B, T-1, V]
-    if temperature not in (0.0, 1.0):
-        logits = logits / temperature
-    logp = torch.log_softmax(logits, dim=-1)
+    logp, _, entropy = next_token_stats(logits, temperature)  # the world sampler's definition of the policy
     token_logp = logp.gather(-1, input_ids[:, 1:, None].to(dev)).squeeze(-1)  # [B, T-1]
-    entropy = -(logp.exp() * logp).sum(-1)
     keep = completion_mask.bool()[:, 1:].to(dev)
     zero = token_logp.new_zeros(input_ids.shape[0], 1)
     return (torch.cat([zero, torch.where(keep, token_logp, 0.0)], 1).cpu(),

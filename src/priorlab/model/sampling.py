@@ -10,7 +10,7 @@ the RL trainer's ratios and the planning-vs-execution entropy analyses read.
     out.tokens, out.lengths, out.logprobs, out.entropies, out.finished
 
 `sequence_logprobs` recomputes the same log-probabilities with gradients for a prompt + completion
-batch; both go through `_next_token_stats`, so the sampler and the trainer agree on what the policy's
+batch; both go through `next_token_stats`, so the sampler and the trainer agree on what the policy's
 distribution is (temperature included). Benchmark: `python bench/sampling.py`.
 """
 
@@ -61,7 +61,7 @@ class Samples:
     finished: Tensor
 
 
-def _next_token_stats(logits: Tensor, temperature: float) -> tuple[Tensor, Tensor, Tensor]:
+def next_token_stats(logits: Tensor, temperature: float) -> tuple[Tensor, Tensor, Tensor]:
     """logits [..., V] -> (log-probs [..., V], probs [..., V], entropy [...]) of softmax(logits / temperature).
 
     temperature 0 (greedy) is scored at temperature 1: the argmax has probability 1 at temperature 0,
@@ -88,7 +88,7 @@ def _top_p_filter(probs: Tensor, top_p: float) -> Tensor:
 def _pick(logits: Tensor, temperature: float, top_p: float,
           generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
     """logits [B, V] -> (token [B] long, its logprob [B], entropy [B])."""
-    logp, probs, entropy = _next_token_stats(logits, temperature)
+    logp, probs, entropy = next_token_stats(logits, temperature)
     if temperature == 0:
         token = logits.argmax(-1)
     else:
@@ -259,7 +259,7 @@ def sequence_logprobs(model: GPT, input_ids: Tensor, attn_mask: Tensor, position
     else:
         ids = input_ids
         logits, _ = model(ids, positions=positions, attn_mask=attn_mask)  # [B, T, V]
-    logp, _, entropy = _next_token_stats(logits[:, :-1], temperature)  # [., T-1, V], [., T-1]
+    logp, _, entropy = next_token_stats(logits[:, :-1], temperature)  # [., T-1, V], [., T-1]
     zero = logp.new_zeros(ids.shape[0], 1)
     token_logp = torch.cat([zero, logp.gather(-1, ids[:, 1:, None]).squeeze(-1)], dim=1)
     entropy = torch.cat([zero, entropy], dim=1)
