@@ -44,14 +44,10 @@ class DiffConfig:
 def resolve_ref(ref: str | Path) -> str:
     """A checkpoint argument as a path: `hf:PATH` -> PATH, and a priorlab run on a Hugging Face model
     (`priorlab rl` / `sft --init hf:...`, its weights in `RUN/model/`) -> `RUN/model`."""
-    from priorlab.model.hf import PREFIX, RUN_MODEL_DIR
+    from priorlab.model.hf import PREFIX, run_policy_dir
 
     p = Path(str(ref).removeprefix(PREFIX))
-    inner = p / RUN_MODEL_DIR
-    if p.is_dir() and not any(p.glob("*.safetensors")) and not any(p.glob("*.safetensors.index.json")) \
-            and inner.is_dir() and any(inner.glob("*.safetensors")):
-        return str(inner)
-    return str(p)
+    return str(run_policy_dir(p) or p)
 
 
 def label(path: str | Path) -> str:

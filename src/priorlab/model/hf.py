@@ -68,11 +68,17 @@ def resolve_path(ref: str | Path) -> Path:
         raise ValueError(f"{s}: no such local checkpoint directory{hint}")
     if not path.is_dir():
         raise ValueError(f"{s}: a Hugging Face checkpoint must be a directory (with config.json), not a file")
-    if (path / RUN_MODEL_DIR / "config.json").is_file() and not _hf_config(path / "config.json"):
-        path = path / RUN_MODEL_DIR  # a priorlab run on an HF model (`priorlab rl`/`sft`): its final policy
+    path = run_policy_dir(path) or path
     if not (path / "config.json").is_file():
         raise ValueError(f"{s}: not a Hugging Face checkpoint directory (no config.json)")
     return path
+
+
+def run_policy_dir(path: Path) -> Path | None:
+    """`path/model` when `path` is a priorlab run on an HF model (`priorlab rl` / `sft`, whose final policy
+    is saved there and whose own config.json is not a transformers one); else None."""
+    inner = path / RUN_MODEL_DIR
+    return inner if (inner / "config.json").is_file() and not _hf_config(path / "config.json") else None
 
 
 def _hf_config(path: Path) -> bool:
