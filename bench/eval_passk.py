@@ -15,9 +15,9 @@ import time
 
 import torch
 
-from priorlab.evals import evaluate as ev
+from priorlab.evals import world_eval as ev
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, config_for_size
-from priorlab.train.pretrain import BLOCK_SIZE, load_model
+from priorlab.pretrain import BLOCK_SIZE, load_model
 from priorlab.world.tokenizer import Tokenizer
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from priorlab.model.gpt import GPT, config_for_size
-from priorlab.train.pretrain import BLOCK_SIZE, PretrainConfig, _wrap, get_batch, make_optimizer
+from priorlab.pretrain import BLOCK_SIZE, PretrainConfig, _wrap, get_batch, make_optimizer
 from priorlab.world.corpus import build_corpus
 from priorlab.world.mixtures import load_mixture, mixture_from_dict
 from priorlab.world.tokenizer import Tokenizer

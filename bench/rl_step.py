@@ -9,7 +9,7 @@ whole rollout batch of 64, token-level loss with ratio clipping at 0.2 (TRL `los
 
 A step is sample + score + advantages + update. priorlab's step runs the trainer's own stage functions
 (`rollout`, `rl.score`, `algos.group_advantages`, `rl.update`, `rl.rollout_metrics`) in the order of the
-loop body of `priorlab.train.rl.train`; `train` itself cannot be called because its prompts
+loop body of `priorlab.rl.loop.train`; `train` itself cannot be called because its prompts
 (`Q: a+b=?\\n`) need characters outside this 21-symbol vocabulary. TRL's step is timed by a callback from
 `on_step_begin` to `on_step_end` (its logging and data loading fall outside, which favours TRL). The two
 are interleaved, one priorlab step inside each TRL `on_step_end` after TRL's clock has stopped, so that
@@ -37,11 +37,11 @@ import time
 
 import torch
 
-from priorlab import algos
 from priorlab.model.gpt import GPT, GPTConfig
-from priorlab.rewards import RewardOutput
-from priorlab.rollout import rollout
-from priorlab.train import rl
+from priorlab.rl import algos
+from priorlab.rl import loop as rl
+from priorlab.rl.rewards import RewardOutput
+from priorlab.rl.rollout import rollout
 from priorlab.world.tasks import Difficulty, Problem, get_task
 from priorlab.world.tokenizer import SPECIALS, Tokenizer
 
@@ -83,7 +83,7 @@ class SumReward:
 
 # ------------------------------------------------------------------------------------------- priorlab
 class PriorlabRun:
-    """The loop body of `priorlab.train.rl.train` minus evaluate / log / checkpoint, on a fresh model."""
+    """The loop body of `priorlab.rl.loop.train` minus evaluate / log / checkpoint, on a fresh model."""
 
     def __init__(self, seed: int):
         w = WORKLOAD

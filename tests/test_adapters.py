@@ -12,7 +12,7 @@ from priorlab.adapters import (
     reward_func,
     trl_reward,
 )
-from priorlab.rewards import BRIER_MISSING
+from priorlab.rl.rewards import BRIER_MISSING
 
 # A group of four completions of one MATH-style prompt whose gold answer is 1/2.
 GOLD = "\\frac{1}{2}"

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from priorlab import runs
+from priorlab.common import runs
 from priorlab.model.gpt import GPT, config_for_size
 from priorlab.world.tokenizer import Tokenizer
 from tests.conftest import run_cli

@@ -5,9 +5,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from priorlab import plots, runs
 from priorlab.commands.diff import DiffConfig, run_diff, write
-from priorlab.evals import evaluate as ev
+from priorlab.common import runs
+from priorlab.evals import world_eval as ev
+from priorlab.lab import plots
 from priorlab.model.gpt import GPT, config_for_size
 from priorlab.world.tokenizer import Tokenizer
 from tests.conftest import run_cli
@@ -31,7 +32,7 @@ def run_dirs(tmp_path, monkeypatch):
     cfg = ev.EvalConfig(problems=5, samples=8, difficulty="2x1,3x1", n_boot=100)
     ev.evaluate("good", cfg, tmp_path / "ev", model_path="runs/rl", baseline="weak", baseline_path="runs/pt")
 
-    rows = [{"step": 0, "eval/acc_t1": 0.5}]  # step 0 holds only the evaluation, as in `train.rl`
+    rows = [{"step": 0, "eval/acc_t1": 0.5}]  # step 0 holds only the evaluation, as in `rl.loop`
     for s in range(1, 6):
         rows.append({"step": s, "format/direct": 0.2, "format/nl": 0.5 - 0.05 * s, "format/code": 0.25 + 0.05 * s,
                      "format/none": 0.05, "format/well_formed": 0.9, "entropy/all": 0.8,

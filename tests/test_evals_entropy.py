@@ -20,7 +20,7 @@ from priorlab.evals.entropy import (
 )
 from priorlab.model.gpt import GPT, config_for_size
 from priorlab.model.sampling import sample
-from priorlab.rollout import rollout
+from priorlab.rl.rollout import rollout
 from priorlab.world.formats import Style, render
 from priorlab.world.tasks import Problem
 from priorlab.world.tokenizer import Tokenizer

@@ -4,8 +4,8 @@ pytest.importorskip("transformers")
 import torch
 
 from priorlab.model.gpt import positions_from_mask as positions
-from priorlab.model.hf import load_hf
-from priorlab.model.hf_generate import encode_prompts, hf_rollout, sequence_logprobs_hf
+from priorlab.model.hf.generate import encode_prompts, hf_rollout, sequence_logprobs_hf
+from priorlab.model.hf.load import load_hf
 from tests.tiny_hf import save_tiny_qwen
 
 PROMPTS = ["1+2=?\n", "What is 13-4?\n", "7\n"]

@@ -9,8 +9,8 @@
     #       from priorlab.adapters import openrlhf_reward; reward_func = openrlhf_reward("correct")
 
 One scorer, `MathReward.score_group(texts, gold, ...)`, takes the completions of one prompt and returns a
-`priorlab.rewards.RewardOutput` per completion, with the reward specs of `priorlab.rewards.make_reward`
-(`correct`, `random:0.3`, `brier+length:0.001`, ...) read on real math text (`priorlab.grading`):
+`priorlab.rl.rewards.RewardOutput` per completion, with the reward specs of `priorlab.rl.rewards.make_reward`
+(`correct`, `random:0.3`, `brier+length:0.001`, ...) read on real math text (`priorlab.math.grading`):
 
 | base      | score of completion i (a = its extracted answer: last \\boxed{}; gsm8k style also `#### N`)   |
 |-----------|--------------------------------------------------------------------------------------------|
@@ -59,8 +59,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from priorlab.grading import DEFAULT_TIMEOUT, Grade, Grader, answer_key, gold_answer, shared_grader
-from priorlab.rewards import BRIER_MISSING, PENALTIES, REWARDS, Group, RewardOutput, majority_answer, make_reward
+from priorlab.math.grading import DEFAULT_TIMEOUT, Grade, Grader, answer_key, gold_answer, shared_grader
+from priorlab.rl.rewards import BRIER_MISSING, PENALTIES, REWARDS, Group, RewardOutput, majority_answer, make_reward
 from priorlab.world.tasks import Verdict
 
 _CONF = re.compile(r"<confidence>(.*?)</confidence>", re.DOTALL)

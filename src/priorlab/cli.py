@@ -33,7 +33,7 @@ def cli_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from priorlab.runs import RunError
+        from priorlab.common.runs import RunError
         from priorlab.world.mixtures import MixtureError
 
         try:
@@ -72,7 +72,7 @@ def world(
     """Show a mixture (the pretraining prior) and sample documents, planning tokens highlighted."""
     from collections import Counter
 
-    from priorlab import runs
+    from priorlab.common import runs
     from priorlab.world.corpus import documents
     from priorlab.world.mixtures import load_mixture
 
@@ -122,8 +122,8 @@ def pretrain(
     quiet: bool = typer.Option(False, help="no progress bar"),
 ):
     """Pretrain a tiny GPT from scratch on a mixture's corpus (cached by config hash)."""
-    from priorlab.train.pretrain import PretrainConfig
-    from priorlab.train.pretrain import pretrain as run
+    from priorlab.pretrain import PretrainConfig
+    from priorlab.pretrain import pretrain as run
 
     cfg = PretrainConfig(mixture=mixture, size=size, tokens=tokens, seed=seed, batch_size=batch_size,
                          seq_len=seq_len, lr=lr, eval_every=eval_every, ckpt_every=ckpt_every)
@@ -267,13 +267,13 @@ def eval_(
     timeout: float = typer.Option(5.0, help="HF models: seconds per Math-Verify comparison"),
 ):
     """Sample K completions per held-out problem; accuracy, pass@k curve, formats, calibration, entropy."""
-    from priorlab.evals.evaluate import EvalConfig, evaluate
-    from priorlab.model.hf import is_hf_ref
-    from priorlab.train.pretrain import load_model
+    from priorlab.evals.world_eval import EvalConfig, evaluate
+    from priorlab.model.hf.load import is_hf_ref
+    from priorlab.pretrain import load_model
 
     if is_hf_ref(model):
-        from priorlab.data import DataSpec
-        from priorlab.evals.hf_eval import HFEvalConfig, evaluate_hf
+        from priorlab.evals.math_eval import HFEvalConfig, evaluate_hf
+        from priorlab.math.data import DataSpec
 
         if data is None:
             raise ValueError(f"--model {model} is a Hugging Face model: pass the problems with --data FILE")
@@ -355,16 +355,16 @@ def rl(
     batch_size: int = typer.Option(64, help="HF models: sequences per generate call / no-grad forward"),
 ):
     """RLVR from a pretrained prior: sample, score, advantages, update, evaluate, log, checkpoint."""
-    from priorlab.model.hf import is_hf_ref
-    from priorlab.train.rl import RLConfig, train
+    from priorlab.model.hf.load import is_hf_ref
+    from priorlab.rl.loop import RLConfig, train
 
     local = locals()
     overrides = tuple((k, local[k]) for k in ("baseline", "sign", "w_lambda", "clip", "eps_low", "eps_high", "agg",
                                               "kl_beta", "entropy_coef", "dynamic_sampling", "hicra_alpha")
                       if local[k] is not None)
     if is_hf_ref(init):
-        from priorlab.data import DataSpec
-        from priorlab.train import hf_rl
+        from priorlab.math.data import DataSpec
+        from priorlab.rl import hf_loop as hf_rl
 
         if data is None:
             raise ValueError(f"--init {init} is a Hugging Face model: pass the training problems with --data FILE")
@@ -390,7 +390,7 @@ def rl(
                    max_new_tokens=max_new_tokens, difficulty=difficulty, train_problems=train_problems,
                    one_shot_rule=one_shot_rule, eval_every=eval_every, eval_problems=eval_problems,
                    ckpt_every=ckpt_every, store_rollouts=store_rollouts, overrides=overrides)
-    from priorlab.rewards import make_reward
+    from priorlab.rl.rewards import make_reward
 
     make_reward(reward, labels={} if reward.split("+")[0].split(":")[0] == "incorrect" else None)  # validate early
     s = train(cfg, out, resume=resume, progress=not quiet, log=console.print)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab import runs
-from priorlab.sweep import Job, job_dir
+from priorlab.common import runs
+from priorlab.lab.sweep import Job, job_dir
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "untestable")
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result
 from priorlab.evals.calibration import calibration_report, ece
-from priorlab.plots import plot_conditions, plot_reliability
+from priorlab.lab.plots import plot_conditions, plot_reliability
 
 INFO = ClaimInfo(
     id="calibration",

@@ -12,7 +12,7 @@ Verdict: `decide` with δ = 0.05 (5 accuracy points more gain from the better pr
 from __future__ import annotations
 
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result
-from priorlab.plots import plot_conditions
+from priorlab.lab.plots import plot_conditions
 
 INFO = ClaimInfo(
     id="catalyst",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result
-from priorlab.plots import plot_format_shares
+from priorlab.lab.plots import plot_format_shares
 from priorlab.world.formats import FORMATS
 
 INFO = ClaimInfo(

@@ -11,7 +11,7 @@ Verdict: `decide` with δ = 0.02 (two points more shortcuts).
 from __future__ import annotations
 
 from priorlab.claims.base import RL_DIFFICULTY, ClaimInfo, Lab, Results, bootstrap, result
-from priorlab.plots import plot_conditions
+from priorlab.lab.plots import plot_conditions
 
 INFO = ClaimInfo(
     id="hard-samples",

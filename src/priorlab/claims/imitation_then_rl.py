@@ -10,7 +10,7 @@ Verdict: `decide` with δ = 0.02.
 from __future__ import annotations
 
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result
-from priorlab.plots import plot_conditions
+from priorlab.lab.plots import plot_conditions
 
 INFO = ClaimInfo(
     id="imitation-then-rl",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result
 from priorlab.claims.passk_boundary import curves
-from priorlab.plots import plot_passk
+from priorlab.lab.plots import plot_passk
 
 INFO = ClaimInfo(
     id="negative-reinforcement",

@@ -9,7 +9,7 @@ example) / gain(full set) on held-out problems. Verdict: `decide` with δ = 0.5.
 from __future__ import annotations
 
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result, room
-from priorlab.plots import plot_conditions
+from priorlab.lab.plots import plot_conditions
 
 INFO = ClaimInfo(
     id="one-shot",

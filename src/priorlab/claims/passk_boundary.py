@@ -13,7 +13,7 @@ import numpy as np
 
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result, room
 from priorlab.evals.passk import default_ks, passk_curve, passk_matrix
-from priorlab.plots import plot_passk
+from priorlab.lab.plots import plot_passk
 
 INFO = ClaimInfo(
     id="passk-boundary",

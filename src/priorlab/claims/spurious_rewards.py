@@ -13,7 +13,7 @@ Verdict: `decide` with δ = 0.5 (random recovers at least half of the correct re
 from __future__ import annotations
 
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result, room
-from priorlab.plots import plot_conditions
+from priorlab.lab.plots import plot_conditions
 from priorlab.world.formats import FORMATS
 
 INFO = ClaimInfo(

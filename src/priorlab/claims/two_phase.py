@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result
-from priorlab.plots import plot_entropy_by_type
+from priorlab.lab.plots import plot_entropy_by_type
 
 INFO = ClaimInfo(
     id="two-phase",

@@ -15,7 +15,7 @@ import numpy as np
 
 from priorlab.analysis.params import diff_checkpoints
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result
-from priorlab.plots import plot_sparsity_per_layer
+from priorlab.lab.plots import plot_sparsity_per_layer
 
 INFO = ClaimInfo(
     id="update-sparsity",

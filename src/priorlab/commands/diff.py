@@ -44,7 +44,7 @@ class DiffConfig:
 def resolve_ref(ref: str | Path) -> str:
     """A checkpoint argument as a path: `hf:PATH` -> PATH, and a priorlab run on a Hugging Face model
     (`priorlab rl` / `sft --init hf:...`, its weights in `RUN/model/`) -> `RUN/model`."""
-    from priorlab.model.hf import PREFIX, run_policy_dir
+    from priorlab.model.hf.load import PREFIX, run_policy_dir
 
     p = Path(str(ref).removeprefix(PREFIX))
     return str(run_policy_dir(p) or p)
@@ -80,8 +80,8 @@ def summarize(result: dict) -> dict:
 
 def write(out: Path, cfg: DiffConfig, result: dict) -> list[str]:
     """Every output file (module doc); returns the figure stems."""
-    from priorlab import runs
-    from priorlab.plots import plot_sparsity_per_layer
+    from priorlab.common import runs
+    from priorlab.lab.plots import plot_sparsity_per_layer
 
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")

@@ -7,7 +7,7 @@
 Each record's prediction field holds a completion (or a list of completions, graded one by one); its answer
 field holds the gold answer as the benchmark writes it (MATH's `answer`, GSM8K's rationale ending in
 `#### N`, an AIME integer). Extraction, equivalence and the statuses ok / no_answer / timeout / error are
-`priorlab.grading` (read its module doc). Writes to --out:
+`priorlab.math.grading` (read its module doc). Writes to --out:
 
     config.json     the resolved inputs
     graded.jsonl    every good input record plus `correct`, `status`, `pred_extracted`, `gold_extracted`,
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import typer
 
-from priorlab.grading import DEFAULT_TIMEOUT, STATUSES, Grade, Grader, check_style, math_verify_version, summarize
+from priorlab.math.grading import DEFAULT_TIMEOUT, STATUSES, Grade, Grader, check_style, math_verify_version, summarize
 
 OUT_FIELDS = ("correct", "status", "pred_extracted", "gold_extracted", "grade_error")
 
@@ -77,7 +77,7 @@ def _answer(rec: dict, name: str) -> str:
 def grade_file(cfg: GradeConfig) -> tuple[list[dict], dict]:
     """Grade every record; returns (output rows, summary). Raises ValueError on malformed records unless
     `cfg.skip_bad`, in which case they are listed in summary["skipped"]."""
-    from priorlab.data import BadRecord, describe_bad, read_records, record_unit
+    from priorlab.math.data import BadRecord, describe_bad, read_records, record_unit
 
     t0 = time.time()
     rows: list[dict] = []
@@ -121,7 +121,7 @@ def grade_file(cfg: GradeConfig) -> tuple[list[dict], dict]:
 
 
 def write(out: Path, cfg: GradeConfig, rows: list[dict], summary: dict) -> None:
-    from priorlab import runs
+    from priorlab.common import runs
 
     runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "grade"})
     runs.atomic_write_text(out / "graded.jsonl", "".join(
@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
         cfg = GradeConfig(str(file), prediction_field, answer_field, style, timeout, workers, skip_bad)
         rows, summary = grade_file(cfg)
         if summary["skipped"]:
-            from priorlab.data import BadRecord, describe_bad
+            from priorlab.math.data import BadRecord, describe_bad
 
             err.print(f"[yellow]warning:[/] skipped {len(summary['skipped'])} malformed record(s) of {file}: "
                       + describe_bad([BadRecord(**b) for b in summary["skipped"]], 5, summary["skipped_unit"]),

@@ -2,7 +2,7 @@
 
     priorlab plot runs/pt-eval runs/rl runs/diff --out runs/figures
 
-For each directory, what it holds decides what is drawn (`priorlab.plots`):
+For each directory, what it holds decides what is drawn (`priorlab.lab.plots`):
 
 - an evaluation (`passk.json`, from `priorlab eval`): its pass@k curves with CIs; the curves of every
   evaluation given go into one figure, `passk`, so models can be compared at a glance;
@@ -31,7 +31,7 @@ NOT_FORMATS = ("well_formed",)  # `format/well_formed` is a rate, not a share
 
 
 def _read_json(path: Path) -> dict:
-    from priorlab.runs import read_json
+    from priorlab.common.runs import read_json
 
     return read_json(path)
 
@@ -111,8 +111,8 @@ def _rl_series(path: Path) -> tuple[dict | None, dict | None]:
 
 def collect(dirs: list[Path]) -> list[dict]:
     """Every figure to draw: [{"stem", "source", "draw": callable(stem)}], inputs all read and checked."""
-    from priorlab import plots
     from priorlab.commands.diff import label
+    from priorlab.lab import plots
 
     for d in dirs:
         if not d.is_dir():
@@ -170,7 +170,7 @@ def _bind(fn: Callable, *args, **kwargs) -> Callable:
 
 def make_plots(dirs: list[Path], out: Path) -> list[dict]:
     """Draw every figure that applies (module doc) into `out`; returns [{"stem", "source", "files"}]."""
-    from priorlab import runs
+    from priorlab.common import runs
 
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")

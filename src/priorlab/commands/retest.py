@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
         """Re-test the claims: runs (shared and cached), verdicts with CIs, report.json + report.html."""
         import signal
 
-        from priorlab.retest import retest as run
+        from priorlab.lab.retest import retest as run
 
         def _terminate(*_):  # SIGTERM ends the workers too, like Ctrl-C; finished runs are kept
             raise KeyboardInterrupt
@@ -51,6 +51,6 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def report(run_dir: Path = typer.Argument(..., help="a retest output directory holding report.json")):
         """Re-render report.html from a retest's report.json."""
-        from priorlab.report import rerender
+        from priorlab.lab.report import rerender
 
         console.print(f"wrote {rerender(run_dir)}")

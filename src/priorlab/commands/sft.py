@@ -1,4 +1,4 @@
-"""`priorlab sft`: supervised fine-tuning / distillation on traces (library: `priorlab.train.sft`).
+"""`priorlab sft`: supervised fine-tuning / distillation on traces (library: `priorlab.sft.loop`).
 
     priorlab sft --init runs/pt-nl --teacher-format code --steps 300 --out runs/sft-code
     priorlab sft --init runs/pt --traces traces.jsonl --skip-bad-lines --out runs/sft
@@ -50,12 +50,12 @@ def register(app: typer.Typer) -> None:
         device: str = hf_options.DEVICE,
     ):
         """Supervised fine-tuning (distillation) on traces; loss on completion tokens only."""
-        from priorlab.model.hf import is_hf_ref
-        from priorlab.train.sft import SFTConfig, train
+        from priorlab.model.hf.load import is_hf_ref
+        from priorlab.sft.loop import SFTConfig, train
 
         if is_hf_ref(init):
-            from priorlab.data import DataSpec
-            from priorlab.train import hf_sft
+            from priorlab.math.data import DataSpec
+            from priorlab.sft import hf_loop as hf_sft
 
             if data is None:
                 raise ValueError(f"--init {init} is a Hugging Face model: pass (problem, solution) records with --data")

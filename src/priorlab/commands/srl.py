@@ -1,4 +1,4 @@
-"""`priorlab srl`: Supervised RL on expert steps (library: `priorlab.train.srl`).
+"""`priorlab srl`: Supervised RL on expert steps (library: `priorlab.sft.srl`).
 
     priorlab srl --init runs/pt --expert-format code --steps 60 --out runs/srl
     priorlab rl --init runs/srl --steps 60 --out runs/srl-rl        # then ordinary RLVR
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False),
     ):
         """SRL: reward = difflib similarity of the generated step to the expert's next step."""
-        from priorlab.train.srl import SRLConfig, train
+        from priorlab.sft.srl import SRLConfig, train
 
         cfg = SRLConfig(init=str(init), expert_format=expert_format, algo=algo, steps=steps, seed=seed,
                         prompts_per_step=prompts_per_step, group_size=group_size, minibatches=minibatches,

@@ -78,7 +78,7 @@ def world_token_types(token_ids: Sequence[int], text: str) -> str:
     """One label code per generated token of the world: the grammar label of its character, `s` for specials.
 
     token_ids: the generated ids (eos included); text: their decoding (specials dropped). Mirrors
-    `priorlab.rollout`: the i-th non-special token is the i-th character of `text`.
+    `priorlab.rl.rollout`: the i-th non-special token is the i-th character of `text`.
     """
     types = [SPECIAL] * len(token_ids)
     char_pos = [j for j, i in enumerate(token_ids) if int(i) >= len(SPECIALS)][: len(text)]

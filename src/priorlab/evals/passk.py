@@ -8,7 +8,7 @@ Code", arXiv 2107.03374, eq. 1; used by Limit-of-RLVR, arXiv 2504.13837, App. A.
            = 1 - prod_{i = n-c+1}^{n} (1 - k / i)        (numerically stable form; Codex, RLVR-Decomposed)
 
 with the exact edge cases c = 0 -> 0 and n - c < k -> 1. A curve averages it over problems; its CI
-resamples problems (`priorlab.stats`). `compare_curves` reports other - base per k with a paired
+resamples problems (`priorlab.common.stats`). `compare_curves` reports other - base per k with a paired
 bootstrap over problems and the crossover k of the "pass@k boundary" claim (base below at k = 1,
 above at large k).
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from priorlab.stats import bootstrap_ci, paired_bootstrap_diff
+from priorlab.common.stats import bootstrap_ci, paired_bootstrap_diff
 
 
 def pass_at_k(n, c, k: int):

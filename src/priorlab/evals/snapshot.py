@@ -5,7 +5,7 @@
 
 `eval.npz` holds, for P problems x n samples: `correct`, `well_formed`, `shortcut` (any detector),
 `format` (index into FORMAT_CODES), `confidence` (NaN where no `Conf:` line), `length`; `eval.json`
-holds the problems, the settings and the summary of `priorlab.evals.evaluate.summarize`.
+holds the problems, the settings and the summary of `priorlab.evals.world_eval.summarize`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab import runs
-from priorlab.evals import evaluate as ev
+from priorlab.common import runs
+from priorlab.evals import world_eval as ev
 from priorlab.world.formats import FORMATS
 
 FORMAT_CODES = (*FORMATS, "none")
@@ -26,7 +26,7 @@ FORMAT_CODES = (*FORMATS, "none")
 def run_snapshot(model_dir: str | Path, out: str | Path, *, difficulty: str = ev.RL_DIFFICULTY, problems: int = 100,
                  samples: int = 8, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 160,
                  checkpoint: int | None = None) -> dict:
-    from priorlab.train.pretrain import load_model
+    from priorlab.pretrain import load_model
 
     src = Path(model_dir) if checkpoint is None else Path(model_dir) / "checkpoints" / f"step_{checkpoint:08d}"
     model, _ = load_model(src)

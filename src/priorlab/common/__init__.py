@@ -1,0 +1,1 @@
+"""What every stage shares: run directories and atomic writes, statistics."""

@@ -1,0 +1,1 @@
+"""Experiments over many runs: sweeps, the claims' retest, its report and plots."""

@@ -1,0 +1,99 @@
+"""The HTML report of a retest: self-contained (plots embedded as data URIs), readable without network.
+
+    priorlab report runs/retest        # re-render report.html from report.json
+
+At the top, a table of the verdicts; then, per claim, the claim and its source, the protocol, the plot
+that shows the evidence, the effect with its interval next to the paper's number, the verdict and the
+rule that produced it, and the numbers behind it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from priorlab.common import runs
+
+COLORS = {"reproduced": "#1a7f37", "not reproduced": "#cf222e", "inconclusive": "#9a6700", "untestable": "#57606a"}
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#1f2328;line-height:1.45}
+h1{margin-bottom:.2em} .sub{color:#57606a;margin-top:0}
+table{border-collapse:collapse;width:100%;margin:1em 0} th,td{border-bottom:1px solid #d0d7de;padding:.35em .5em;
+text-align:left;vertical-align:top;font-size:.92em} th{background:#f6f8fa}
+.v{font-weight:600;padding:.1em .5em;border-radius:1em;color:#fff;white-space:nowrap}
+section{border-top:2px solid #d0d7de;margin-top:2em;padding-top:.5em}
+.kv{display:grid;grid-template-columns:9em 1fr;gap:.2em 1em;font-size:.93em} .kv div:nth-child(odd){color:#57606a}
+img{max-width:49%;border:1px solid #d0d7de;margin:.3em .3em 0 0} pre{background:#f6f8fa;padding:.6em;overflow:auto;
+font-size:.8em;max-height:24em} .num{font-variant-numeric:tabular-nums}
+"""
+
+
+def _badge(v: str) -> str:
+    return f'<span class="v" style="background:{COLORS.get(v, "#57606a")}">{html.escape(v)}</span>'
+
+
+def _fmt(x) -> str:
+    return "–" if x is None else f"{x:+.3f}" if isinstance(x, (int, float)) else html.escape(str(x))
+
+
+def _interval(c: dict) -> str:
+    if c.get("effect") is None:
+        return "–"
+    return f'{_fmt(c["effect"])} <span class="sub">[{_fmt(c["ci_low"])}, {_fmt(c["ci_high"])}]</span>'
+
+
+def _img(path: Path) -> str:
+    if not path.is_file():
+        return f"<p>(missing plot {html.escape(str(path))})</p>"
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def render(report: dict, root: Path) -> str:
+    claims = report["claims"]
+    counts = {v: sum(c["verdict"] == v for c in claims) for v in COLORS}
+    rows = "".join(
+        f'<tr><td><a href="#{c["id"]}">{html.escape(c["id"])}</a></td><td>{_badge(c["verdict"])}</td>'
+        f'<td class="num">{_interval(c)}</td><td>{html.escape(c["metric"])}</td>'
+        f'<td>{html.escape(c["paper"])}</td></tr>' for c in claims)
+    sections = []
+    for c in claims:
+        reason = f'<p><b>Why untestable:</b> {html.escape(c["reason"])}</p>' if c.get("reason") else ""
+        kv = "".join(f"<div>{k}</div><div>{v}</div>" for k, v in [
+            ("claim", html.escape(c["claim"])), ("source", html.escape(c["source"])),
+            ("protocol", html.escape(c["protocol"])), ("metric", html.escape(c["metric"])),
+            ("effect [95% CI]", _interval(c)), ("paper", html.escape(c["paper"])),
+            ("verdict", _badge(c["verdict"])), ("rule", html.escape(c["rule"])),
+            ("seeds", html.escape(", ".join(map(str, c["seeds"]))))])
+        plots = "".join(_img(root / p) for p in c.get("plots", []))
+        metrics = html.escape(json.dumps(c["metrics"], indent=1, default=str))
+        sections.append(f'<section id="{c["id"]}"><h2>{html.escape(c["id"])} {_badge(c["verdict"])}</h2>'
+                        f'<div class="kv">{kv}</div>{reason}<div>{plots}</div>'
+                        f"<details><summary>numbers behind the verdict</summary><pre>{metrics}</pre></details></section>")
+    v = report["versions"]
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>priorlab retest ({report['preset']})</title>
+<style>{CSS}</style></head><body>
+<h1>priorlab retest</h1>
+<p class="sub">preset <b>{html.escape(report['preset'])}</b> · seeds {html.escape(str(report.get('seeds')))} ·
+{report['elapsed_s'] / 60:.1f} min · {html.escape(report.get('created', ''))} · priorlab {html.escape(v['code'])},
+torch {html.escape(v['torch'])} · engine {html.escape(report.get('engine', 'local'))}</p>
+<p>{len(claims)} claims: {summary}. Effects are estimates with 95% bootstrap intervals over seeds and held-out
+problems; each verdict follows the rule printed with it.</p>
+<table><tr><th>claim</th><th>verdict</th><th>effect [95% CI]</th><th>metric</th><th>paper</th></tr>{rows}</table>
+{''.join(sections)}
+</body></html>"""
+
+
+def write_html(report: dict, root: str | Path) -> Path:
+    root = Path(root)
+    runs.atomic_write_text(root / "report.html", render(report, root))
+    return root / "report.html"
+
+
+def rerender(root: str | Path) -> Path:
+    root = Path(root)
+    return write_html(runs.read_json(root / "report.json"), root)

@@ -1,0 +1,311 @@
+"""Sweeps: runs as jobs in a dependency graph, computed once, cached on disk, run locally or on Ray.
+
+A `Job` is a stage (pretrain, rl, sft, srl, eval) with its parameters and the jobs it starts from. Its
+key hashes all of that plus the code version, so the same condition asked for by two claims is one job,
+and a retest that was interrupted reuses every finished job (and resumes the unfinished ones from their
+checkpoints). Every job runs in its own process with one thread, so the local engine and the Ray engine
+give bitwise-identical results.
+
+    jobs = [rl_job, eval_job]                     # dependencies are pulled in automatically
+    paths = run_jobs(jobs, root="out/jobs", engine="local", workers=2)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from priorlab.common import runs
+
+ENGINES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str
+    params: tuple  # sorted ((name, value), ...), JSON-serialisable values
+    deps: tuple = ()  # Jobs this one starts from, in the order the runner expects
+    label: str = field(default="", compare=False)
+
+    @staticmethod
+    def make(kind: str, deps: tuple = (), label: str = "", **params) -> Job:
+        if kind not in RUNNERS:
+            raise ValueError(f"unknown job kind {kind!r}; valid: {', '.join(RUNNERS)}")
+        return Job(kind, tuple(sorted(params.items())), tuple(deps), label)
+
+    @property
+    def p(self) -> dict:
+        return dict(self.params)
+
+    @cached_property
+    def key(self) -> str:
+        """Hash of kind, parameters, dependencies and code version; computed once per Job object (a worker
+        receives it with the pickled job), so editing the sources during a sweep cannot re-key a job."""
+        version = runs.code_version("pretrain" if self.kind == "pretrain" else "all")
+        blob = json.dumps([self.kind, self.params, [d.key for d in self.deps], version], default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def dirname(self) -> str:
+        return f"{self.kind}-{self.key}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.label or self.key[:8]}"
+
+    @property
+    def cost(self) -> float:
+        """Rough seconds on one core, for progress estimates only."""
+        return COSTS[self.kind](self.p)
+
+
+# ------------------------------------------------------------------------------------------ runners
+def _run_pretrain(p: dict, out: Path, deps: list[Path]) -> None:
+    from priorlab.pretrain import PretrainConfig, pretrain
+
+    pretrain(PretrainConfig(**p), out, resume=True, use_cache=True, progress=False, log=lambda *_: None)
+
+
+def _run_rl(p: dict, out: Path, deps: list[Path]) -> None:
+    from priorlab.rl.loop import RLConfig, train
+
+    p = {**p, "overrides": tuple(tuple(x) for x in p.get("overrides", ()))}
+    train(RLConfig(init=str(deps[0]), **p), out, resume=True, progress=False, log=lambda *_: None)
+
+
+def _run_eval(p: dict, out: Path, deps: list[Path]) -> None:
+    from priorlab.evals.snapshot import run_snapshot
+
+    run_snapshot(deps[0], out, **p)
+
+
+def _run_sft(p: dict, out: Path, deps: list[Path]) -> None:
+    from priorlab.sft.loop import SFTConfig
+    from priorlab.sft.loop import train as train_sft
+
+    train_sft(SFTConfig(init=str(deps[0]), **p), out, resume=True, progress=False, log=lambda *_: None)
+
+
+def _run_srl(p: dict, out: Path, deps: list[Path]) -> None:
+    from priorlab.sft.srl import SRLConfig
+    from priorlab.sft.srl import train as train_srl
+
+    train_srl(SRLConfig(init=str(deps[0]), **p), out, resume=True, progress=False, log=lambda *_: None)
+
+
+RUNNERS: dict[str, Callable[[dict, Path, list[Path]], None]] = {
+    "pretrain": _run_pretrain, "rl": _run_rl, "eval": _run_eval, "sft": _run_sft, "srl": _run_srl,
+}
+COSTS: dict[str, Callable[[dict], float]] = {
+    "pretrain": lambda p: p.get("tokens", 8e6) / 25_000,
+    "rl": lambda p: p.get("steps", 60) * p.get("prompts_per_step", 16) * p.get("group_size", 8) / 250 + 10,
+    "eval": lambda p: p.get("problems", 100) * p.get("samples", 8) / 1_500 + 2,
+    "sft": lambda p: p.get("steps", 100) * 0.05 + 5,
+    "srl": lambda p: p.get("steps", 30) * 0.5 + 5,
+}
+
+
+def job_dir(root: Path, job: Job) -> Path:
+    return Path(root) / job.dirname
+
+
+def is_done(root: Path, job: Job) -> bool:
+    return (job_dir(root, job) / "job.json").is_file()
+
+
+def execute(job: Job, root: str | Path) -> str:
+    """Run one job (its dependencies must be done) in this process; idempotent. Returns its directory."""
+    import torch
+
+    torch.set_num_threads(1)
+    root = Path(root)
+    out = job_dir(root, job)
+    if is_done(root, job):
+        return str(out)
+    if job.kind == "eval" and out.exists():
+        shutil.rmtree(out)  # evaluations have no checkpoints: redo a partial one
+    t0 = time.perf_counter()
+    RUNNERS[job.kind](job.p, out, [job_dir(root, d) for d in job.deps])
+    runs.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.p, "key": job.key, "label": job.label,
+                                              "deps": [d.dirname for d in job.deps],
+                                              "elapsed_s": time.perf_counter() - t0})
+    return str(out)
+
+
+def closure(jobs: list[Job]) -> list[Job]:
+    """All jobs and their dependencies, each once, dependencies first."""
+    order, seen = [], set()
+
+    def visit(j: Job) -> None:
+        if j.key in seen:
+            return
+        for d in j.deps:
+            visit(d)
+        seen.add(j.key)
+        order.append(j)
+
+    for j in jobs:
+        visit(j)
+    return order
+
+
+class JobFailed(RuntimeError):
+    pass
+
+
+def run_jobs(jobs: list[Job], root: str | Path, *, engine: str = "local", workers: int | None = None,
+             ray_address: str | None = None, progress: bool = True) -> dict[str, Path]:
+    """Run every job not yet done; returns {job key: directory}."""
+    if engine not in ENGINES:
+        raise ValueError(f"--engine {engine!r}: valid: {', '.join(ENGINES)}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    order = closure(jobs)
+    todo = [j for j in order if not is_done(root, j)]
+    workers = workers or max(1, min(os.cpu_count() or 1, 8))
+    bar = _Progress(progress, order, todo)
+    try:
+        if todo:
+            (_run_local if engine == "local" else _run_ray)(todo, root, workers, ray_address, bar)
+    finally:
+        bar.stop()
+    return {j.key: job_dir(root, j) for j in order}
+
+
+def _run_local(todo: list[Job], root: Path, workers: int, _addr, bar) -> None:
+    import multiprocessing as mp
+
+    pending = {j.key: j for j in todo}
+    done_keys: set[str] = set()
+    running = {}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        while pending or running:
+            for key, j in list(pending.items()):
+                if len(running) >= workers:
+                    break
+                if all(d.key in done_keys or is_done(root, d) for d in j.deps):
+                    running[pool.submit(execute, j, str(root))] = j
+                    del pending[key]
+                    bar.start(j)
+            if not running:
+                raise JobFailed("dependency cycle or a dependency that never ran")
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for f in finished:
+                j = running.pop(f)
+                try:
+                    f.result()
+                except Exception as e:  # noqa: BLE001 - re-raised with the job's name
+                    raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed: {e}") from e
+                done_keys.add(j.key)
+                bar.finish(j)
+    except BaseException:
+        # An error, Ctrl-C or SIGTERM: stop the workers now rather than leaving them to finish their jobs
+        # (finished jobs are kept; the interrupted ones resume from their checkpoints on the next run).
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_ray(todo: list[Job], root: Path, workers: int, address: str | None, bar) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--engine ray needs Ray: pip install 'priorlab[ray]'") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_entry)
+        refs, by_ref = {}, {}
+        for j in todo:
+            dep_refs = [refs[d.key] for d in j.deps if d.key in refs]
+            refs[j.key] = remote.remote(j, str(root), *dep_refs)
+            by_ref[refs[j.key]] = j
+            bar.start(j)
+        remaining = list(refs.values())
+        while remaining:
+            ready, remaining = ray.wait(remaining, num_returns=1)
+            j = by_ref[ready[0]]
+            try:
+                ray.get(ready[0])
+            except Exception as e:  # noqa: BLE001
+                raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed on Ray: {e}") from e
+            bar.finish(j)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _ray_entry(job: Job, root: str, *_deps_done) -> str:
+    return execute(job, root)
+
+
+class _Progress:
+    """An overall bar weighted by estimated cost (so its time estimate means something) + running jobs.
+
+    Where the output is not a terminal (redirected to a log file, CI), a bar cannot redraw, so a plain
+    line is printed each time a run finishes instead: runs done, which one, elapsed time and estimate.
+    """
+
+    def __init__(self, enabled: bool, order: list[Job], todo: list[Job]):
+        self.p = None
+        if not enabled:
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[jobs]}"),
+                          TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+        self.plain = not self.p.console.is_terminal
+        self.p.start()
+        self.done = len(order) - len(todo)
+        self.total = len(order)
+        self.running: list[str] = []
+        self.cost_total, self.cost_done, self.t0 = sum(j.cost for j in todo) or 1.0, 0.0, time.perf_counter()
+        self.task = self.p.add_task("retest", total=self.cost_total, jobs=f"{self.done}/{self.total} runs")
+
+    def start(self, j: Job) -> None:
+        if self.p:
+            self.running.append(j.name)
+            self._show()
+
+    def finish(self, j: Job) -> None:
+        if self.p:
+            self.done += 1
+            if j.name in self.running:
+                self.running.remove(j.name)
+            self.p.advance(self.task, j.cost)
+            self.cost_done += j.cost
+            self._show()
+            if self.plain:
+                elapsed = time.perf_counter() - self.t0
+                left = elapsed * (self.cost_total - self.cost_done) / self.cost_done if self.cost_done > 0 else 0.0
+                self.p.console.print(f"{self.done}/{self.total} runs done ({j.name}) | elapsed {_clock(elapsed)} "
+                                     f"| eta {_clock(left)}", highlight=False, markup=False, soft_wrap=True)
+
+    def _show(self) -> None:
+        now = ", ".join(self.running[:3]) + (" ..." if len(self.running) > 3 else "")
+        self.p.update(self.task, jobs=f"{self.done}/{self.total} runs | running: {now or '-'}")
+
+    def stop(self) -> None:
+        if self.p:
+            self.p.stop()
+
+
+def _clock(seconds: float) -> str:
+    """Seconds as h:mm:ss."""
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"

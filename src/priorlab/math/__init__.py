@@ -1,0 +1,1 @@
+"""Real math benchmarks: data files, prompt templates, answer grading with Math-Verify."""

@@ -1,0 +1,1 @@
+"""Hugging Face checkpoints: loading, batched generation, checkpoints, the vLLM backend."""

@@ -1,0 +1,41 @@
+"""Checkpoints of Hugging Face models trained by priorlab (`rl`, `sft` with `--init hf:PATH`).
+
+    save_hf(out / "checkpoints" / "step_00000050", lm, {"optimizer": opt.state_dict(), "step": 50})
+    runs.latest_checkpoint(out)  # the newest checkpoints/step_N holding a state.pt, or None
+
+A checkpoint is what `save_pretrained` writes (config.json, model.safetensors, generation_config.json)
+plus the tokenizer (with the pad token priorlab may have added) and, for resumable checkpoints,
+`state.pt` (optimizer state and step). It is written to a temporary folder renamed into place, so a
+kill never leaves a half-written checkpoint; every one loads with `load_hf` and diffs with `priorlab diff`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from priorlab.common import runs
+
+
+def save_hf(dest: Path, lm, state: dict | None = None) -> None:
+    """`save_pretrained` (safetensors) + tokenizer (+ state.pt) into `dest`, via runs.atomic_dir."""
+
+    def write(tmp: Path) -> None:
+        lm.model.save_pretrained(tmp, safe_serialization=True)
+        lm.tokenizer.save_pretrained(tmp)
+        if state is not None:
+            torch.save(state, tmp / "state.pt")
+
+    runs.atomic_dir(dest, write)
+
+
+def resume_optimizer(ckpt: Path | None, opt: torch.optim.Optimizer, out: Path, log) -> int:
+    """Load the optimizer state of `ckpt` (from `runs.latest_checkpoint`) into `opt`; the step to resume
+    from, 0 for a fresh run (ckpt None)."""
+    if ckpt is None:
+        return 0
+    state = runs.load_state(ckpt)
+    opt.load_state_dict(state["optimizer"])
+    log(f"resuming {out} from step {int(state['step'])}")
+    return int(state["step"])

@@ -1,0 +1,1 @@
+"""RL with verifiable rewards: advantage estimators and losses (algos), rewards, rollouts, the loop."""

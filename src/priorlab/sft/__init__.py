@@ -1,0 +1,1 @@
+"""Imitation stages: SFT / distillation on traces, and SRL (step-wise supervised RL)."""

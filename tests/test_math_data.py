@@ -1,0 +1,179 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from priorlab.math.data import DataError, load_data, read_records
+
+DATA = Path(__file__).parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(not (DATA / "math500.jsonl").is_file(),
+                                reason=f"reference benchmark files not found under {DATA}")
+
+
+def write_lines(path: Path, lines) -> Path:
+    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
+    return path
+
+
+# ---------------------------------------------------------------------------------- built-in layouts
+
+
+@needs_data
+def test_math500_layout_detected():
+    ds = load_data(DATA / "math500.jsonl")
+    assert (ds.layout, ds.style, len(ds), ds.skipped) == ("math", "math", 500, [])
+    ex = ds.examples[0]
+    assert ex.id == "test/precalculus/807.json" and ex.line == 1
+    assert ex.question.startswith("Convert the point $(0,3)$")
+    assert ex.answer == "\\left( 3, \\frac{\\pi}{2} \\right)" and ex.solution.endswith("\\right)}.$")
+
+
+@needs_data
+def test_gsm8k_layout_extracts_final_number():
+    ds = load_data(DATA / "gsm8k_test.jsonl")
+    assert (ds.layout, ds.style, len(ds)) == ("gsm8k", "gsm8k", 1319)
+    ex = ds.examples[0]
+    assert ex.answer == "18" and ex.raw_answer.endswith("#### 18") and ex.solution == ex.raw_answer
+    assert ex.id == "1"  # no id field: the line number
+    assert all(e.answer.lstrip("-").isdigit() for e in ds.examples)  # '1,450,000' -> '1450000'
+
+
+@needs_data
+def test_aime_layout_integer_golds():
+    ds = load_data(DATA / "aime24.jsonl", layout="aime")
+    assert (ds.style, len(ds)) == ("int", 30)
+    assert ds.examples[0].id == "60" and ds.examples[0].answer == "204"
+    assert {e.raw_answer: e.answer for e in ds.examples}["025"] == "25"
+
+
+@needs_data
+def test_limit_keeps_first_examples():
+    assert [e.line for e in load_data(DATA / "math500.jsonl", limit=3).examples] == [1, 2, 3]
+
+
+# ------------------------------------------------------------------------------- field mapping, Parquet
+
+
+def test_field_mapping_jsonl(tmp_path):
+    f = write_lines(tmp_path / "d.jsonl", [{"prompt": "1+1?", "target": 2, "uid": "a"},
+                                           {"prompt": "2+2?", "target": "4"}])
+    ds = load_data(f, question_field="prompt", answer_field="target")
+    assert [(e.question, e.answer) for e in ds.examples] == [("1+1?", "2"), ("2+2?", "4")]
+    assert ds.fields == {"question": "prompt", "answer": "target", "solution": "solution"}
+
+
+def test_parquet_with_field_mapping(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"q": ["What is 6*7?", "What is 2+2?"], "a": ["#### 42", "####4"]}), path)
+    ds = load_data(path, layout="gsm8k", question_field="q", answer_field="a")
+    assert [e.answer for e in ds.examples] == ["42", "4"] and [e.line for e in ds.examples] == [1, 2]
+
+
+def test_unreadable_parquet_is_a_data_error(tmp_path):
+    path = tmp_path / "d.parquet"
+    path.write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match="unreadable Parquet"):
+        load_data(path)
+
+
+# ------------------------------------------------------------------------------------ malformed records
+
+MIXED = [
+    {"problem": "p1", "answer": "1"},         # line 1: good
+    "{oops",                                  # line 2: invalid JSON
+    "",                                       # line 3: blank, not a record
+    {"problem": "p4"},                        # line 4: no answer field
+    ["a", "list"],                            # line 5: not an object
+    {"problem": "", "answer": "1"},           # line 6: empty question
+    {"problem": "p7", "answer": None},        # line 7: answer not text
+    {"problem": "p8", "answer": "\\frac12"},  # line 8: good
+]
+
+
+def test_malformed_records_rejected_with_line_numbers(tmp_path):
+    f = write_lines(tmp_path / "m.jsonl", MIXED)
+    with pytest.raises(DataError) as e:
+        load_data(f)
+    msg = str(e.value)
+    assert msg.startswith(f"{f}: 5 malformed record(s): line 2: invalid JSON")
+    for part in ("line 4: no answer field 'answer'", "line 5: not a JSON object but list",
+                 "line 6: question field 'problem' is empty", "line 7: answer field 'answer' is NoneType"):
+        assert part in msg
+    assert "on_error='skip'" in msg
+
+
+def test_malformed_records_skipped_and_listed(tmp_path):
+    f = write_lines(tmp_path / "m.jsonl", MIXED)
+    ds = load_data(f, on_error="skip")
+    assert [e.line for e in ds.examples] == [1, 8]
+    assert [b.line for b in ds.skipped] == [2, 4, 5, 6, 7]
+    assert ds.describe_skipped(limit=1) == f"skipped 5 malformed record(s) of {f}: line 2: invalid JSON " \
+        "(Expecting property name enclosed in double quotes at column 2); ... and 4 more"
+
+
+def test_unusable_gold_is_malformed(tmp_path):
+    f = write_lines(tmp_path / "g.jsonl", [{"question": "q", "answer": "work #### 5"},
+                                           {"question": "q", "answer": "no final answer"}])
+    ds = load_data(f, layout="gsm8k", on_error="skip")
+    assert [(b.line, b.reason) for b in ds.skipped] == [(2, "answer field 'answer': no '#### N' final answer")]
+    f2 = write_lines(tmp_path / "a.jsonl", [{"problem": "q", "answer": "12.5"}])
+    with pytest.raises(DataError, match="line 1: answer field 'answer': gold answer '12.5' is not an integer"):
+        load_data(f2, layout="aime")
+
+
+def test_explicit_solution_field_is_required(tmp_path):
+    f = write_lines(tmp_path / "s.jsonl", [{"problem": "q", "answer": "1"}])
+    assert load_data(f).examples[0].solution is None  # the layout's own solution field is optional
+    with pytest.raises(DataError, match="no solution field 'work'"):
+        load_data(f, solution_field="work")
+
+
+def test_no_usable_records_and_bad_arguments(tmp_path):
+    f = write_lines(tmp_path / "e.jsonl", ["{bad"])
+    with pytest.raises(DataError, match="no usable records"):
+        load_data(f, on_error="skip")
+    with pytest.raises(DataError, match="data file not found"):
+        load_data(tmp_path / "missing.jsonl")
+    with pytest.raises(DataError, match="unknown data layout 'mmlu'"):
+        load_data(f, layout="mmlu")
+    with pytest.raises(DataError, match="on_error='ignore'"):
+        load_data(f, on_error="ignore")
+
+
+def test_non_utf8_file(tmp_path):
+    f = tmp_path / "b.jsonl"
+    f.write_bytes(b'{"problem": "x", "answer": "1"}\n\xff\xfe\n')
+    with pytest.raises(DataError, match="not UTF-8"):
+        list(read_records(f))
+
+
+def test_hub_id_reads_through_datasets(monkeypatch):
+    import datasets
+
+    calls = []
+
+    def fake_load(name, split):
+        calls.append((name, split))
+        return [{"problem": "What is $1+1$?", "solution": "$\\boxed{2}$", "answer": "2"},
+                {"problem": "What is $2+2$?", "solution": "$\\boxed{4}$", "answer": "4"}]
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    ds = load_data("HuggingFaceH4/MATH-500")
+    assert calls == [("HuggingFaceH4/MATH-500", "test")]
+    assert ds.layout == "math" and [e.answer for e in ds.examples] == ["2", "4"]
+    load_data("openai/gsm8k:train", layout="math")
+    assert calls[-1] == ("openai/gsm8k", "train")
+
+
+def test_hub_id_offline_is_one_clear_error(monkeypatch):
+    import datasets
+    import huggingface_hub
+
+    # offline mode, set where the libraries read it (at import), so the test needs no network time-out
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(DataError, match=r"no-such-owner/no-such-set: no such file, and the datasets hub could not"):
+        load_data("no-such-owner/no-such-set")
