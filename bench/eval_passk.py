@@ -16,8 +16,10 @@ import time
 import torch
 
 from priorlab.evals import world_eval as ev
+from priorlab.model.checkpoint import load_model
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, config_for_size
-from priorlab.pretrain import BLOCK_SIZE, load_model
+from priorlab.pretrain import BLOCK_SIZE
+from priorlab.world.tasks import parse_difficulties
 from priorlab.world.tokenizer import Tokenizer
 
 
@@ -36,7 +38,7 @@ def main() -> None:
         torch.manual_seed(0)
         model = GPT(config_for_size(DEFAULT_SIZE, Tokenizer().vocab_size, BLOCK_SIZE)).eval()
     cfg = ev.EvalConfig(problems=args.problems, samples=args.samples, difficulty=args.difficulty)
-    problems = ev.test_problems(ev.parse_difficulties(args.difficulty)[0], args.problems, 0)
+    problems = ev.test_problems(parse_difficulties(args.difficulty)[0], args.problems, 0)
     t0 = time.perf_counter()
     comps = ev.generate(model, problems, args.samples, cfg, seed=0)
     t_sample = time.perf_counter() - t0

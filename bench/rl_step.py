@@ -37,10 +37,12 @@ import time
 
 import torch
 
+from priorlab.common.seeds import derive
+from priorlab.common.verdict import Verdict
 from priorlab.model.gpt import GPT, GPTConfig
 from priorlab.rl import algos
 from priorlab.rl import loop as rl
-from priorlab.rl.rewards import RewardOutput
+from priorlab.rl.rewards import make_reward
 from priorlab.rl.rollout import rollout
 from priorlab.world.tasks import Difficulty, Problem, get_task
 from priorlab.world.tokenizer import SPECIALS, Tokenizer
@@ -71,14 +73,14 @@ def is_correct(text: str, answer: int) -> bool:
     return text == str(answer)
 
 
-class SumReward:
-    """This workload's correctness reward, in priorlab's `Reward` interface: 1[completion == digits of a+b]."""
+class SumEnv:
+    """This workload's environment, in priorlab's `Env` interface: correct = 1[completion == digits of a+b]."""
 
-    name = "sum"
+    def verify(self, problem: Problem, texts) -> list[Verdict]:
+        return [Verdict(is_correct(t, problem.answer), t, True, None) for t in texts]
 
-    def score_group(self, problem: Problem, texts, *, step: int, prompt_index: int) -> list[RewardOutput]:
-        oks = [is_correct(t, problem.answer) for t in texts]
-        return [RewardOutput(float(ok), {"correct": float(ok)}, ok) for ok in oks]
+    def label_hits(self, problem, verdicts):
+        raise ValueError("the sum workload has no incorrect labels")
 
 
 # ------------------------------------------------------------------------------------------- priorlab
@@ -99,18 +101,18 @@ class PriorlabRun:
         self.model.train()
         # as rl.train builds it
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, betas=w["adam_betas"], weight_decay=0.0)
-        self.tok, self.reward = Tokenizer(), SumReward()
+        self.tok, self.reward, self.env = Tokenizer(), make_reward("correct"), SumEnv()
 
     def step(self, step: int) -> dict:
         cfg, acfg = self.cfg, self.acfg
         problems = draw(cfg.prompts_per_step, random.Random(f"bench-rl:{cfg.seed}:{step}"))  # ---- sample
         prompt_ids = [self.tok.encode(prompt_text(p), bos=True) for p in problems]
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        gen = torch.Generator().manual_seed(derive(cfg.seed, "step", step))
         self.model.eval()
         ro = rollout(self.model, prompt_ids, group_size=cfg.group_size, max_new_tokens=cfg.max_new_tokens,
                      temperature=cfg.temperature, generator=gen, tokenizer=self.tok)
         self.model.train()
-        rewards, outs = rl.score(self.reward, problems, ro.texts, cfg, step)  # ---- score
+        rewards, outs = rl.score(self.reward, self.env, problems, ro.texts, cfg, step)  # ---- score
         adv = algos.group_advantages(rewards, acfg)  # ---- advantages [P, G]
         keep = torch.ones(len(problems), dtype=torch.bool)
         keep_rows = torch.nonzero(keep.repeat_interleave(cfg.group_size)).flatten()

@@ -16,12 +16,12 @@ from priorlab.evals.entropy import (
     strategy_report,
     types_from_mask,
     world_strategy,
-    world_token_types,
 )
 from priorlab.model.gpt import GPT, config_for_size
 from priorlab.model.sampling import sample
 from priorlab.rl.rollout import rollout
 from priorlab.world.formats import Style, render
+from priorlab.world.labels import token_labels
 from priorlab.world.tasks import Problem
 from priorlab.world.tokenizer import Tokenizer
 
@@ -47,11 +47,11 @@ def test_entropy_by_type_empty_type_and_misaligned_input():
         entropy_by_type(["pe"], [[0.1]], [[-0.1]])
 
 
-def test_world_token_types_follow_the_grammar():
+def test_token_labels_follow_the_grammar():
     tok = Tokenizer()
     text = "Code: x=3; x+=4 #7;\nConf: 8\nA: 7"
     ids = tok.encode(text, eos=True)
-    types = world_token_types(ids, text)
+    types = token_labels(ids, text)
     # "Code" planning, ":" other... the labels of the grammar, then `s` for <eos>
     assert len(types) == len(text) + 1 and types[-1] == "s"
     assert types.startswith("pppp") and types[text.index("+=4")] == "p" and types[text.index("#7") + 1] == "e"
@@ -72,7 +72,7 @@ def test_world_entropy_equals_the_rollout_masks():
     for b in range(len(s.lengths)):
         n = int(s.lengths[b])
         ids = s.tokens[b, :n].tolist()
-        types.append(world_token_types(ids, tok.decode(ids)))
+        types.append(token_labels(ids, tok.decode(ids)))
         ents.append(s.entropies[b, :n])
         lps.append(s.logprobs[b, :n])
     out = entropy_by_type(types, ents, lps)

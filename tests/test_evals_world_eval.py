@@ -3,9 +3,9 @@ import math
 
 import pytest
 
-from priorlab.evals.world_eval import EvalConfig, parse_difficulties, parse_ks, score, summarize
+from priorlab.evals.world_eval import EvalConfig, parse_ks, score, summarize
 from priorlab.evals.world_eval import test_problems as draw
-from priorlab.world.tasks import Difficulty, Problem
+from priorlab.world.tasks import Difficulty, Problem, parse_difficulties
 from tests.conftest import run_cli
 
 

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from priorlab.common import runs
-from priorlab.pretrain import PretrainConfig, load_model, lr_at, pretrain
+from priorlab.model.checkpoint import load_model
+from priorlab.pretrain import PretrainConfig, lr_at, pretrain
 from tests.conftest import run_cli
 
 TINY = dict(size="xs", tokens=16 * 64 * 24, batch_size=16, seq_len=64, eval_every=8, ckpt_every=4)

@@ -3,14 +3,15 @@ assertions, plus the spec parser's errors."""
 
 import pytest
 
+from priorlab.rl.envs import WorldEnv, eligible_problems, incorrect_labels, score_group
 from priorlab.rl.rewards import (
     BRIER_MISSING,
     REWARDS,
     RewardOutput,
-    eligible_problems,
-    incorrect_labels,
+    RewardSpec,
     majority_answer,
     make_reward,
+    parse_spec,
     penalty_names,
     reward_names,
 )
@@ -28,8 +29,13 @@ TRUTH = [True, False, False, True, False, True]
 WELL_FORMED = [1.0, 1.0, 0.0, 1.0, 1.0, 0.0]
 
 
-def score(spec, texts=TEXTS, problem=P, step=0, prompt_index=0, **kw):
-    return make_reward(spec, **kw).score_group(problem, texts, step=step, prompt_index=prompt_index)
+def score(spec, texts=TEXTS, problem=P, step=0, prompt_index=0, labels=None, **kw):
+    return score_group(make_reward(spec, **kw), WorldEnv(labels=labels), problem, texts, step=step,
+                       prompt_index=prompt_index)
+
+
+def group(r, problem, texts, step, prompt_index):
+    return score_group(r, WorldEnv(), problem, texts, step=step, prompt_index=prompt_index)
 
 
 def scores(spec, texts=TEXTS, **kw):
@@ -69,21 +75,21 @@ def test_every_registered_reward_is_covered_above():
 
 def test_random_reward_reproducible_and_independent_of_text_and_group_size():
     r = make_reward("random:0.5", seed=3)
-    a = [o.score for o in r.score_group(P, ["x"] * 16, step=4, prompt_index=2)]
-    b = [o.score for o in r.score_group(Problem((1, 1), ("+",)), [RIGHT] * 16, step=4, prompt_index=2)]
+    a = [o.score for o in group(r, P, ["x"] * 16, step=4, prompt_index=2)]
+    b = [o.score for o in group(r, Problem((1, 1), ("+",)), [RIGHT] * 16, step=4, prompt_index=2)]
     assert a == b  # same (seed, step, prompt, sample): same draw, whatever the text or the problem
-    c = [o.score for o in r.score_group(P, ["y"] * 5, step=4, prompt_index=2)]
+    c = [o.score for o in group(r, P, ["y"] * 5, step=4, prompt_index=2)]
     assert c == a[:5]  # sample i's draw does not depend on how many samples the group has
-    d = [o.score for o in make_reward("random:0.5", seed=4).score_group(P, ["x"] * 16, step=4, prompt_index=2)]
-    e = [o.score for o in r.score_group(P, ["x"] * 16, step=5, prompt_index=2)]
-    f = [o.score for o in r.score_group(P, ["x"] * 16, step=4, prompt_index=3)]
+    d = [o.score for o in group(make_reward("random:0.5", seed=4), P, ["x"] * 16, step=4, prompt_index=2)]
+    e = [o.score for o in group(r, P, ["x"] * 16, step=5, prompt_index=2)]
+    f = [o.score for o in group(r, P, ["x"] * 16, step=4, prompt_index=3)]
     assert a != d and a != e and a != f  # 2^-16 chance each of a false failure, fixed by the seeds
 
 
 @pytest.mark.parametrize("p", [0.0, 0.3, 0.5, 1.0])
 def test_random_reward_mean_is_p(p):
     r = make_reward(f"random:{p}", seed=1)
-    vals = [o.score for k in range(50) for o in r.score_group(P, [GARBAGE] * 40, step=k, prompt_index=k % 7)]
+    vals = [o.score for k in range(50) for o in group(r, P, [GARBAGE] * 40, step=k, prompt_index=k % 7)]
     # 2000 Bernoulli(p) draws: std of the mean <= sqrt(.25/2000) = .011; allow 4 std
     assert sum(vals) / len(vals) == pytest.approx(p, abs=0.045)
     if p in (0.0, 1.0):
@@ -219,7 +225,6 @@ def test_zero_coefficient_penalty_is_neutral():
         ("length:0.1", "must start with a base reward"),
         ("correct+format", "more than one base reward"),
         ("correct+length:1+length:2", "penalty 'length' appears twice"),
-        ("incorrect", "needs labels"),
     ],
 )
 def test_bad_specs_raise_value_error_naming_the_problem(spec, match):
@@ -228,9 +233,43 @@ def test_bad_specs_raise_value_error_naming_the_problem(spec, match):
 
 
 def test_bad_seed_labels_and_indices():
-    with pytest.raises(ValueError, match="labels are only used by reward 'incorrect'"):
-        make_reward("correct", labels={"3+5-2": 5})
+    with pytest.raises(ValueError, match="needs labels"):
+        score("incorrect")
     with pytest.raises(ValueError, match="seed=-1"):
         make_reward("random", seed=-1)
     with pytest.raises(ValueError, match="step=-1"):
-        make_reward("random").score_group(P, [RIGHT], step=-1, prompt_index=0)
+        group(make_reward("random"), P, [RIGHT], step=-1, prompt_index=0)
+
+
+# ------------------------------------------------------------------------------ specs and verdicts
+def test_parse_spec_once_gives_the_canonical_spec():
+    spec = parse_spec(" random : 0.3 + length:1e-3 ")
+    assert spec == RewardSpec("random", 0.3, (("length", 0.001),))
+    assert spec.name == "random:0.3+length:0.001" and not spec.needs_labels
+    assert parse_spec(spec) is spec  # parsed specs pass through
+    assert parse_spec("incorrect").needs_labels
+    assert make_reward(spec, seed=2).name == spec.name
+
+
+def test_the_scorer_reads_verdicts_of_any_environment():
+    from priorlab.common.verdict import Verdict
+
+    # string answer keys (as the math grader gives) and a diagnostic the reward must log as a component
+    vs = [Verdict(True, "1/2", True, "boxed", 0.9, "\\frac12", {"grade_failed": 0.0}),
+          Verdict(False, "3", True, "boxed", None, "3", {"grade_failed": 1.0}),
+          Verdict(True, "1/2", True, "boxed", 0.2, "0.5", {"grade_failed": 0.0})]
+    texts = ["a", "bb", "ccc"]
+    maj = make_reward("majority+length:0.5").score(texts, vs, step=0, prompt_index=0)
+    # majority "1/2" (2 of 3; its first holder is correct); length penalty -0.5 * len
+    assert [o.score for o in maj] == [1.0 - 0.5, 0.0 - 1.0, 1.0 - 1.5]
+    assert maj[1].components == {"correct": 0.0, "format_ok": 1.0, "grade_failed": 1.0, "label_correct": 1.0,
+                                 "majority_ratio": 2 / 3, "majority": 0.0, "length_penalty": -1.0}
+    brier = make_reward("brier").score(texts, vs, step=0, prompt_index=0)
+    # c - (q - c)^2: 1 - .01 = .99; no confidence -> -2; 1 - .64 = .36
+    assert [round(o.score, 6) for o in brier] == [0.99, BRIER_MISSING, 0.36]
+    inc = make_reward("incorrect").score(texts, vs, step=0, prompt_index=0, label_hits=[False, True, False],
+                                         label_diagnostics=[{"label_grade_failed": 0.0}] * 3)
+    assert [o.score for o in inc] == [0.0, 1.0, 0.0] and [o.correct for o in inc] == [True, False, True]
+    assert list(inc[0].components) == ["correct", "format_ok", "grade_failed", "label_grade_failed", "incorrect"]
+    with pytest.raises(ValueError, match="label_hits"):
+        make_reward("incorrect").score(texts, vs, step=0, prompt_index=0)

@@ -5,8 +5,9 @@ import torch
 
 from priorlab.common import runs
 from priorlab.evals.world_eval import EvalConfig, evaluate
+from priorlab.model.checkpoint import load_model
 from priorlab.model.gpt import GPT, config_for_size
-from priorlab.pretrain import PretrainConfig, load_model, pretrain
+from priorlab.pretrain import PretrainConfig, pretrain
 from priorlab.sft.loop import SFTConfig, TracesError, batch_indices, load_traces, make_batch, teacher_traces, train
 from priorlab.world.formats import parse
 from priorlab.world.tasks import get_task

@@ -3,7 +3,8 @@ import random
 import pytest
 
 from priorlab.common import runs
-from priorlab.pretrain import PretrainConfig, load_model, pretrain
+from priorlab.model.checkpoint import load_model
+from priorlab.pretrain import PretrainConfig, pretrain
 from priorlab.rl.loop import RLConfig
 from priorlab.rl.loop import train as rl_train
 from priorlab.sft.srl import (

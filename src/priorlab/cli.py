@@ -268,8 +268,8 @@ def eval_(
 ):
     """Sample K completions per held-out problem; accuracy, pass@k curve, formats, calibration, entropy."""
     from priorlab.evals.world_eval import EvalConfig, evaluate
+    from priorlab.model.checkpoint import load_model
     from priorlab.model.hf.load import is_hf_ref
-    from priorlab.pretrain import load_model
 
     if is_hf_ref(model):
         from priorlab.evals.math_eval import HFEvalConfig, evaluate_hf
@@ -390,9 +390,9 @@ def rl(
                    max_new_tokens=max_new_tokens, difficulty=difficulty, train_problems=train_problems,
                    one_shot_rule=one_shot_rule, eval_every=eval_every, eval_problems=eval_problems,
                    ckpt_every=ckpt_every, store_rollouts=store_rollouts, overrides=overrides)
-    from priorlab.rl.rewards import make_reward
+    from priorlab.rl.rewards import parse_spec
 
-    make_reward(reward, labels={} if reward.split("+")[0].split(":")[0] == "incorrect" else None)  # validate early
+    parse_spec(reward)  # validate early
     s = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
     console.print(f"RL done: greedy accuracy {s.get('eval/acc_greedy/before', float('nan')):.3f} -> "
                   f"{s.get('eval/acc_greedy/after', float('nan')):.3f}, T=1 accuracy "

@@ -235,17 +235,3 @@ def _progress(enabled: bool, total: int, start: int):
                  TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
     p.start()
     return p, p.add_task("", total=total, completed=start)
-
-
-def load_model(run_dir: str | Path) -> tuple[GPT, dict]:
-    """A priorlab model from a finished run (or checkpoint) directory, in eval mode."""
-    from priorlab.model.gpt import GPTConfig
-
-    state, meta = runs.load_weights(run_dir)
-    if meta.get("vocab_version") != Tokenizer.version:
-        raise runs.RunError(f"{run_dir}: vocabulary {meta.get('vocab_version')} != {Tokenizer.version}")
-    model = GPT(GPTConfig(**meta["model_config"]))
-    model.load_state_dict(state)
-    model.eval()
-    return model, meta
-

@@ -15,7 +15,7 @@ Pooling is token-weighted, the same as the RL trainer's `entropy/planning` and `
 are of the temperature-scaled distribution (a greedy run is scored at temperature 1, see `sampling`).
 
 Token types. In the world, the grammar labels every character (one character = one token):
-`world_token_types` gives `p` planning, `e` execution, `o` other, `u` unparsed, and `s` for special tokens
+`world.labels.token_labels` gives `p` planning, `e` execution, `o` other, `u` unparsed, and `s` for special tokens
 (`<eos>`), which have no character. `all` counts every generated token, `<eos>` included. For free text
 (Hugging Face models) there is no grammar; HICRA marks as planning the tokens inside an occurrence of a
 "strategic gram" (SG) and everything else as execution (`types_from_mask`). SGs come from either
@@ -65,28 +65,13 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from priorlab.world.formats import parse
-from priorlab.world.tokenizer import SPECIALS
 
 TYPES = {"planning": "p", "execution": "e"}
-SPECIAL = "s"  # a generated special token (<eos>): no character, no grammar label
 _MARKERS = ("Ġ", "▁", "Ċ", "##")  # word-piece markers of byte-level BPE, SentencePiece, WordPiece
 _EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
 
 
 # --------------------------------------------------------------------------- token entropy by type
-def world_token_types(token_ids: Sequence[int], text: str) -> str:
-    """One label code per generated token of the world: the grammar label of its character, `s` for specials.
-
-    token_ids: the generated ids (eos included); text: their decoding (specials dropped). Mirrors
-    `priorlab.rl.rollout`: the i-th non-special token is the i-th character of `text`.
-    """
-    types = [SPECIAL] * len(token_ids)
-    char_pos = [j for j, i in enumerate(token_ids) if int(i) >= len(SPECIALS)][: len(text)]
-    for j, lab in zip(char_pos, parse(text).labels):
-        types[j] = lab
-    return "".join(types)
-
-
 def types_from_mask(planning_mask: Sequence[bool]) -> str:
     """HICRA's labelling of free text: tokens inside a strategic gram are planning, all others execution."""
     return "".join("p" if m else "e" for m in planning_mask)

@@ -124,9 +124,9 @@ def score(ds: Dataset, texts: list[str], k: int, timeout: float) -> list[list[Gr
 
 def summarize(grades: list[list[Grade]], texts: list[str], ks: list[int], n_boot: int, seed: int) -> tuple[dict, dict]:
     """(summary numbers, pass@k curve) of a [P][K] grade matrix (module doc)."""
-    from priorlab.adapters import parse_confidence
     from priorlab.evals.calibration import calibration_report
     from priorlab.evals.passk import passk_curve
+    from priorlab.math.grading import parse_confidence
 
     correct = np.array([[g.correct for g in row] for row in grades], dtype=bool)
     curve = passk_curve(correct, ks, n_boot=n_boot, seed=seed)
@@ -179,7 +179,7 @@ def write_correctness(path: Path, ds: Dataset, sides: dict) -> None:
     """correctness.parquet (module doc), written atomically."""
     import pyarrow as pa
 
-    from priorlab.adapters import parse_confidence
+    from priorlab.math.grading import parse_confidence
 
     k = len(sides["model"]["grades"][0])
     rows = [(name, i, ex.id, ex.answer, j, bool(g.correct), g.status, g.pred,

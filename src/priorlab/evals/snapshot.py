@@ -19,20 +19,21 @@ import numpy as np
 from priorlab.common import runs
 from priorlab.evals import world_eval as ev
 from priorlab.world.formats import FORMATS
+from priorlab.world.tasks import RL_DIFFICULTY, parse_difficulties
 
 FORMAT_CODES = (*FORMATS, "none")
 
 
-def run_snapshot(model_dir: str | Path, out: str | Path, *, difficulty: str = ev.RL_DIFFICULTY, problems: int = 100,
+def run_snapshot(model_dir: str | Path, out: str | Path, *, difficulty: str = RL_DIFFICULTY, problems: int = 100,
                  samples: int = 8, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 160,
                  checkpoint: int | None = None) -> dict:
-    from priorlab.pretrain import load_model
+    from priorlab.model.checkpoint import load_model
 
     src = Path(model_dir) if checkpoint is None else Path(model_dir) / "checkpoints" / f"step_{checkpoint:08d}"
     model, _ = load_model(src)
     cfg = ev.EvalConfig(problems=problems, samples=samples, temperature=temperature, difficulty=difficulty,
                         seed=seed, max_new_tokens=max_new_tokens)
-    probs = [p for d in ev.parse_difficulties(difficulty) for p in ev.test_problems(d, problems, seed)]
+    probs = [p for d in parse_difficulties(difficulty) for p in ev.test_problems(d, problems, seed)]
     comps = ev.score(probs, ev.generate(model, probs, samples, cfg, seed))
     arrays = {
         "correct": np.array([[c["correct"] for c in cs] for cs in comps], dtype=bool),

@@ -40,19 +40,20 @@ import numpy as np
 import torch
 
 from priorlab.common import runs
+from priorlab.common.seeds import derive
 from priorlab.common.stats import paired_bootstrap_diff
 from priorlab.evals.calibration import calibration_report
-from priorlab.evals.entropy import entropy_by_type, strategy_report, world_token_types
+from priorlab.evals.entropy import entropy_by_type, strategy_report
 from priorlab.evals.formats import decompose_counts, format_counts
 from priorlab.evals.passk import compare_curves, default_ks, passk_curve
 from priorlab.evals.shortcuts import detect, shortcut_rates
 from priorlab.model.sampling import sample
 from priorlab.world.formats import FORMATS, parse
-from priorlab.world.tasks import Difficulty, Problem, get_task
+from priorlab.world.labels import token_labels
+from priorlab.world.tasks import Difficulty, Problem, get_task, parse_difficulties
 from priorlab.world.tokenizer import Tokenizer
 
 DEFAULT_DIFFICULTIES = "2x1,3x1,4x1"
-RL_DIFFICULTY = "3x1"  # the default difficulty of RL training and of the prior checks in README
 
 
 @dataclass(frozen=True)
@@ -79,17 +80,6 @@ class EvalConfig:
         if not 0 < self.top_p <= 1:
             raise ValueError(f"--top-p must be in (0, 1], got {self.top_p}")
         parse_difficulties(self.difficulty)
-
-
-def parse_difficulties(spec: str) -> list[Difficulty]:
-    out = []
-    for key in spec.split(","):
-        try:
-            n, d = (int(x) for x in key.strip().split("x"))
-        except ValueError:
-            raise ValueError(f"--difficulty {key!r}: expected NxD, e.g. 3x1 (3 operands of 1 digit)") from None
-        out.append(Difficulty(n, d))
-    return out
 
 
 def parse_ks(spec: str, samples: int) -> list[int]:
@@ -142,7 +132,7 @@ def test_problems(diff: Difficulty, n: int, seed: int) -> list[Problem]:
 def generate(model, problems: list[Problem], k: int, cfg: EvalConfig, seed: int) -> list[list[dict]]:
     """K completions per problem, in problem order: [{text, finished, length, logprob, token_types,
     token_entropies, token_logprobs}]; the token_* fields (one per generated token, `<eos>` included;
-    types as in `evals.entropy.world_token_types`) feed the entropy by token type."""
+    types as in `world.labels.token_labels`) feed the entropy by token type."""
     tok, task = Tokenizer(), get_task()
     jobs = [(i, tok.encode(task.prompt(p), bos=True)) for i, p in enumerate(problems) for _ in range(k)]
     results: list[list[dict]] = [[] for _ in problems]
@@ -157,7 +147,7 @@ def generate(model, problems: list[Problem], k: int, cfg: EvalConfig, seed: int)
             text = tok.decode(ids)
             results[i].append({"text": text, "finished": bool(s.finished[row]), "length": n,
                                "logprob": float(s.logprobs[row, :n].sum()),
-                               "token_types": world_token_types(ids, text),
+                               "token_types": token_labels(ids, text),
                                "token_entropies": s.entropies[row, :n].numpy().copy(),
                                "token_logprobs": s.logprobs[row, :n].numpy().copy()})
     return results
@@ -356,7 +346,7 @@ def policy_eval(model, problems: list[Problem], *, samples: int, max_new_tokens:
     out = {}
     for name, temp, n in (("greedy", 0.0, 1), ("t1", 1.0, samples)):
         ecfg = EvalConfig(samples=n, temperature=temp, max_new_tokens=max_new_tokens)
-        s = summarize(problems, score(problems, generate(model, problems, n, ecfg, seed=seed + 104729)), n)
+        s = summarize(problems, score(problems, generate(model, problems, n, ecfg, seed=derive(seed, "eval"))), n)
         out[f"eval/acc_{name}"] = s["accuracy"]
         if name == "t1":
             out[f"eval/pass@{n}"] = s[f"pass@{n}"]

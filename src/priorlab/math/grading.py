@@ -45,6 +45,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
 import os
 import re
 import subprocess
@@ -166,6 +167,21 @@ def pred_answer(text: str, style: str) -> str | None:
     if style == "gsm8k":
         return extract_hash(text) or None
     return None
+
+
+_CONF = re.compile(r"<confidence>(.*?)</confidence>", re.DOTALL)
+
+
+def parse_confidence(text: str) -> float | None:
+    """The last `<confidence>q</confidence>` as a number in [0, 1] (RLCR's tag), else None."""
+    found = _CONF.findall(text)
+    if not found:
+        return None
+    try:
+        q = float(found[-1].strip())
+    except ValueError:
+        return None
+    return q if math.isfinite(q) and 0.0 <= q <= 1.0 else None
 
 
 def check_style(style: str) -> None:
@@ -394,7 +410,7 @@ class Grader:
     """Grades completions against gold answers under one style; holds a `VerifyPool` and a result cache.
 
     Use as a context manager, or call `close()`; `shared_grader` keeps one per (style, timeout) alive for
-    the reward adapters.
+    the reward integrations.
     """
 
     def __init__(self, style: str = "math", timeout: float = DEFAULT_TIMEOUT, workers: int | None = None):

@@ -6,7 +6,7 @@
 The same stages as the controlled world's trainer (`rl.loop`), with real text in place of the world:
 - sample: P problems of --data per step (a pure function of (seed, step)), G completions each with
   Hugging Face `generate` (`model.hf.generate.hf_rollout`, seeded by (seed, step));
-- score: `adapters.MathReward` -- every priorlab reward spec (correct, random, incorrect, format,
+- score: `math.env.MathReward` -- every priorlab reward spec (correct, random, incorrect, format,
   majority, brier, + length / malformed penalties) graded by `priorlab.math.grading` (Math-Verify), the
   scorer of `priorlab eval` and `priorlab grade`; the true correctness is logged beside the reward;
 - advantages and loss: `algos.group_advantages`, `algos.policy_loss` (every preset but `hicra`, which
@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from priorlab.common import runs
+from priorlab.common.seeds import derive
 from priorlab.math.data import Dataset, DataSpec
 from priorlab.math.grading import DEFAULT_TIMEOUT, Grader, answer_key, gold_answer
 from priorlab.math.prompts import add_special_tokens, check_template, render
@@ -50,7 +51,7 @@ from priorlab.model.hf.checkpoint import resume_optimizer, save_hf
 from priorlab.model.hf.load import RUN_MODEL_DIR as MODEL_DIR
 from priorlab.rl import algos
 from priorlab.rl import loop as rl
-from priorlab.rl.rewards import majority_answer
+from priorlab.rl.rewards import majority_answer, parse_spec
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,6 @@ class HFRLConfig:
             kw["agg_constant"] = float(self.max_new_tokens)
         return algos.resolve_algo(self.algo, **kw)
 
-    @property
-    def base_reward(self) -> str:
-        return self.reward.replace(" ", "").split("+")[0].partition(":")[0]
 
 
 # ------------------------------------------------------------------------------------------- data
@@ -131,7 +129,7 @@ def wrong_labels(lm, prompts: Prompts, cfg: HFRLConfig, grader: Grader) -> dict[
     from priorlab.model.hf.generate import hf_rollout
 
     n, style = cfg.label_samples, prompts.ds.style
-    ro = hf_rollout(lm, prompts.ids, n=n, max_new_tokens=cfg.max_new_tokens, temperature=1.0, seed=cfg.seed + 7919,
+    ro = hf_rollout(lm, prompts.ids, n=n, max_new_tokens=cfg.max_new_tokens, temperature=1.0, seed=derive(cfg.seed, "base-samples"),
                     batch_size=cfg.batch_size)
     grades = grader.grade(ro.texts, [ex.raw_answer for ex in prompts.ds.examples for _ in range(n)])
     labels = {}
@@ -183,7 +181,7 @@ def evaluate_policy(lm, prompts: Prompts, cfg: HFRLConfig, grader: Grader) -> di
     out = {}
     for name, temp, n in (("greedy", 0.0, 1), ("t1", cfg.temperature or 1.0, cfg.eval_samples)):
         ro = hf_rollout(lm, prompts.ids, n=n, max_new_tokens=cfg.max_new_tokens, temperature=temp,
-                        top_p=cfg.top_p, seed=cfg.seed + 104729, batch_size=cfg.batch_size)
+                        top_p=cfg.top_p, seed=derive(cfg.seed, "eval"), batch_size=cfg.batch_size)
         c = np.array([g.correct for g in grader.grade(ro.texts, [g for g in golds for _ in range(n)])]).reshape(-1, n)
         out[f"eval/acc_{name}"] = float(c.mean())
         if n > 1:
@@ -193,7 +191,7 @@ def evaluate_policy(lm, prompts: Prompts, cfg: HFRLConfig, grader: Grader) -> di
 
 # ------------------------------------------------------------------------------------------- loop
 def train(cfg: HFRLConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
-    from priorlab.adapters import MathReward
+    from priorlab.math.env import MathReward
     from priorlab.model.hf.generate import hf_rollout
     from priorlab.model.hf.load import load_hf
 
@@ -223,7 +221,7 @@ def train(cfg: HFRLConfig, out: str | Path, *, resume: bool = False, progress: b
         prompts = Prompts(lm, ds, cfg)
         eval_prompts = Prompts(lm, eval_ds, cfg) if eval_ds is not None else None
         labels = None
-        if cfg.base_reward == "incorrect":
+        if parse_spec(cfg.reward).needs_labels:
             saved = out / "labels.json"
             labels = runs.read_json(saved) if saved.exists() else wrong_labels(lm, prompts, cfg, grader)
             runs.atomic_write_json(saved, labels)
@@ -239,7 +237,7 @@ def train(cfg: HFRLConfig, out: str | Path, *, resume: bool = False, progress: b
             t0 = time.perf_counter()
             idx = prompts.indices(step, pool)  # ---- sample
             ro = hf_rollout(lm, [prompts.ids[i] for i in idx], n=cfg.group_size, max_new_tokens=cfg.max_new_tokens,
-                            temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed * 1_000_003 + step,
+                            temperature=cfg.temperature, top_p=cfg.top_p, seed=derive(cfg.seed, "step", step),
                             batch_size=cfg.batch_size, logprobs=True)
             rewards, outs = score(reward, ds, idx, ro.texts, cfg.group_size, step, labels)  # ---- score
             adv = algos.group_advantages(rewards, acfg)  # ---- advantages [P, G]

@@ -28,14 +28,16 @@ import numpy as np
 import torch
 
 from priorlab.common import runs
+from priorlab.common.seeds import derive
 from priorlab.evals import world_eval as ev
+from priorlab.model.checkpoint import load_model
 from priorlab.model.sampling import sequence_logprobs
-from priorlab.pretrain import load_model
 from priorlab.rl import algos
-from priorlab.rl.rewards import make_reward
+from priorlab.rl.envs import WorldEnv, incorrect_labels, score_group
+from priorlab.rl.rewards import make_reward, parse_spec
 from priorlab.rl.rollout import Rollouts, rollout
 from priorlab.world.formats import FORMATS, parse
-from priorlab.world.tasks import Problem, get_task
+from priorlab.world.tasks import RL_DIFFICULTY, Problem, get_task, parse_difficulties
 from priorlab.world.tokenizer import Tokenizer
 
 ONE_SHOT_RULES = ("pass-rate", "first")
@@ -62,7 +64,7 @@ class RLConfig:
     grad_clip: float = 1.0
     temperature: float = 1.0
     max_new_tokens: int = 96
-    difficulty: str = ev.RL_DIFFICULTY
+    difficulty: str = RL_DIFFICULTY
     train_problems: int = 0  # 0: fresh problems every step; K: a fixed pool of K (1 = one-shot RLVR)
     one_shot_rule: str = "pass-rate"
     label_samples: int = 16  # base-model samples per problem for the `incorrect` labels / one-shot rule
@@ -85,7 +87,7 @@ class RLConfig:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if self.one_shot_rule not in ONE_SHOT_RULES:
             raise ValueError(f"--one-shot-rule {self.one_shot_rule!r}: valid: {', '.join(ONE_SHOT_RULES)}")
-        ev.parse_difficulties(self.difficulty)
+        parse_difficulties(self.difficulty)
         self.algo_config()  # validates the preset and overrides
 
     def algo_config(self) -> algos.AlgoConfig:
@@ -97,14 +99,14 @@ class RLConfig:
 
 # ------------------------------------------------------------------------------------------ data
 def draw_problems(n: int, difficulty: str, rng: random.Random) -> list[Problem]:
-    task, diffs = get_task(), ev.parse_difficulties(difficulty)
+    task, diffs = get_task(), parse_difficulties(difficulty)
     return [task.generate(rng, rng.choice(diffs), split="train") for _ in range(n)]
 
 
 def base_answers(model, problems: list[Problem], n: int, cfg: RLConfig) -> list[list[dict]]:
     """n scored samples per problem from the base model (for `incorrect` labels and one-shot choice)."""
     ecfg = ev.EvalConfig(samples=n, temperature=1.0, max_new_tokens=cfg.max_new_tokens, difficulty=cfg.difficulty)
-    return ev.score(problems, ev.generate(model, problems, n, ecfg, seed=cfg.seed + 7919))
+    return ev.score(problems, ev.generate(model, problems, n, ecfg, seed=derive(cfg.seed, "base-samples")))
 
 
 def one_shot_choice(problems: list[Problem], samples: list[list[dict]], rule: str) -> int:
@@ -133,9 +135,7 @@ class Data:
 
 def prepare_data(model, cfg: RLConfig, out: Path, log) -> tuple[Data, dict | None]:
     """Fix the training pool (and the `incorrect` reward's labels) before step 0; saved in data.json."""
-    from priorlab.rl.rewards import incorrect_labels
-
-    needs_labels = cfg.reward.split("+")[0].split(":")[0] == "incorrect"
+    needs_labels = parse_spec(cfg.reward).needs_labels
     saved = out / "data.json"
     if saved.exists():
         d = runs.read_json(saved)
@@ -162,11 +162,12 @@ def prepare_data(model, cfg: RLConfig, out: Path, log) -> tuple[Data, dict | Non
 
 
 # --------------------------------------------------------------------------------------- stages
-def score(reward, problems: list[Problem], texts: list[str], cfg: RLConfig, step: int) -> tuple[torch.Tensor, list]:
+def score(reward, env: WorldEnv, problems: list[Problem], texts: list[str], cfg: RLConfig,
+          step: int) -> tuple[torch.Tensor, list]:
     """Rewards [P, G] and the per-sample outputs (components, shadow correctness)."""
     G, outs = cfg.group_size, []
     for i, p in enumerate(problems):
-        outs.append(reward.score_group(p, texts[i * G : (i + 1) * G], step=step, prompt_index=i))
+        outs.append(score_group(reward, env, p, texts[i * G : (i + 1) * G], step=step, prompt_index=i))
     return torch.tensor([[o.score for o in group] for group in outs], dtype=torch.float32), outs
 
 
@@ -191,7 +192,7 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
     mask = ro.completion_mask if score_mask is None else score_mask
     # the policy is the temperature-scaled distribution the rollouts were drawn from (T=0 is scored at 1)
     temperature = cfg.temperature or 1.0
-    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    g = torch.Generator().manual_seed(derive(cfg.seed, "step", step))
     orders = [keep_rows[torch.randperm(keep_rows.numel(), generator=g)] for _ in range(cfg.epochs)]
     batches = [mb for order in orders for mb in torch.tensor_split(order, min(cfg.minibatches, order.numel()))]
     with torch.no_grad():
@@ -292,8 +293,8 @@ def train(cfg: RLConfig, out: str | Path, *, resume: bool = False, progress: boo
         log(f"resuming {out} from step {start}")
     metrics_log.truncate_after(start if ckpt is not None else -1)
     data, labels = prepare_data(model, cfg, out, log)
-    reward = make_reward(cfg.reward, labels=labels, seed=cfg.seed)
-    eval_set = [p for d in ev.parse_difficulties(cfg.difficulty)
+    reward, env = make_reward(cfg.reward, seed=cfg.seed), WorldEnv(labels=labels)
+    eval_set = [p for d in parse_difficulties(cfg.difficulty)
                 for p in ev.test_problems(d, cfg.eval_problems, cfg.seed)]
     if ckpt is None:
         runs.save_checkpoint(out, 0, model, opt, meta, {"step": 0})
@@ -303,12 +304,12 @@ def train(cfg: RLConfig, out: str | Path, *, resume: bool = False, progress: boo
         t0 = time.perf_counter()
         problems = data.prompts(step)  # ---- sample
         prompt_ids = [tok.encode(get_task().prompt(p), bos=True) for p in problems]
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        gen = torch.Generator().manual_seed(derive(cfg.seed, "step", step))
         model.eval()
         ro = rollout(model, prompt_ids, group_size=cfg.group_size, max_new_tokens=cfg.max_new_tokens,
                      temperature=cfg.temperature, generator=gen, tokenizer=tok)
         model.train()
-        rewards, outs = score(reward, problems, ro.texts, cfg, step)  # ---- score
+        rewards, outs = score(reward, env, problems, ro.texts, cfg, step)  # ---- score
         adv = algos.group_advantages(rewards, acfg)  # ---- advantages [P, G]
         keep = algos.dynamic_sampling_mask(rewards) if acfg.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
         keep_rows = torch.nonzero(keep.repeat_interleave(cfg.group_size)).flatten()

@@ -1,14 +1,17 @@
-"""Rewards for RLVR: a registry of group-level rewards, built from a spec string.
+"""Rewards for RLVR: a registry of group-level rewards over verdicts, built from a spec string.
 
 A reward scores a whole group (the G samples of one prompt) at once, because TTRL's majority reward needs
-the group. It returns one `RewardOutput` per sample: the score that is optimised, named components, and
-the true correctness from `Task.verify` as a shadow metric, whatever is optimised. Every reward goes
-through the task's `verify`; nothing here re-implements correctness or answer extraction.
+the group. It reads only `Verdict`s (`common.verdict`), which an environment's verifier produced -- the
+world's `Task.verify` or the math grader -- so the same scorer runs on the controlled world and on real
+math text, and nothing here re-implements correctness or answer extraction. It returns one `RewardOutput`
+per sample: the score that is optimised, named components, and the true correctness as a shadow metric,
+whatever is optimised.
 
-    reward = make_reward("correct+malformed:0.5", seed=run_seed)
-    outs = reward.score_group(problem, texts, step=step, prompt_index=p)   # list[RewardOutput], one per text
-    labels = incorrect_labels(problems, base_answers)   # once before an `incorrect` run; train on its keys
-    reward = make_reward("incorrect", labels=labels, seed=run_seed)
+    spec = parse_spec("correct+malformed:0.5")                  # RewardSpec; every spec string is parsed here
+    reward = make_reward(spec, seed=run_seed)
+    outs = reward.score(texts, verdicts, step=step, prompt_index=p)  # list[RewardOutput], one per text
+    # `incorrect` also takes label_hits: per sample, does its answer equal the problem's wrong label
+    # (the env decides: `rl.envs.WorldEnv.label_hits`, `math.env.MathReward`)
 
 Spec syntax: `BASE[:ARG]` then zero or more `+PENALTY:COEF`, e.g. `random:0.3`, `correct+length:0.001`,
 `brier+malformed:1`. Spaces are ignored; exactly one base reward, first; each penalty at most once; `+` only
@@ -16,9 +19,9 @@ separates terms (write 1e3, not 1e+3). `reward.name` is the canonical spec, ever
 
 | base      | score of sample i                                                  | ARG                   |
 |-----------|--------------------------------------------------------------------|-----------------------|
-| correct   | 1[verify(text).correct]                                            | none                  |
+| correct   | 1[verdict.correct]                                                 | none                  |
 | random    | 1[u_i < p], u_i ~ U[0,1) seeded by (seed, step, prompt_index, i)    | p in [0, 1], def. 0.5 |
-| incorrect | 1[answer_i == label[problem]], label = base model's wrong majority  | none (labels=)        |
+| incorrect | 1[answer_i agrees with label], label = base model's wrong majority | none (labels=)        |
 | format    | 1[well-formed: grammar of the world, one final `A: <int>` line]     | none                  |
 | majority  | 1[answer_i == majority answer of the group]                         | none                  |
 | brier     | c − (q − c)² if well-formed with a `Conf:` line, else BRIER_MISSING  | none                  |
@@ -41,8 +44,8 @@ Explicit choices (each tested):
 - A sample without an `A: <int>` line casts no vote. Majority ties go to the tied answer seen first in
   sample order, which is what TTRL's `Counter(answers).most_common(1)` does. A group with no answer at all
   has no label and scores 0 everywhere; a group of one sample is its own majority.
-- TTRL votes over 64 samples and trains on 32; here the vote is over the texts passed to `score_group`.
-- `incorrect_labels` labels only problems whose base-model majority answer is wrong; problems with a right
+- TTRL votes over 64 samples and trains on 32; here the vote is over the texts passed to `score`.
+- `rl.envs.incorrect_labels` labels only problems whose base-model majority answer is wrong; problems with a right
   majority, or no parsed answer, are ineligible (the paper trains on the wrong-majority prompts only), and
   scoring an ineligible problem raises ValueError, so the trainer must restrict training to the labels' keys.
 - Brier with a missing confidence: the RLCR code scores format + accuracy + Brier (weights .5 each) and gives
@@ -62,13 +65,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
-from priorlab.world.tasks import Problem, Task, Verdict, get_task
+from priorlab.common.verdict import Verdict
 
 BRIER_MISSING = -2.0  # RLCR's format-failure total (0) mapped onto the paper's scale: 0 = 1 + R/2
 
@@ -82,62 +84,32 @@ class RewardOutput:
     correct: bool
 
 
-class Reward(Protocol):
-    name: str
-
-    def score_group(
-        self, problem: Problem, texts: Sequence[str], *, step: int, prompt_index: int
-    ) -> list[RewardOutput]: ...
-
-
 @dataclass(frozen=True)
 class Group:
-    """What a base reward sees: one prompt's samples, already verified, and where they sit in the run."""
+    """What a base reward sees: one prompt's samples, already verified, and where they sit in the run.
+    label_hits: per sample, whether its answer agrees with the problem's wrong label (`incorrect` only)."""
 
-    problem: Problem
-    verdicts: list[Verdict]
+    verdicts: Sequence[Verdict]
     seed: int
     step: int
     prompt_index: int
-    labels: Mapping[str, int] | None
+    label_hits: Sequence[bool] | None = None
 
 
 Scored = list[tuple[float, dict[str, float]]]  # per sample: (value, diagnostics)
 
 
-def majority_answer(answers: Sequence[int | None]) -> int | None:
+def majority_answer(answers: Sequence) -> object | None:
     """Most common non-None answer; ties go to the tied answer seen first (TTRL's Counter.most_common(1))."""
     counts = Counter(a for a in answers if a is not None)
     return counts.most_common(1)[0][0] if counts else None
-
-
-def incorrect_labels(problems: Sequence[Problem], sample_answers: Sequence[Sequence[int | None]]) -> dict[str, int]:
-    """Spurious Rewards' incorrect labels (arXiv 2506.10947 §2.2): for each problem whose base-model majority
-    answer (over `sample_answers[i]`, the parsed answers of its samples) is wrong, {problem.expr: that answer}.
-
-    Problems with a right majority or no parsed answer are left out: the keys are the eligible problems,
-    the only ones an `incorrect` run may train on (see `eligible_problems`).
-    """
-    if len(problems) != len(sample_answers):
-        raise ValueError(f"problems and sample_answers differ in length: {len(problems)} vs {len(sample_answers)}")
-    labels = {}
-    for problem, answers in zip(problems, sample_answers):
-        m = majority_answer(answers)
-        if m is not None and m != problem.answer:
-            labels[problem.expr] = m
-    return labels
-
-
-def eligible_problems(problems: Sequence[Problem], labels: Mapping[str, int]) -> list[Problem]:
-    """The problems an `incorrect` run trains on: those with a (wrong) label."""
-    return [p for p in problems if p.expr in labels]
 
 
 # ------------------------------------------------------------ base rewards: (group, arg) -> per-sample values
 
 
 def correct_reward(g: Group, _arg: float | None) -> Scored:
-    """r_i = 1[answer_i == truth], the verifiable reward."""
+    """r_i = 1[answer_i is right], the verifiable reward."""
     return [(float(v.correct), {}) for v in g.verdicts]
 
 
@@ -148,15 +120,10 @@ def random_reward(g: Group, p: float | None) -> Scored:
 
 
 def incorrect_reward(g: Group, _arg: float | None) -> Scored:
-    """r_i = 1[answer_i == label], label = the base model's wrong majority answer (Spurious Rewards)."""
-    assert g.labels is not None  # make_reward guarantees it
-    if g.problem.expr not in g.labels:
-        raise ValueError(
-            f"problem {g.problem.expr!r} has no incorrect label: its base-model majority is right or absent; "
-            "train only on eligible_problems(problems, labels)"
-        )
-    label = g.labels[g.problem.expr]
-    return [(float(v.answer == label), {}) for v in g.verdicts]
+    """r_i = 1[answer_i agrees with the base model's wrong majority answer] (Spurious Rewards)."""
+    if g.label_hits is None or len(g.label_hits) != len(g.verdicts):
+        raise ValueError("reward 'incorrect' needs label_hits: one bool per sample (does it match the wrong label)")
+    return [(float(hit), {}) for hit in g.label_hits]
 
 
 def format_reward(g: Group, _arg: float | None) -> Scored:
@@ -167,12 +134,14 @@ def format_reward(g: Group, _arg: float | None) -> Scored:
 def majority_reward(g: Group, _arg: float | None) -> Scored:
     """r_i = 1[answer_i == majority answer of the group] (TTRL, arXiv 2504.16084).
 
-    Diagnostics (TTRL's): `label_correct` = 1[majority == truth], `majority_ratio` = majority count / G.
+    Diagnostics (TTRL's): `label_correct` = 1[majority is right] (read off the verdict of the first sample
+    that gave it), `majority_ratio` = majority count / G.
     """
     answers = [v.answer for v in g.verdicts]
     label = majority_answer(answers)
+    holder = answers.index(label) if label is not None else None
     diag = {
-        "label_correct": float(label is not None and label == g.problem.answer),
+        "label_correct": float(holder is not None and g.verdicts[holder].correct),
         "majority_ratio": (answers.count(label) / len(answers)) if label is not None else 0.0,
     }
     return [(float(label is not None and a == label), dict(diag)) for a in answers]
@@ -235,36 +204,25 @@ def penalty_names() -> list[str]:
     return list(PENALTIES)
 
 
+# ------------------------------------------------------------------------------------------- specs
 @dataclass(frozen=True)
-class SpecReward:
-    """A base reward plus penalties; build it with `make_reward`."""
+class RewardSpec:
+    """A parsed reward spec: one base reward with its argument, then penalties with their coefficients."""
 
-    name: str  # canonical spec
     base: str
-    arg: float | None
-    penalties: tuple[tuple[str, float], ...]
-    seed: int
-    labels: Mapping[str, int] | None
-    task: Task
+    arg: float | None = None
+    penalties: tuple[tuple[str, float], ...] = ()
 
-    def score_group(
-        self, problem: Problem, texts: Sequence[str], *, step: int, prompt_index: int
-    ) -> list[RewardOutput]:
-        """Score the samples `texts` of one prompt; `step` and `prompt_index` (≥ 0) seed the random reward."""
-        if step < 0 or prompt_index < 0:
-            raise ValueError(f"step={step} and prompt_index={prompt_index} must be >= 0")
-        verdicts = [self.task.verify(problem, t) for t in texts]
-        g = Group(problem, verdicts, self.seed, step, prompt_index, self.labels)
-        outs = []
-        for text, v, (value, diag) in zip(texts, verdicts, REWARDS[self.base].fn(g, self.arg)):
-            comps = {"correct": float(v.correct), "format_ok": float(v.well_formed), **diag, self.base: value}
-            score = value
-            for pname, coef in self.penalties:
-                pen = PENALTIES[pname](text, v, coef)
-                comps[f"{pname}_penalty"] = pen
-                score += pen
-            outs.append(RewardOutput(score, comps, v.correct))
-        return outs
+    @property
+    def name(self) -> str:
+        """The canonical spec string, every argument written out (`random` -> `random:0.5`)."""
+        return self.base + (f":{self.arg!r}" if self.arg is not None else "") + "".join(
+            f"+{n}:{c!r}" for n, c in self.penalties)
+
+    @property
+    def needs_labels(self) -> bool:
+        """The `incorrect` reward scores agreement with per-problem wrong labels fixed before training."""
+        return self.base == "incorrect"
 
 
 def _number(s: str, what: str) -> float:
@@ -281,14 +239,11 @@ def _valid() -> str:
     return f"valid rewards: {', '.join(REWARDS)}; penalties: {', '.join(PENALTIES)}"
 
 
-def make_reward(
-    spec: str, *, labels: Mapping[str, int] | None = None, seed: int = 0, task: Task | None = None
-) -> SpecReward:
-    """Parse a spec (`random:0.5`, `correct+length:0.001`, ...; see the module doc) into a reward.
-
-    `labels` (from `incorrect_labels`) is required by `incorrect` and rejected by every other reward;
-    `seed` (≥ 0) is the run seed behind `random`; `task` defaults to `get_task()`.
-    """
+def parse_spec(spec: str | RewardSpec) -> RewardSpec:
+    """Parse a spec (`random:0.5`, `correct+length:0.001`, ...; see the module doc); a RewardSpec is returned
+    as is. Every invalid spec is a ValueError naming the spec and the valid names."""
+    if isinstance(spec, RewardSpec):
+        return spec
     terms = [t.partition(":") for t in spec.replace(" ", "").split("+")]
     if any(not name for name, _, _ in terms):
         raise ValueError(f"reward spec {spec!r} has an empty term; {_valid()}")
@@ -319,11 +274,53 @@ def make_reward(
         if coef < 0:
             raise ValueError(f"{name} penalty coefficient {coef} must be >= 0")
         penalties.append((name, coef))
-    if base == "incorrect" and labels is None:
-        raise ValueError("reward 'incorrect' needs labels: pass labels=incorrect_labels(problems, base_answers)")
-    if base != "incorrect" and labels is not None:
-        raise ValueError(f"labels are only used by reward 'incorrect', not {base!r}")
+    return RewardSpec(base, arg, tuple(penalties))
+
+
+# ------------------------------------------------------------------------------------------ scorer
+@dataclass(frozen=True)
+class Reward:
+    """A base reward plus penalties, scoring verdicts; build it with `make_reward`."""
+
+    spec: RewardSpec
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def base(self) -> str:
+        return self.spec.base
+
+    def score(self, texts: Sequence[str], verdicts: Sequence[Verdict], *, step: int, prompt_index: int,
+              label_hits: Sequence[bool] | None = None,
+              label_diagnostics: Sequence[dict[str, float]] | None = None) -> list[RewardOutput]:
+        """Score the samples `texts` of one prompt from their verdicts; `step` and `prompt_index` (≥ 0) seed
+        the random reward; `label_hits` (and optional per-sample `label_diagnostics`) serve `incorrect`.
+
+        Components, in this order: correct, format_ok, the verdict's diagnostics, the label diagnostics, the
+        base reward's diagnostics, the base value under its name, then `<penalty>_penalty` per penalty."""
+        if step < 0 or prompt_index < 0:
+            raise ValueError(f"step={step} and prompt_index={prompt_index} must be >= 0")
+        if len(texts) != len(verdicts):
+            raise ValueError(f"texts and verdicts differ in length: {len(texts)} vs {len(verdicts)}")
+        g = Group(verdicts, self.seed, step, prompt_index, label_hits)
+        outs = []
+        for i, (text, v, (value, diag)) in enumerate(zip(texts, verdicts, REWARDS[self.spec.base].fn(g, self.spec.arg))):
+            comps = {"correct": float(v.correct), "format_ok": float(v.well_formed), **v.diagnostics,
+                     **(label_diagnostics[i] if label_diagnostics is not None else {}), **diag, self.spec.base: value}
+            score = value
+            for pname, coef in self.spec.penalties:
+                pen = PENALTIES[pname](text, v, coef)
+                comps[f"{pname}_penalty"] = pen
+                score += pen
+            outs.append(RewardOutput(score, comps, v.correct))
+        return outs
+
+
+def make_reward(spec: str | RewardSpec, *, seed: int = 0) -> Reward:
+    """The reward of a spec; `seed` (an int ≥ 0) is the run seed behind `random`."""
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"reward seed={seed!r} must be an int >= 0")
-    name = base + (f":{arg!r}" if arg is not None else "") + "".join(f"+{n}:{c!r}" for n, c in penalties)
-    return SpecReward(name, base, arg, tuple(penalties), seed, labels, task if task is not None else get_task())
+    return Reward(parse_spec(spec), seed)

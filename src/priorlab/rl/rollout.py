@@ -17,8 +17,8 @@ from torch import Tensor
 
 from priorlab.model.gpt import positions_from_mask
 from priorlab.model.sampling import sample
-from priorlab.world.formats import parse
-from priorlab.world.tokenizer import SPECIALS, Tokenizer
+from priorlab.world.labels import EXECUTION, PLANNING, token_labels
+from priorlab.world.tokenizer import Tokenizer
 
 
 @dataclass
@@ -88,11 +88,9 @@ def rollout(model, prompts: list[list[int]], *, group_size: int, max_new_tokens:
         ids = s.tokens[b, :n].tolist()
         text = tok.decode(ids)
         texts.append(text)
-        # one character per token; specials (eos, a stray bos/pad) have no character and no label
-        char_pos = [j for j, i in enumerate(ids) if i >= len(SPECIALS)][: len(text)]
-        for j, lab in zip(char_pos, parse(text).labels):
-            if lab == "p":
+        for j, lab in enumerate(token_labels(ids, text)):
+            if lab == PLANNING:
                 planning[b, P + j] = True
-            elif lab == "e":
+            elif lab == EXECUTION:
                 execution[b, P + j] = True
     return Rollouts(input_ids, attn, comp, old, ent, planning, execution, texts, s.finished.clone(), s.lengths.clone())

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from priorlab.common import runs
+from priorlab.common.seeds import derive
 from priorlab.math.data import Dataset, DataSpec
 from priorlab.math.prompts import add_special_tokens, check_template, render
 from priorlab.model.hf.checkpoint import resume_optimizer, save_hf
@@ -84,7 +85,7 @@ def batch_indices(n: int, step: int, seed: int, batch_size: int) -> list[int]:
     pos = step * batch_size
     while len(out) < batch_size:
         epoch, i = divmod(pos, n)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(derive(seed, "epoch", epoch)))
         take = min(batch_size - len(out), n - i)
         out += perm[i:i + take].tolist()
         pos += take

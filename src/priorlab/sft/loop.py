@@ -34,9 +34,9 @@ import torch
 
 from priorlab.common import runs
 from priorlab.evals import world_eval as ev
-from priorlab.pretrain import load_model
+from priorlab.model.checkpoint import load_model
 from priorlab.world.formats import FORMATS, Style
-from priorlab.world.tasks import Problem, get_task
+from priorlab.world.tasks import RL_DIFFICULTY, Problem, get_task, parse_difficulties
 from priorlab.world.tokenizer import Tokenizer
 
 SFT_DIFFICULTY = "2x1,3x1,4x1"  # teacher traces cover the evaluation's default difficulties
@@ -62,7 +62,7 @@ class SFTConfig:
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     eval_every: int = 50
-    eval_difficulty: str = ev.RL_DIFFICULTY
+    eval_difficulty: str = RL_DIFFICULTY
     eval_problems: int = 100
     eval_samples: int = 4
     max_new_tokens: int = 96  # evaluation samples
@@ -82,8 +82,8 @@ class SFTConfig:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if self.weight_decay < 0 or not self.grad_clip > 0:
             raise ValueError("--weight-decay must be >= 0 and --grad-clip > 0")
-        ev.parse_difficulties(self.difficulty)
-        ev.parse_difficulties(self.eval_difficulty)
+        parse_difficulties(self.difficulty)
+        parse_difficulties(self.eval_difficulty)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -144,7 +144,7 @@ def load_traces(path: str | Path, *, skip_bad_lines: bool = False, block_size: i
 
 def teacher_traces(fmt: str, difficulty: str, n: int, seed: int) -> list[Example]:
     """`n` train-split problems with their gold `fmt` solution (canonical style: left to right, no check)."""
-    task, diffs = get_task(), ev.parse_difficulties(difficulty)
+    task, diffs = get_task(), parse_difficulties(difficulty)
     rng = random.Random(f"sft-teacher:{seed}")
     problems = [task.generate(rng, rng.choice(diffs), split="train") for _ in range(n)]
     return [Example(p, task.render(p, Style(fmt))) for p in problems]
@@ -196,7 +196,7 @@ def lr_at(step: int, cfg: SFTConfig) -> float:
 # ------------------------------------------------------------------------------------ evaluation
 def eval_problems(difficulty: str, n: int, seed: int) -> list[Problem]:
     """The fixed held-out set: `n` test-split problems per difficulty (as `priorlab rl` evaluates)."""
-    return [p for d in ev.parse_difficulties(difficulty) for p in ev.test_problems(d, n, seed)]
+    return [p for d in parse_difficulties(difficulty) for p in ev.test_problems(d, n, seed)]
 
 
 def evaluate_policy(model, problems: list[Problem], *, samples: int, max_new_tokens: int, seed: int) -> dict:

@@ -41,16 +41,16 @@ import numpy as np
 import torch
 
 from priorlab.common import runs
-from priorlab.evals import world_eval as ev
+from priorlab.common.seeds import derive
+from priorlab.model.checkpoint import load_model
 from priorlab.model.sampling import sample
-from priorlab.pretrain import load_model
 from priorlab.rl import algos
 from priorlab.rl import loop as rl
 from priorlab.rl.rewards import RewardOutput
 from priorlab.rl.rollout import Rollouts, rollout
 from priorlab.sft.loop import eval_problems, eval_summary, evaluate_policy, start_run
 from priorlab.world.formats import FORMATS, Style
-from priorlab.world.tasks import Problem, get_task
+from priorlab.world.tasks import RL_DIFFICULTY, Problem, get_task, parse_difficulties
 from priorlab.world.tokenizer import SPECIALS, Tokenizer
 
 _CODE_INIT = re.compile(r"(?:Code: )?x=-?\d+;")
@@ -75,7 +75,7 @@ class SRLConfig:
     grad_clip: float = 1.0
     temperature: float = 1.0
     step_max_tokens: int = 32  # tokens sampled per step; the longest world step is ~30 characters
-    difficulty: str = ev.RL_DIFFICULTY
+    difficulty: str = RL_DIFFICULTY
     eval_every: int = 20
     eval_problems: int = 100
     eval_samples: int = 4
@@ -94,7 +94,7 @@ class SRLConfig:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
         if self.temperature <= 0:
             raise ValueError(f"--temperature must be > 0 for SRL's sampled groups, got {self.temperature}")
-        ev.parse_difficulties(self.difficulty)
+        parse_difficulties(self.difficulty)
         self.algo_config()
 
     def algo_config(self) -> algos.AlgoConfig:
@@ -191,7 +191,7 @@ class StepPrompt:
 
 def step_prompts(n: int, cfg: SRLConfig, rng: random.Random) -> list[StepPrompt]:
     """n (problem, k) prompts: a train-split problem at `difficulty` and k uniform over its steps."""
-    task, diffs, out = get_task(), ev.parse_difficulties(cfg.difficulty), []
+    task, diffs, out = get_task(), parse_difficulties(cfg.difficulty), []
     for _ in range(n):
         p = task.generate(rng, rng.choice(diffs), split="train")
         steps = tuple(expert_steps(p, cfg.expert_format))
@@ -274,7 +274,7 @@ def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bo
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         prompts = step_prompts(cfg.prompts_per_step, cfg, random.Random(f"srl-prompts:{cfg.seed}:{step}"))  # sample
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        gen = torch.Generator().manual_seed(derive(cfg.seed, "step", step))
         model.eval()
         ro = rollout(model, [prompt_ids(sp, tok) for sp in prompts], group_size=G, max_new_tokens=cfg.step_max_tokens,
                      temperature=cfg.temperature, generator=gen, tokenizer=tok)

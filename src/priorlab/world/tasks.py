@@ -19,6 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
+from priorlab.common.verdict import Verdict
 from priorlab.world import formats
 from priorlab.world.formats import Style
 
@@ -45,6 +46,21 @@ class Difficulty:
     @property
     def key(self) -> str:
         return f"{self.n_operands}x{self.digits}"
+
+
+RL_DIFFICULTY = "3x1"  # the default difficulty of RL training and of the prior checks in README
+
+
+def parse_difficulties(spec: str) -> list[Difficulty]:
+    """`--difficulty` as a list: a comma list of NxD (N operands of D digits), e.g. "2x1,3x1"."""
+    out = []
+    for key in spec.split(","):
+        try:
+            n, d = (int(x) for x in key.strip().split("x"))
+        except ValueError:
+            raise ValueError(f"--difficulty {key!r}: expected NxD, e.g. 3x1 (3 operands of 1 digit)") from None
+        out.append(Difficulty(n, d))
+    return out
 
 
 @dataclass(frozen=True)
@@ -89,17 +105,6 @@ class Problem:
         ops = tuple(re.findall(r"[+-]", expr))
         d = digits if digits is not None else max(len(str(n)) for n in nums)
         return Problem(tuple(nums), ops, d)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What `verify` returns. `answer` is None when no `A: <int>` line was found."""
-
-    correct: bool
-    answer: int | None
-    well_formed: bool
-    format: str | None
-    confidence: float | None = None
 
 
 class Task(Protocol):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from priorlab.common.seeds import derive
 from priorlab.model.gpt import positions_from_mask
 from priorlab.model.sampling import next_token_stats
 
@@ -150,7 +151,7 @@ def hf_rollout(lm, prompts: list[list[int]], *, n: int, max_new_tokens: int, tem
     gens: list[list[int]] = []
     for c, start in enumerate(range(0, len(prompts), per_call)):
         rows = [p for p in prompts[start:start + per_call] for _ in range(n)]
-        gen = _generate_chunk(lm, rows, gcfg, seed * 1_000_003 + c)
+        gen = _generate_chunk(lm, rows, gcfg, derive(seed, "chunk", c))
         lengths, _ = _finish(gen, stop)
         gens += [gen[i, :int(lengths[i])].tolist() for i in range(len(rows))]
     jobs = [p for p in prompts for _ in range(n)]
