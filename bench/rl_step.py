@@ -7,10 +7,10 @@ AdamW (lr 1e-4, betas 0.9/0.99, no weight decay, constant schedule, grad-norm cl
 whole rollout batch of 64, token-level loss with ratio clipping at 0.2 (TRL `loss_type="dapo"`; priorlab
 `grpo` with `agg=token_mean`), fp32, CPU. Reward: 1 if the completion is exactly the digits of a+b.
 
-A step is sample + score + advantages + update. priorlab's step runs the trainer's own stage functions
-(`rollout`, `rl.score`, `algos.group_advantages`, `rl.update`, `rl.rollout_metrics`) in the order of the
-loop body of `priorlab.rl.loop.train`; `train` itself cannot be called because its prompts
-(`Q: a+b=?\\n`) need characters outside this 21-symbol vocabulary. TRL's step is timed by a callback from
+A step is sample + score + advantages + update. priorlab's step is the library's own
+`priorlab.rl.loop.Trainer.step` (the body of `train` before evaluate / log / checkpoint), with this
+workload as an environment (`SumEnv`: prompts `a+b=` and exact-digits verification, since the world's
+`Q: a+b=?\\n` needs characters outside this 21-symbol vocabulary) and a `WorldPolicy` on the fresh model. TRL's step is timed by a callback from
 `on_step_begin` to `on_step_end` (its logging and data loading fall outside, which favours TRL). The two
 are interleaved, one priorlab step inside each TRL `on_step_end` after TRL's clock has stopped, so that
 load from other processes hits both alike; the first `--warmup` steps of each are dropped, and the median
@@ -37,13 +37,12 @@ import time
 
 import torch
 
-from priorlab.common.seeds import derive
+from priorlab.common.config import AdamWConfig
 from priorlab.common.verdict import Verdict
 from priorlab.model.gpt import GPT, GPTConfig
-from priorlab.rl import algos
 from priorlab.rl import loop as rl
-from priorlab.rl.rewards import make_reward
-from priorlab.rl.rollout import rollout
+from priorlab.rl.envs import WorldEnv
+from priorlab.rl.policies import WorldPolicy
 from priorlab.world.tasks import Difficulty, Problem, get_task
 from priorlab.world.tokenizer import SPECIALS, Tokenizer
 
@@ -74,7 +73,20 @@ def is_correct(text: str, answer: int) -> bool:
 
 
 class SumEnv:
-    """This workload's environment, in priorlab's `Env` interface: correct = 1[completion == digits of a+b]."""
+    """This workload as an RL environment (`priorlab.rl.envs.Env`): prompts `a+b=` drawn from (seed, step),
+    correct = 1[completion == digits of a+b]; the world's rollout metrics, as `train` logs them."""
+
+    def __init__(self, seed: int, tok: Tokenizer, prompts_per_step: int):
+        self.seed, self.tok, self.P, self.world = seed, tok, prompts_per_step, WorldEnv()
+
+    def prepare(self, policy, out, log) -> None:
+        pass
+
+    def prompts(self, step: int) -> list[Problem]:
+        return draw(self.P, random.Random(f"bench-rl:{self.seed}:{step}"))
+
+    def prompt_ids(self, problems: list[Problem]) -> list[list[int]]:
+        return [self.tok.encode(prompt_text(p), bos=True) for p in problems]
 
     def verify(self, problem: Problem, texts) -> list[Verdict]:
         return [Verdict(is_correct(t, problem.answer), t, True, None) for t in texts]
@@ -82,43 +94,42 @@ class SumEnv:
     def label_hits(self, problem, verdicts):
         raise ValueError("the sum workload has no incorrect labels")
 
+    def rollout_metrics(self, ro) -> dict:
+        return self.world.rollout_metrics(ro)
+
+    def evaluate(self, step: int) -> dict:
+        return {}
+
+    def problem_id(self, problem: Problem) -> str:
+        return problem.expr
+
+    def close(self) -> None:
+        pass
+
 
 # ------------------------------------------------------------------------------------------- priorlab
 class PriorlabRun:
-    """The loop body of `priorlab.rl.loop.train` minus evaluate / log / checkpoint, on a fresh model."""
+    """`priorlab.rl.loop.Trainer` on this workload and a fresh model (train's loop body minus evaluate / log /
+    checkpoint)."""
 
     def __init__(self, seed: int):
         w = WORKLOAD
-        self.cfg = rl.RLConfig(prompts_per_step=w["prompts_per_step"], group_size=w["group_size"], minibatches=1,
-                               epochs=1, lr=w["lr"], grad_clip=w["grad_clip"], temperature=w["temperature"],
-                               max_new_tokens=w["max_new_tokens"], seed=seed, algo="grpo",
-                               overrides=(("agg", "token_mean"), ("eps_low", w["clip_eps"]),
-                                          ("eps_high", w["clip_eps"])))
-        self.acfg = self.cfg.algo_config()
+        cfg = rl.RLConfig(prompts_per_step=w["prompts_per_step"], group_size=w["group_size"], minibatches=1,
+                          epochs=1, lr=w["lr"], grad_clip=w["grad_clip"], temperature=w["temperature"],
+                          max_new_tokens=w["max_new_tokens"], seed=seed, algo="grpo",
+                          overrides=(("agg", "token_mean"), ("eps_low", w["clip_eps"]), ("eps_high", w["clip_eps"])),
+                          adam=AdamWConfig(betas=w["adam_betas"]))
         torch.manual_seed(seed)
-        self.model = GPT(GPTConfig(vocab_size=SHAPE["vocab_size"], n_layer=SHAPE["n_layer"], n_head=SHAPE["n_head"],
-                                   n_embd=SHAPE["n_embd"], mlp_hidden=SHAPE["mlp_hidden"], block_size=BLOCK_SIZE))
-        self.model.train()
-        # as rl.train builds it
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, betas=w["adam_betas"], weight_decay=0.0)
-        self.tok, self.reward, self.env = Tokenizer(), make_reward("correct"), SumEnv()
+        model = GPT(GPTConfig(vocab_size=SHAPE["vocab_size"], n_layer=SHAPE["n_layer"], n_head=SHAPE["n_head"],
+                              n_embd=SHAPE["n_embd"], mlp_hidden=SHAPE["mlp_hidden"], block_size=BLOCK_SIZE))
+        model.train()
+        tok = Tokenizer()
+        policy = WorldPolicy(model, {}, tok)
+        self.trainer = rl.Trainer(cfg, SumEnv(seed, tok, cfg.prompts_per_step), policy,
+                                  cfg.adam.build(model.parameters(), lr=cfg.lr))
 
     def step(self, step: int) -> dict:
-        cfg, acfg = self.cfg, self.acfg
-        problems = draw(cfg.prompts_per_step, random.Random(f"bench-rl:{cfg.seed}:{step}"))  # ---- sample
-        prompt_ids = [self.tok.encode(prompt_text(p), bos=True) for p in problems]
-        gen = torch.Generator().manual_seed(derive(cfg.seed, "step", step))
-        self.model.eval()
-        ro = rollout(self.model, prompt_ids, group_size=cfg.group_size, max_new_tokens=cfg.max_new_tokens,
-                     temperature=cfg.temperature, generator=gen, tokenizer=self.tok)
-        self.model.train()
-        rewards, outs = rl.score(self.reward, self.env, problems, ro.texts, cfg, step)  # ---- score
-        adv = algos.group_advantages(rewards, acfg)  # ---- advantages [P, G]
-        keep = torch.ones(len(problems), dtype=torch.bool)
-        keep_rows = torch.nonzero(keep.repeat_interleave(cfg.group_size)).flatten()
-        upd = rl.update(self.model, self.opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1)  # ---- update
-        return {**rl.rollout_metrics(ro, outs, rewards), **upd,
-                **{f"adv/{k}": v for k, v in algos.advantage_metrics(rewards, adv).items()}}
+        return self.trainer.step(step)[0]
 
 
 # ------------------------------------------------------------------------------------------------ TRL

@@ -80,7 +80,7 @@ def test_world_entropy_equals_the_rollout_masks():
         assert out[name]["n_tokens"] == int(mask.sum())
         if out[name]["n_tokens"]:
             assert out[name]["mean_entropy"] == pytest.approx(float(ro.entropies[mask].mean()), rel=1e-6)
-            assert out[name]["mean_nll"] == pytest.approx(float(-ro.old_logprobs[mask].mean()), rel=1e-6)
+            assert out[name]["mean_nll"] == pytest.approx(float(-ro.logprobs[mask].mean()), rel=1e-6)
 
 
 # ------------------------------------------------------------------------- strategic n-grams

@@ -30,7 +30,7 @@ def test_rollout_packs_prompts_completions_and_labels():
         labels = parse(ro.texts[b]).labels
         assert int(ro.planning_mask[b].sum()) == labels.count("p")
         assert int(ro.execution_mask[b].sum()) == labels.count("e")
-        assert (ro.old_logprobs[b][~ro.completion_mask[b]] == 0).all()
+        assert (ro.logprobs[b][~ro.completion_mask[b]] == 0).all()
 
 
 def test_select_keeps_rows_consistent():

@@ -362,37 +362,32 @@ def rl(
     overrides = tuple((k, local[k]) for k in ("baseline", "sign", "w_lambda", "clip", "eps_low", "eps_high", "agg",
                                               "kl_beta", "entropy_coef", "dynamic_sampling", "hicra_alpha")
                       if local[k] is not None)
-    if is_hf_ref(init):
-        from priorlab.math.data import DataSpec
-        from priorlab.rl import hf_loop as hf_rl
+    hf = is_hf_ref(init)
+    if hf and data is None:
+        raise ValueError(f"--init {init} is a Hugging Face model: pass the training problems with --data FILE")
+    if not hf and data is not None:
+        raise ValueError(f"--data needs a Hugging Face model (--init hf:PATH); {init} is a priorlab run directory")
+    from priorlab.math.data import DataSpec
 
-        if data is None:
-            raise ValueError(f"--init {init} is a Hugging Face model: pass the training problems with --data FILE")
-        spec = DataSpec(data, layout, question_field, answer_field, None, skip_bad, limit)
-        hcfg = hf_rl.HFRLConfig(
-            init=init, data=spec, reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=prompts_per_step,
-            group_size=group_size, minibatches=minibatches, epochs=epochs, lr=lr, temperature=temperature,
-            top_p=top_p, max_new_tokens=max_new_tokens, template=template, dtype=dtype, device=device,
-            batch_size=batch_size, ckpt_every=ckpt_every,
-            eval_data=DataSpec(eval_data, layout, question_field, answer_field, None, skip_bad,
-                               eval_problems) if eval_data else None,
-            eval_every=eval_every, overrides=overrides)
-        s = hf_rl.train(hcfg, out, resume=resume, progress=not quiet, log=console.print)
+    hf_kw = {}
+    if hf:
+        hf_kw = dict(data=DataSpec(data, layout, question_field, answer_field, None, skip_bad, limit),
+                     eval_data=DataSpec(eval_data, layout, question_field, answer_field, None, skip_bad,
+                                        eval_problems) if eval_data else None,
+                     template=template, top_p=top_p, dtype=dtype, device=device, batch_size=batch_size,
+                     label_samples=8)
+    cfg = RLConfig(init=str(init), reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=prompts_per_step,
+                   group_size=group_size, minibatches=minibatches, epochs=epochs, lr=lr, temperature=temperature,
+                   max_new_tokens=max_new_tokens, difficulty=difficulty, train_problems=train_problems,
+                   one_shot_rule=one_shot_rule, eval_every=eval_every, eval_problems=eval_problems,
+                   ckpt_every=ckpt_every, store_rollouts=store_rollouts, overrides=overrides, **hf_kw)
+    if hf:
+        s = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
         console.print(f"RL done ({s['steps']} steps): correct {s['correct/first_step']} (first step) -> "
                       f"{s['correct/last_step']} (last step)"
                       + (f", eval greedy {s['eval/acc_greedy/before']:.3f} -> {s['eval/acc_greedy/after']:.3f}"
                          if "eval/acc_greedy/before" in s else "") + f" -> {s['model']}")
         return
-    if data is not None:
-        raise ValueError(f"--data needs a Hugging Face model (--init hf:PATH); {init} is a priorlab run directory")
-    cfg = RLConfig(init=str(init), reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=prompts_per_step,
-                   group_size=group_size, minibatches=minibatches, epochs=epochs, lr=lr, temperature=temperature,
-                   max_new_tokens=max_new_tokens, difficulty=difficulty, train_problems=train_problems,
-                   one_shot_rule=one_shot_rule, eval_every=eval_every, eval_problems=eval_problems,
-                   ckpt_every=ckpt_every, store_rollouts=store_rollouts, overrides=overrides)
-    from priorlab.rl.rewards import parse_spec
-
-    parse_spec(reward)  # validate early
     s = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
     console.print(f"RL done: greedy accuracy {s.get('eval/acc_greedy/before', float('nan')):.3f} -> "
                   f"{s.get('eval/acc_greedy/after', float('nan')):.3f}, T=1 accuracy "

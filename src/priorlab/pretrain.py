@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from priorlab.common import runs
+from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, SIZES, config_for_size
 from priorlab.world.corpus import Corpus, build_corpus, difficulties
 from priorlab.world.mixtures import Mixture, load_mixture
@@ -46,6 +47,8 @@ class PretrainConfig:
     eval_every: int = 250
     ckpt_every: int = 250
     val_documents: int = 2000
+    adam: AdamWConfig = field(default_factory=lambda: PRETRAIN_ADAM)  # betas 0.9 / 0.95
+
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -92,7 +95,7 @@ def make_optimizer(model: GPT, cfg: PretrainConfig) -> torch.optim.AdamW:
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), eps=1e-8)
+    return cfg.adam.build(groups, lr=cfg.lr)
 
 
 @torch.no_grad()

@@ -1,6 +1,6 @@
 """Real math as an RL environment: the grader turns completions into `Verdict`s, which `rl.rewards` scores.
 
-    env = MathEnv(grader, labels={example_id: wrong_label})          # the RL loop's env for --data files
+    env = MathEnv(cfg)                                                 # the RL loop's env for --data files
     verdicts = env.verify(example, texts)                              # graded against example.raw_answer
     reward = MathReward("brier+length:0.001", style="math", seed=0)    # what the TRL / verl / OpenRLHF wrappers use
     outs = reward.score_group(texts, gold, step=0, prompt_index=0)     # list[RewardOutput]
@@ -26,11 +26,18 @@ without an answer). `incorrect` adds `label_grade_failed` (the comparison with t
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from priorlab.common import runs
+from priorlab.common.seeds import derive
 from priorlab.common.verdict import Verdict
-from priorlab.math.data import Example
+from priorlab.math.data import Dataset, Example
 from priorlab.math.grading import (
     DEFAULT_TIMEOUT,
     Grade,
@@ -40,7 +47,17 @@ from priorlab.math.grading import (
     parse_confidence,
     shared_grader,
 )
-from priorlab.rl.rewards import BRIER_MISSING, RewardOutput, make_reward
+from priorlab.rl.rewards import BRIER_MISSING, RewardOutput, majority_answer, make_reward, parse_spec
+
+if TYPE_CHECKING:
+    from priorlab.model.completions import Rollouts
+
+
+def _hf_rollout(*args, **kwargs):
+    # imported on use: the TRL / verl / OpenRLHF wrappers import this module and must not pull in torch
+    from priorlab.model.hf.generate import hf_rollout
+
+    return hf_rollout(*args, **kwargs)
 
 
 def math_verdict(grade: Grade, text: str) -> Verdict:
@@ -61,11 +78,71 @@ def label_agreement(grader: Grader, wrong_label: str, verdicts: Sequence[Verdict
 
 
 class MathEnv:
-    """A data file's examples as an environment: verification by `grader` against each example's raw answer;
-    `labels` ({example id: wrong label}) serve the `incorrect` reward."""
+    """A data file as an environment (`cfg.data`, a `math.data.DataSpec`): each step draws P of its examples
+    (a pure function of (seed, step)); verification grades against each example's raw answer with a
+    `Grader` of the file's style; `incorrect` trains only on examples whose base-model majority answer is
+    wrong (`wrong_labels`, saved in labels.json); the optional `cfg.eval_data` gives greedy and T accuracy
+    and pass@eval_samples. Without `cfg` it only verifies (`grader`, `labels` {example id: wrong label})."""
 
-    def __init__(self, grader: Grader, labels: Mapping[str, str] | None = None):
-        self.grader, self.labels = grader, labels
+    def __init__(self, cfg=None, *, grader: Grader | None = None, labels: Mapping[str, str] | None = None,
+                 log=None):
+        self.cfg, self.labels, self.policy = cfg, labels, None
+        self.ds: Dataset | None = None
+        self.eval_ds: Dataset | None = None
+        if cfg is not None:  # the files are read before any model is loaded: a bad file fails fast
+            self.ds = cfg.data.load(log)
+            self.eval_ds = cfg.eval_data.load(log) if cfg.eval_data is not None else None
+            grader = Grader(style=self.ds.style, timeout=cfg.timeout)
+        self.grader = grader
+        self.eval_grader = Grader(style=self.eval_ds.style, timeout=cfg.timeout) if self.eval_ds is not None else None
+
+    def prepare(self, policy, out: Path, log) -> None:
+        cfg, self.policy = self.cfg, policy
+        self.ids = policy.encode([ex.question for ex in self.ds.examples])
+        self.row = {id(ex): i for i, ex in enumerate(self.ds.examples)}
+        self.eval_ids = policy.encode([ex.question for ex in self.eval_ds.examples]) if self.eval_ds else None
+        if parse_spec(cfg.reward).needs_labels:
+            saved = out / "labels.json"
+            self.labels = runs.read_json(saved) if saved.exists() else self.wrong_labels()
+            runs.atomic_write_json(saved, self.labels)
+            if not self.labels:
+                raise ValueError(f"--reward incorrect: the base model's majority answer is never wrong on {self.ds.path}")
+            log(f"incorrect reward: {len(self.labels)} problems whose base majority answer is wrong")
+        self.pool = [i for i, ex in enumerate(self.ds.examples) if self.labels is None or ex.id in self.labels]
+
+    def wrong_labels(self) -> dict[str, str]:
+        """The `incorrect` reward's label per problem: the base model's majority answer where it is wrong
+        (Spurious Rewards' construction); problems whose majority is right, or absent, get none."""
+        cfg, examples, style = self.cfg, self.ds.examples, self.ds.style
+        n = cfg.label_samples
+        ro = _hf_rollout(self.policy.lm, self.ids, n=n, max_new_tokens=cfg.max_new_tokens, temperature=1.0,
+                        seed=derive(cfg.seed, "base-samples"), batch_size=cfg.batch_size)
+        grades = self.grader.grade(ro.texts, [ex.raw_answer for ex in examples for _ in range(n)])
+        labels = {}
+        for i, ex in enumerate(examples):
+            row = grades[i * n:(i + 1) * n]
+            keys = [answer_key(g.pred) if g.pred is not None else None for g in row]
+            majority = majority_answer(keys)
+            if majority is None:
+                continue
+            top = row[keys.index(majority)]
+            label = f"#### {top.pred}" if style == "gsm8k" else top.pred
+            try:
+                gold_answer(label, style)
+            except ValueError:
+                continue  # e.g. a non-integer majority on an integer-answer (AIME) file cannot be a label
+            if not top.correct:
+                labels[ex.id] = label
+        return labels
+
+    def prompts(self, step: int) -> list[Example]:
+        rng = random.Random(f"hf-rl-prompts:{self.cfg.seed}:{step}")
+        P, pool = self.cfg.prompts_per_step, self.pool
+        idx = rng.sample(pool, P) if len(pool) >= P else [rng.choice(pool) for _ in range(P)]
+        return [self.ds.examples[i] for i in idx]
+
+    def prompt_ids(self, problems: list[Example]) -> list[list[int]]:
+        return [self.ids[self.row[id(ex)]] for ex in problems]
 
     def verify(self, example: Example, texts: Sequence[str]) -> list[Verdict]:
         grades = self.grader.grade(texts, [example.raw_answer] * len(texts))
@@ -75,6 +152,35 @@ class MathEnv:
         if self.labels is None or example.id not in self.labels:
             raise ValueError(f"reward 'incorrect' needs a wrong label for example {example.id!r}")
         return label_agreement(self.grader, self.labels[example.id], verdicts)
+
+    def rollout_metrics(self, ro: Rollouts) -> dict:
+        return {}
+
+    def evaluate(self, step: int) -> dict:
+        """Greedy accuracy, accuracy at the training temperature (eval_samples each) and pass@eval_samples;
+        nothing without --eval-data."""
+        if self.eval_ds is None:
+            return {}
+        cfg = self.cfg
+        golds = [ex.raw_answer for ex in self.eval_ds.examples]
+        out = {}
+        for name, temp, n in (("greedy", 0.0, 1), ("t1", cfg.temperature or 1.0, cfg.eval_samples)):
+            ro = _hf_rollout(self.policy.lm, self.eval_ids, n=n, max_new_tokens=cfg.max_new_tokens, temperature=temp,
+                            top_p=cfg.top_p, seed=derive(cfg.seed, "eval"), batch_size=cfg.batch_size)
+            grades = self.eval_grader.grade(ro.texts, [g for g in golds for _ in range(n)])
+            c = np.array([g.correct for g in grades]).reshape(-1, n)
+            out[f"eval/acc_{name}"] = float(c.mean())
+            if n > 1:
+                out[f"eval/pass@{n}"] = float(c.any(1).mean())
+        return out
+
+    def problem_id(self, example: Example) -> str:
+        return example.id
+
+    def close(self) -> None:
+        for g in (self.grader, self.eval_grader):
+            if g is not None:
+                g.close()
 
 
 @dataclass(frozen=True)

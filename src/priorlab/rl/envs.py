@@ -1,30 +1,61 @@
-"""RL environments: where prompts come from and how a completion is verified.
+"""RL environments: the prompts of each step, how a completion is verified, the evaluation set.
 
-    env = WorldEnv(labels=labels)                       # the controlled world's arithmetic task
-    verdicts = env.verify(problem, texts)               # list[Verdict], one per completion
-    hits = env.label_hits(problem, verdicts)            # `incorrect` reward: agrees with the wrong label?
+    env = WorldEnv(cfg)                                  # the controlled world's arithmetic task
+    env.prepare(policy, out, log)                        # fixes the training pool / `incorrect` labels once
+    problems = env.prompts(step)                         # P problems, a pure function of (seed, step)
+    ids = env.prompt_ids(problems)                       # token ids through the policy's own encoder
+    verdicts = env.verify(problem, texts)                # list[Verdict], one per completion
     outs = score_group(reward, env, problem, texts, step=s, prompt_index=p)
+    env.evaluate(step)                                   # the eval/* metrics on the held-out set
 
 An environment owns verification, so a reward (`rl.rewards`) scores verdicts and never parses text. The
-math environment for real data files is `math.env.MathEnv`; both satisfy `Env`.
+math environment for real data files is `math.env.MathEnv`; both satisfy `Env`, and the loop
+(`rl.loop.train`) is written once over an `Env` and a `Policy` (`rl.policies`).
 """
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+import torch
+
+from priorlab.common import runs
+from priorlab.common.seeds import derive
 from priorlab.common.verdict import Verdict
-from priorlab.rl.rewards import Reward, RewardOutput, majority_answer
-from priorlab.world.tasks import Problem, Task, get_task
+from priorlab.evals import world_eval as ev
+from priorlab.model.completions import Rollouts
+from priorlab.rl.rewards import Reward, RewardOutput, majority_answer, parse_spec
+from priorlab.world.formats import FORMATS, parse
+from priorlab.world.tasks import Problem, Task, get_task, parse_difficulties
+
+ONE_SHOT_RULES = ("pass-rate", "first")
 
 
 class Env(Protocol):
     """What the RL loop asks of an environment (the problem type is the env's own)."""
 
+    def prepare(self, policy, out: Path, log) -> None: ...
+
+    def prompts(self, step: int) -> list: ...
+
+    def prompt_ids(self, problems: list) -> list[list[int]]: ...
+
     def verify(self, problem, texts: Sequence[str]) -> list[Verdict]: ...
 
     def label_hits(self, problem, verdicts: Sequence[Verdict]) -> tuple[list[bool], list[dict] | None]: ...
+
+    def rollout_metrics(self, ro: Rollouts) -> dict: ...
+
+    def evaluate(self, step: int) -> dict: ...
+
+    def problem_id(self, problem) -> str: ...
+
+    def close(self) -> None: ...
 
 
 def incorrect_labels(problems: Sequence[Problem], sample_answers: Sequence[Sequence[int | None]]) -> dict[str, int]:
@@ -49,13 +80,92 @@ def eligible_problems(problems: Sequence[Problem], labels: Mapping[str, int]) ->
     return [p for p in problems if p.expr in labels]
 
 
-class WorldEnv:
-    """The controlled world's task as an environment: `Task.verify` per completion; `labels` (from
-    `incorrect_labels`) are the `incorrect` reward's wrong answers, by problem expression."""
+def draw_problems(n: int, difficulty: str, rng: random.Random) -> list[Problem]:
+    task, diffs = get_task(), parse_difficulties(difficulty)
+    return [task.generate(rng, rng.choice(diffs), split="train") for _ in range(n)]
 
-    def __init__(self, task: Task | None = None, labels: Mapping[str, int] | None = None):
+
+def one_shot_choice(problems: list[Problem], samples: list[list[dict]], rule: str) -> int:
+    """The one-shot example: `pass-rate` picks the base pass rate closest to 0.5 (ties: first), a
+    stand-in for the historical-variance score of arXiv 2504.20571 that needs no earlier RL run."""
+    if rule == "first":
+        return 0
+    rates = [np.mean([c["correct"] for c in comps]) for comps in samples]
+    return int(np.argmin([abs(r - 0.5) for r in rates]))
+
+
+def _mean_entropy(entropies: torch.Tensor, mask: torch.Tensor) -> float:
+    n = int(mask.sum())
+    return float((entropies * mask).sum() / n) if n else float("nan")
+
+
+class WorldEnv:
+    """The controlled world's task as an environment. Prompts: fresh train-split problems of
+    `cfg.difficulty` every step, or a fixed pool (`cfg.train_problems` K; K = 1 is one-shot RLVR, the
+    example picked by `cfg.one_shot_rule`); an `incorrect` run trains only on problems whose base-model
+    majority answer is wrong (`incorrect_labels`). Pool and labels are fixed before step 0 and saved in
+    `data.json`. Verification: `Task.verify`. Evaluation: greedy and T=1 accuracy on `cfg.eval_problems`
+    held-out problems per difficulty (`evals.world_eval.policy_eval`).
+
+    Without `cfg` it only verifies (`labels`: the `incorrect` reward's wrong answers by problem expression)."""
+
+    def __init__(self, cfg=None, *, task: Task | None = None, labels: Mapping[str, int] | None = None):
+        self.cfg, self.labels = cfg, labels
         self.task = task if task is not None else get_task()
-        self.labels = labels
+        self.pool: list[Problem] | None = None
+        self.policy = None
+
+    # ------------------------------------------------------------------ before step 0
+    def prepare(self, policy, out: Path, log) -> None:
+        """Fix the training pool (and the `incorrect` reward's labels) before step 0; saved in data.json."""
+        cfg, self.policy = self.cfg, policy
+        self.eval_set = [p for d in parse_difficulties(cfg.difficulty) for p in ev.test_problems(d, cfg.eval_problems, cfg.seed)]
+        needs_labels = parse_spec(cfg.reward).needs_labels
+        saved = out / "data.json"
+        if saved.exists():
+            d = runs.read_json(saved)
+            self.pool = [Problem.from_expr(e) for e in d["pool"]] if d["pool"] is not None else None
+            self.labels = d.get("labels")
+            return
+        rng = random.Random(f"rl-pool:{cfg.seed}")
+        pool, labels = None, None
+        if cfg.train_problems == 1:
+            cands = draw_problems(64, cfg.difficulty, rng)
+            pick = one_shot_choice(cands, self._base_answers(cands), cfg.one_shot_rule)
+            pool = [cands[pick]]
+            log(f"one-shot example ({cfg.one_shot_rule}): {pool[0].expr}")
+        elif cfg.train_problems > 1 or needs_labels:
+            pool = draw_problems(cfg.train_problems or 256, cfg.difficulty, rng)
+        if needs_labels:
+            samples = self._base_answers(pool)
+            labels = incorrect_labels(pool, [[c["answer"] for c in comps] for comps in samples])
+            pool = [p for p in pool if p.expr in labels]
+            if not pool:
+                raise ValueError("--reward incorrect: the base model's majority answer is right on every problem")
+            log(f"incorrect reward: {len(pool)} problems whose base majority answer is wrong")
+        runs.atomic_write_json(saved, {"pool": None if pool is None else [p.expr for p in pool], "labels": labels})
+        self.pool, self.labels = pool, labels
+
+    def _base_answers(self, problems: list[Problem]) -> list[list[dict]]:
+        """label_samples scored samples per problem from the base model (`incorrect` labels, one-shot choice)."""
+        cfg = self.cfg
+        ecfg = ev.EvalConfig(samples=cfg.label_samples, temperature=1.0, max_new_tokens=cfg.max_new_tokens,
+                             difficulty=cfg.difficulty)
+        return ev.score(problems, ev.generate(self.policy.model, problems, cfg.label_samples, ecfg,
+                                              seed=derive(cfg.seed, "base-samples")))
+
+    # ------------------------------------------------------------------ each step
+    def prompts(self, step: int) -> list[Problem]:
+        cfg = self.cfg
+        rng = random.Random(f"rl-prompts:{cfg.seed}:{step}")
+        if self.pool is None:
+            return draw_problems(cfg.prompts_per_step, cfg.difficulty, rng)
+        if len(self.pool) >= cfg.prompts_per_step:
+            return rng.sample(self.pool, cfg.prompts_per_step)
+        return [rng.choice(self.pool) for _ in range(cfg.prompts_per_step)]  # one-shot: the example repeated
+
+    def prompt_ids(self, problems: list[Problem]) -> list[list[int]]:
+        return self.policy.encode([self.task.prompt(p) for p in problems])
 
     def verify(self, problem: Problem, texts: Sequence[str]) -> list[Verdict]:
         return [self.task.verify(problem, t) for t in texts]
@@ -69,6 +179,30 @@ class WorldEnv:
                 "train only on eligible_problems(problems, labels)")
         label = self.labels[problem.expr]
         return [v.answer == label for v in verdicts], None
+
+    def rollout_metrics(self, ro: Rollouts) -> dict:
+        """The world's own: entropy of planning and execution tokens, format shares, well-formed rate."""
+        m = {}
+        for key, mask in (("planning", ro.planning_mask), ("execution", ro.execution_mask)):
+            m[f"entropy/{key}"] = _mean_entropy(ro.entropies, mask)
+        parsed = [parse(t) for t in ro.texts]
+        counts = Counter(p.format or "none" for p in parsed)
+        for f in (*FORMATS, "none"):
+            m[f"format/{f}"] = counts.get(f, 0) / len(parsed)
+        m["format/well_formed"] = float(np.mean([p.well_formed for p in parsed]))
+        return m
+
+    def evaluate(self, step: int) -> dict:
+        """Greedy accuracy and accuracy at T=1 (n samples) on the fixed held-out set, with format shares."""
+        cfg = self.cfg
+        return ev.policy_eval(self.policy.model, self.eval_set, samples=cfg.eval_samples,
+                              max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+
+    def problem_id(self, problem: Problem) -> str:
+        return problem.expr
+
+    def close(self) -> None:
+        pass
 
 
 def score_group(reward: Reward, env: Env, problem, texts: Sequence[str], *, step: int,

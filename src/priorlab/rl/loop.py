@@ -1,13 +1,24 @@
-"""RLVR on a pretrained prior: GRPO and its variants, every reward, deterministic resume.
+"""RLVR: one loop over an environment and a policy -- GRPO and its variants, every reward, deterministic resume.
 
-    priorlab rl --init runs/pt --reward correct --algo grpo --steps 60 --out runs/rl
+    priorlab rl --init runs/pt --reward correct --algo grpo --steps 60 --out runs/rl       # the world
+    priorlab rl --init hf:models/Qwen2.5-Math-1.5B --data math_train.jsonl --template qwen-math \
+        --lr 1e-6 --max-new-tokens 1024 --out runs/qwen-rl                                # a real model
+    train(cfg, out)                       # env and policy built from cfg; or train(cfg, out, env=..., policy=...)
+
+The environment (`rl.envs.WorldEnv`, `math.env.MathEnv`) supplies the prompts of each step, verification
+(-> `Verdict`s, scored by `rl.rewards`) and the evaluation set; the policy (`rl.policies.WorldPolicy`,
+`HFPolicy`) supplies rollouts, log-probs and checkpoints. HICRA is an algorithm option (`--algo hicra`,
+planning-token credit from the world's token labels); SRL (`sft.srl`) calls this module's `update`.
 
 How this departs from textbook GRPO (each is a named option, see `priorlab.rl.algos`):
 - the sample std in the group baseline (`grpo`), as verl / TRL / the Spurious-Rewards code compute it;
 - several mini-batches (and optionally epochs) per rollout batch, so the importance ratio departs
   from 1 and clipping acts — the mechanism behind the spurious-reward results (arXiv 2506.10947);
-- old log-probs are recomputed with a full forward pass before the update (the sampler's own are kept
-  for the entropy metrics), so the first mini-batch starts at ratio exactly 1;
+- the first mini-batch takes its own forward pass as the old log-probs, so it starts at ratio exactly 1;
+  the other rows take a full no-grad forward (world) or the sampler's own log-probs (HF, saving a forward
+  of a large model);
+- a Hugging Face policy stays in eval mode while training (dropout off, as in TRL's GRPOTrainer), so the
+  sampling policy and the differentiated one are the same function;
 - no KL term unless `--kl-beta` > 0 (k3 estimator against the initial policy).
 
 One iteration reads as labelled stages: sample, score, advantages, update, evaluate, log, checkpoint.
@@ -18,31 +29,29 @@ functions of (seed, s), so `--resume` after a kill ends bitwise identical to an 
 from __future__ import annotations
 
 import copy
-import random
 import time
-from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 
 from priorlab.common import runs
+from priorlab.common.config import RL_ADAM, AdamWConfig
 from priorlab.common.seeds import derive
-from priorlab.evals import world_eval as ev
-from priorlab.model.checkpoint import load_model
-from priorlab.model.sampling import sequence_logprobs
+from priorlab.math.data import DataSpec
+from priorlab.math.env import MathEnv
+from priorlab.math.grading import DEFAULT_TIMEOUT
+from priorlab.math.prompts import check_template
+from priorlab.model.completions import Rollouts
+from priorlab.model.hf.load import is_hf_ref
 from priorlab.rl import algos
-from priorlab.rl.envs import WorldEnv, incorrect_labels, score_group
+from priorlab.rl.envs import ONE_SHOT_RULES, Env, WorldEnv, score_group
+from priorlab.rl.policies import HFPolicy, WorldPolicy
 from priorlab.rl.rewards import make_reward, parse_spec
-from priorlab.rl.rollout import Rollouts, rollout
-from priorlab.world.formats import FORMATS, parse
-from priorlab.world.tasks import RL_DIFFICULTY, Problem, get_task, parse_difficulties
-from priorlab.world.tokenizer import Tokenizer
-
-ONE_SHOT_RULES = ("pass-rate", "first")
-ALGO_OVERRIDES = ("baseline", "sign", "w_lambda", "clip", "eps_low", "eps_high", "agg", "kl_beta", "entropy_coef",
-                  "dynamic_sampling", "hicra_alpha")
+from priorlab.world.tasks import RL_DIFFICULTY, parse_difficulties
 
 
 class RLError(RuntimeError):
@@ -51,6 +60,9 @@ class RLError(RuntimeError):
 
 @dataclass(frozen=True)
 class RLConfig:
+    """One RL run. `init` is a priorlab run directory (the controlled world) or a Hugging Face checkpoint
+    (`hf:PATH`, then `data` is required); the world-only and HF-only fields are grouped below."""
+
     init: str = ""
     reward: str = "correct"
     algo: str = "grpo"
@@ -60,35 +72,58 @@ class RLConfig:
     group_size: int = 8  # G
     minibatches: int = 4  # per rollout batch: > 1 moves the ratio off 1
     epochs: int = 1  # passes over each rollout batch
-    lr: float = 3e-5  # 1e-4 collapsed the prior in the feasibility probe (DESIGN.md §2a)
+    lr: float = 3e-5  # 1e-4 collapsed a 0.34M-parameter prior in a feasibility probe; 1e-5..3e-5 was stable
     grad_clip: float = 1.0
     temperature: float = 1.0
     max_new_tokens: int = 96
-    difficulty: str = RL_DIFFICULTY
-    train_problems: int = 0  # 0: fresh problems every step; K: a fixed pool of K (1 = one-shot RLVR)
-    one_shot_rule: str = "pass-rate"
     label_samples: int = 16  # base-model samples per problem for the `incorrect` labels / one-shot rule
     eval_every: int = 20
-    eval_problems: int = 100
     eval_samples: int = 4
     ckpt_every: int = 20
     store_rollouts: bool = False
     overrides: tuple = ()  # ((name, value), ...) applied to the algo preset
+    adam: AdamWConfig = field(default_factory=lambda: RL_ADAM)
+    # the controlled world
+    difficulty: str = RL_DIFFICULTY
+    train_problems: int = 0  # 0: fresh problems every step; K: a fixed pool of K (1 = one-shot RLVR)
+    one_shot_rule: str = "pass-rate"
+    eval_problems: int = 100  # held-out problems per difficulty (world); --eval-data records kept (HF)
+    # Hugging Face models and math data files
+    data: DataSpec | None = None
+    eval_data: DataSpec | None = None
+    template: str = "plain"
+    top_p: float = 1.0
+    dtype: str = "float32"  # master weights; bf16 AdamW updates lose the small steps RL makes
+    device: str = "cpu"
+    batch_size: int = 64  # sequences per generate call / per no-grad forward
+    timeout: float = DEFAULT_TIMEOUT  # seconds per Math-Verify comparison
 
     def __post_init__(self) -> None:
         runs.require_positive(self, (
             "steps", "prompts_per_step", "group_size", "minibatches", "epochs", "max_new_tokens", "eval_every",
-            "ckpt_every", "eval_problems", "eval_samples", "label_samples"))
+            "ckpt_every", "eval_problems", "eval_samples", "label_samples", "batch_size"))
         if self.train_problems < 0:
             raise ValueError(f"--train-problems must be >= 0, got {self.train_problems}")
         if self.minibatches > self.prompts_per_step * self.group_size:
             raise ValueError("--minibatches cannot exceed prompts-per-step x group-size")
         if not self.lr > 0:
             raise ValueError(f"--lr must be > 0, got {self.lr}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"--temperature {self.temperature} must be >= 0 and --top-p {self.top_p} in (0, 1]")
         if self.one_shot_rule not in ONE_SHOT_RULES:
             raise ValueError(f"--one-shot-rule {self.one_shot_rule!r}: valid: {', '.join(ONE_SHOT_RULES)}")
         parse_difficulties(self.difficulty)
-        self.algo_config()  # validates the preset and overrides
+        parse_spec(self.reward)
+        check_template(self.template)
+        acfg = self.algo_config()  # validates the preset and overrides
+        if self.hf and acfg.hicra_alpha > 0:
+            raise ValueError("--algo hicra / --hicra-alpha need planning-token labels, which only the controlled "
+                             "world has; use another algorithm with Hugging Face models")
+
+    @property
+    def hf(self) -> bool:
+        """A Hugging Face policy on a math data file (else the controlled world)."""
+        return self.data is not None or (bool(self.init) and is_hf_ref(self.init))
 
     def algo_config(self) -> algos.AlgoConfig:
         kw = dict(self.overrides)
@@ -97,73 +132,8 @@ class RLConfig:
         return algos.resolve_algo(self.algo, **kw)
 
 
-# ------------------------------------------------------------------------------------------ data
-def draw_problems(n: int, difficulty: str, rng: random.Random) -> list[Problem]:
-    task, diffs = get_task(), parse_difficulties(difficulty)
-    return [task.generate(rng, rng.choice(diffs), split="train") for _ in range(n)]
-
-
-def base_answers(model, problems: list[Problem], n: int, cfg: RLConfig) -> list[list[dict]]:
-    """n scored samples per problem from the base model (for `incorrect` labels and one-shot choice)."""
-    ecfg = ev.EvalConfig(samples=n, temperature=1.0, max_new_tokens=cfg.max_new_tokens, difficulty=cfg.difficulty)
-    return ev.score(problems, ev.generate(model, problems, n, ecfg, seed=derive(cfg.seed, "base-samples")))
-
-
-def one_shot_choice(problems: list[Problem], samples: list[list[dict]], rule: str) -> int:
-    """The one-shot example: `pass-rate` picks the base pass rate closest to 0.5 (ties: first), a
-    stand-in for the historical-variance score of arXiv 2504.20571 that needs no earlier RL run."""
-    if rule == "first":
-        return 0
-    rates = [np.mean([c["correct"] for c in comps]) for comps in samples]
-    return int(np.argmin([abs(r - 0.5) for r in rates]))
-
-
-class Data:
-    """Which problems each step trains on: fresh draws, or a fixed pool (K = 1: one-shot RLVR)."""
-
-    def __init__(self, cfg: RLConfig, pool: list[Problem] | None):
-        self.cfg, self.pool = cfg, pool
-
-    def prompts(self, step: int) -> list[Problem]:
-        rng = random.Random(f"rl-prompts:{self.cfg.seed}:{step}")
-        if self.pool is None:
-            return draw_problems(self.cfg.prompts_per_step, self.cfg.difficulty, rng)
-        if len(self.pool) >= self.cfg.prompts_per_step:
-            return rng.sample(self.pool, self.cfg.prompts_per_step)
-        return [rng.choice(self.pool) for _ in range(self.cfg.prompts_per_step)]  # one-shot: the example repeated
-
-
-def prepare_data(model, cfg: RLConfig, out: Path, log) -> tuple[Data, dict | None]:
-    """Fix the training pool (and the `incorrect` reward's labels) before step 0; saved in data.json."""
-    needs_labels = parse_spec(cfg.reward).needs_labels
-    saved = out / "data.json"
-    if saved.exists():
-        d = runs.read_json(saved)
-        pool = [Problem.from_expr(e) for e in d["pool"]] if d["pool"] is not None else None
-        return Data(cfg, pool), d.get("labels")
-    rng = random.Random(f"rl-pool:{cfg.seed}")
-    pool, labels = None, None
-    if cfg.train_problems == 1:
-        cands = draw_problems(64, cfg.difficulty, rng)
-        pick = one_shot_choice(cands, base_answers(model, cands, cfg.label_samples, cfg), cfg.one_shot_rule)
-        pool = [cands[pick]]
-        log(f"one-shot example ({cfg.one_shot_rule}): {pool[0].expr}")
-    elif cfg.train_problems > 1 or needs_labels:
-        pool = draw_problems(cfg.train_problems or 256, cfg.difficulty, rng)
-    if needs_labels:
-        samples = base_answers(model, pool, cfg.label_samples, cfg)
-        labels = incorrect_labels(pool, [[c["answer"] for c in comps] for comps in samples])
-        pool = [p for p in pool if p.expr in labels]
-        if not pool:
-            raise ValueError("--reward incorrect: the base model's majority answer is right on every problem")
-        log(f"incorrect reward: {len(pool)} problems whose base majority answer is wrong")
-    runs.atomic_write_json(saved, {"pool": None if pool is None else [p.expr for p in pool], "labels": labels})
-    return Data(cfg, pool), labels
-
-
 # --------------------------------------------------------------------------------------- stages
-def score(reward, env: WorldEnv, problems: list[Problem], texts: list[str], cfg: RLConfig,
-          step: int) -> tuple[torch.Tensor, list]:
+def score(reward, env: Env, problems: list, texts: list[str], cfg: RLConfig, step: int) -> tuple[torch.Tensor, list]:
     """Rewards [P, G] and the per-sample outputs (components, shadow correctness)."""
     G, outs = cfg.group_size, []
     for i, p in enumerate(problems):
@@ -172,23 +142,22 @@ def score(reward, env: WorldEnv, problems: list[Problem], texts: list[str], cfg:
 
 
 def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg, step: int,
-           ref_model=None, *, score_mask: torch.Tensor | None = None, error: type[Exception] = RLError,
-           policy_logprobs=None, old_logprobs: torch.Tensor | None = None) -> dict:
+           ref_model=None, *, policy_logprobs, score_mask: torch.Tensor | None = None, error: type[Exception] = RLError,
+           old_logprobs: torch.Tensor | None = None) -> dict:
     """Epochs x mini-batches of policy-gradient steps on one rollout batch; returns mean metrics.
 
     score_mask [B, T] bool: the tokens the loss is over (default: every completion token; SRL passes its
-    first-step tokens). cfg supplies seed, epochs, minibatches, temperature and grad_clip (an RLConfig,
-    SRLConfig or HFRLConfig); a non-finite loss raises `error`.
+    first-step tokens). cfg supplies seed, epochs, minibatches, temperature and grad_clip (an RLConfig
+    or SRLConfig); a non-finite loss raises `error`.
     policy_logprobs(model, input_ids, attn_mask, mask, *, temperature) -> (logprobs, entropies) [B, T]:
-    the policy's log-likelihood with gradients (default: the world model's sequence_logprobs; the HF
-    trainer passes sequence_logprobs_hf).
+    the policy's log-likelihood with gradients (`Policy.logprobs`).
     Old log-probs are those of the policy before this step's first update: the first mini-batch takes
     its own (detached) forward pass; the rows it does not hold take old_logprobs [B, T] when given (the
     sampler's own), else an extra no-grad forward.
     """
     if keep_rows.numel() == 0:
         return {"loss/skipped": 1.0}
-    logprobs_of = policy_logprobs or _world_logprobs
+    logprobs_of = policy_logprobs
     mask = ro.completion_mask if score_mask is None else score_mask
     # the policy is the temperature-scaled distribution the rollouts were drawn from (T=0 is scored at 1)
     temperature = cfg.temperature or 1.0
@@ -226,10 +195,6 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
     return {f"loss/{k}": float(np.mean([m[k] for m in metrics if k in m])) for k in metrics[0]}
 
 
-def _world_logprobs(model, input_ids, attn_mask, mask, *, temperature=1.0):
-    return sequence_logprobs(model, input_ids, attn_mask, None, mask, temperature=temperature)
-
-
 def reward_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:
     """What every RL trainer logs of a rollout batch: rewards, their components, the true correctness,
     lengths and the mean entropy of the completion tokens (ro: world Rollouts or an HF rollout)."""
@@ -250,108 +215,123 @@ def _mean_entropy(entropies: torch.Tensor, mask: torch.Tensor) -> float:
     return float((entropies * mask).sum() / n) if n else float("nan")
 
 
-def rollout_metrics(ro: Rollouts, outs: list, rewards: torch.Tensor) -> dict:
-    """reward_metrics, plus the world's: entropy of planning and execution tokens, format shares."""
-    m = reward_metrics(ro, outs, rewards)
-    for key, mask in (("planning", ro.planning_mask), ("execution", ro.execution_mask)):
-        m[f"entropy/{key}"] = _mean_entropy(ro.entropies, mask)
-    parsed = [parse(t) for t in ro.texts]
-    counts = Counter(p.format or "none" for p in parsed)
-    for f in (*FORMATS, "none"):
-        m[f"format/{f}"] = counts.get(f, 0) / len(parsed)
-    m["format/well_formed"] = float(np.mean([p.well_formed for p in parsed]))
-    return m
+@dataclass
+class Trainer:
+    """What one RL run holds between steps; `step(s)` is one iteration's sample, score, advantages and update."""
+
+    cfg: RLConfig
+    env: Env
+    policy: WorldPolicy | HFPolicy
+    opt: torch.optim.Optimizer
+    ref_model: torch.nn.Module | None = None
+
+    def __post_init__(self) -> None:
+        self.acfg = self.cfg.algo_config()
+        self.reward = make_reward(self.cfg.reward, seed=self.cfg.seed)
+
+    def step(self, step: int) -> tuple[dict, tuple]:
+        """Run RL step `step` (0-based); (metrics, (problems, rollouts, outputs, advantages))."""
+        cfg, acfg, env, policy = self.cfg, self.acfg, self.env, self.policy
+        problems = env.prompts(step)  # ---- sample
+        ro = policy.rollout(env.prompt_ids(problems), group_size=cfg.group_size, max_new_tokens=cfg.max_new_tokens,
+                            temperature=cfg.temperature, top_p=cfg.top_p, seed=derive(cfg.seed, "step", step))
+        rewards, outs = score(self.reward, env, problems, ro.texts, cfg, step)  # ---- score
+        adv = algos.group_advantages(rewards, acfg)  # ---- advantages [P, G]
+        keep = algos.dynamic_sampling_mask(rewards) if acfg.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
+        keep_rows = torch.nonzero(keep.repeat_interleave(cfg.group_size)).flatten()
+        upd = update(policy.model, self.opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1,  # ---- update
+                     self.ref_model, policy_logprobs=policy.logprobs, old_logprobs=policy.old_logprobs(ro))
+        row = {**reward_metrics(ro, outs, rewards), **env.rollout_metrics(ro), **upd,
+               **{f"adv/{k}": v for k, v in algos.advantage_metrics(rewards, adv).items()},
+               "adv/groups_kept": float(keep.float().mean())}
+        return row, (problems, ro, outs, adv)
 
 
-def evaluate_policy(model, problems: list[Problem], cfg: RLConfig, step: int) -> dict:
-    """Greedy accuracy and accuracy at T=1 (n samples) on the fixed held-out set, with format shares."""
-    return ev.policy_eval(model, problems, samples=cfg.eval_samples, max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
+def build(cfg: RLConfig, log=print) -> tuple[Env, type]:
+    """The environment and the policy class a config asks for: the world, or a math data file + HF model."""
+    if cfg.hf:
+        if cfg.data is None:
+            raise ValueError(f"--init {cfg.init} is a Hugging Face model: pass the training problems with --data FILE")
+        return MathEnv(cfg, log=log), HFPolicy
+    return WorldEnv(cfg), WorldPolicy
 
 
 # ------------------------------------------------------------------------------------------- loop
-def train(cfg: RLConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
+def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None, resume: bool = False,
+          progress: bool = True, log=print) -> dict:
+    """Run (or with `resume`, continue) RL into `out`; the summary. `env` / `policy` default to `build(cfg)`."""
     out = Path(out)
     if (done := runs.finished_summary(out, resume, log)) is not None:
         return done
     acfg = cfg.algo_config()
-    model, init_meta = load_model(cfg.init)
-    model.train()
-    ref_model = copy.deepcopy(model).eval() if acfg.kl_beta > 0 else None
-    for p in ref_model.parameters() if ref_model else ():
-        p.requires_grad_(False)
-    out.mkdir(parents=True, exist_ok=True)
-    runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "rl", "algo_resolved": asdict(acfg),
-                                                 "code_version": runs.code_version()})
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
-    meta = {**{k: v for k, v in init_meta.items() if k not in ("step", "code_version")}, "stage": "rl",
-            "init": str(cfg.init)}
-    metrics_log = runs.MetricsLog(out / "metrics.jsonl")
-    start = 0
+    if env is None:
+        env, policy_cls = build(cfg, log)
     ckpt = runs.latest_checkpoint(out) if resume else None
-    if ckpt is not None:
-        start = runs.restore(ckpt, model, opt)
-        log(f"resuming {out} from step {start}")
-    metrics_log.truncate_after(start if ckpt is not None else -1)
-    data, labels = prepare_data(model, cfg, out, log)
-    reward, env = make_reward(cfg.reward, seed=cfg.seed), WorldEnv(labels=labels)
-    eval_set = [p for d in parse_difficulties(cfg.difficulty)
-                for p in ev.test_problems(d, cfg.eval_problems, cfg.seed)]
-    if ckpt is None:
-        runs.save_checkpoint(out, 0, model, opt, meta, {"step": 0})
-        metrics_log.append({"step": 0, **evaluate_policy(model, eval_set, cfg, 0)})
-    tok, t_run = Tokenizer(), time.perf_counter()
-    for step in range(start, cfg.steps):
-        t0 = time.perf_counter()
-        problems = data.prompts(step)  # ---- sample
-        prompt_ids = [tok.encode(get_task().prompt(p), bos=True) for p in problems]
-        gen = torch.Generator().manual_seed(derive(cfg.seed, "step", step))
-        model.eval()
-        ro = rollout(model, prompt_ids, group_size=cfg.group_size, max_new_tokens=cfg.max_new_tokens,
-                     temperature=cfg.temperature, generator=gen, tokenizer=tok)
-        model.train()
-        rewards, outs = score(reward, env, problems, ro.texts, cfg, step)  # ---- score
-        adv = algos.group_advantages(rewards, acfg)  # ---- advantages [P, G]
-        keep = algos.dynamic_sampling_mask(rewards) if acfg.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
-        keep_rows = torch.nonzero(keep.repeat_interleave(cfg.group_size)).flatten()
-        try:  # ---- update
-            upd = update(model, opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1, ref_model)
-        except RLError as e:
-            last = runs.latest_checkpoint(out)
-            raise RLError(f"{e.args[0]}; stopped, last good checkpoint: {last}") from None
-        row = {"step": step + 1, **rollout_metrics(ro, outs, rewards), **upd,
-               **{f"adv/{k}": v for k, v in algos.advantage_metrics(rewards, adv).items()},
-               "adv/groups_kept": float(keep.float().mean())}
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:  # ---- evaluate
-            row.update(evaluate_policy(model, eval_set, cfg, step + 1))
-        row["time/step_s"] = time.perf_counter() - t0
-        metrics_log.append(row)  # ---- log
-        if cfg.store_rollouts:
-            _store_rollouts(out, step + 1, problems, ro, outs, adv, cfg)
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:  # ---- checkpoint
-            runs.save_checkpoint(out, step + 1, model, opt, meta, {"step": step + 1})
-        if progress:
-            log(f"step {step + 1}/{cfg.steps} reward {row['reward/mean']:.3f} correct {row['correct/mean']:.3f} "
-                f"clip {upd.get('loss/clip_frac', 0):.4f} {row['time/step_s']:.2f}s"
-                + (f" | eval greedy {row['eval/acc_greedy']:.3f} t1 {row['eval/acc_t1']:.3f}" if "eval/acc_t1" in row else ""))
-    runs.save_weights(out, model, {**meta, "step": cfg.steps})
+    try:
+        if policy is None:
+            policy = policy_cls.load(cfg.init, cfg, ckpt)
+        model = policy.model
+        ref_model = copy.deepcopy(model).eval() if acfg.kl_beta > 0 else None
+        for p in ref_model.parameters() if ref_model else ():
+            p.requires_grad_(False)
+        out.mkdir(parents=True, exist_ok=True)
+        runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "rl", **policy.config(),
+                                                     "algo_resolved": asdict(acfg), "code_version": runs.code_version()})
+        opt = cfg.adam.build(model.parameters(), lr=cfg.lr)
+        metrics_log = runs.MetricsLog(out / "metrics.jsonl")
+        start = policy.restore(ckpt, opt, out, log)
+        metrics_log.truncate_after(start if ckpt is not None else -1)
+        env.prepare(policy, out, log)
+        trainer = Trainer(cfg, env, policy, opt, ref_model)
+        if ckpt is None:
+            if policy.keeps_step0:
+                policy.save_checkpoint(out, 0, opt)
+            if first := env.evaluate(0):
+                metrics_log.append({"step": 0, **first})
+        t_run = time.perf_counter()
+        for step in range(start, cfg.steps):
+            t0 = time.perf_counter()
+            try:  # ---- sample, score, advantages, update
+                metrics, (problems, ro, outs, adv) = trainer.step(step)
+            except RLError as e:
+                last = runs.latest_checkpoint(out)
+                raise RLError(f"{e.args[0]}; stopped, last good checkpoint: {last}") from None
+            row = {"step": step + 1, **metrics}
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:  # ---- evaluate
+                row.update(env.evaluate(step + 1))
+            row["time/step_s"] = time.perf_counter() - t0
+            metrics_log.append(row)  # ---- log
+            if cfg.store_rollouts:
+                store_rollouts(out, step + 1, [env.problem_id(p) for p in problems], ro, outs, adv, cfg)
+            if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:  # ---- checkpoint
+                policy.save_checkpoint(out, step + 1, opt)
+            if progress:
+                log(f"step {step + 1}/{cfg.steps} reward {row['reward/mean']:.3f} correct {row['correct/mean']:.3f} "
+                    f"clip {row.get('loss/clip_frac', 0):.4f} {row['time/step_s']:.2f}s"
+                    + (f" | eval greedy {row['eval/acc_greedy']:.3f} t1 {row['eval/acc_t1']:.3f}"
+                       if "eval/acc_t1" in row else ""))
+    finally:
+        env.close()
+    final = policy.save_final(out, cfg.steps)
     rows = metrics_log.read()
     first, last = rows[0], rows[-1]
+    train_rows = [r for r in rows if "correct/mean" in r]
     summary = {"stage": "rl", "steps": cfg.steps, "elapsed_s": time.perf_counter() - t_run, "resumed_from": start,
+               **final, "correct/first_step": train_rows[0]["correct/mean"] if train_rows else None,
+               "correct/last_step": train_rows[-1]["correct/mean"] if train_rows else None,
                **{f"{k}/before": first[k] for k in first if k.startswith("eval/")},
                **{f"{k}/after": last[k] for k in last if k.startswith("eval/")}}
     runs.atomic_write_json(out / "summary.json", summary)
     return summary
 
 
-def _store_rollouts(out: Path, step: int, problems, ro: Rollouts, outs, adv, cfg: RLConfig) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def store_rollouts(out: Path, step: int, problem_ids: list[str], ro: Rollouts, outs, adv, cfg: RLConfig) -> None:
+    """rollouts/step_N.parquet: one row per completion (problem, text, reward, correctness, advantage, ...)."""
     G = cfg.group_size
     flat = [o for group in outs for o in group]
     table = pa.table({
         "step": [step] * len(flat), "prompt_id": [i // G for i in range(len(flat))],
-        "problem": [problems[i // G].expr for i in range(len(flat))], "completion": ro.texts,
+        "problem": [problem_ids[i // G] for i in range(len(flat))], "completion": ro.texts,
         "reward": [o.score for o in flat], "correct": [o.correct for o in flat],
         "advantage": adv.reshape(-1).tolist(), "length": ro.lengths.tolist(),
         "components": [str(o.components) for o in flat],

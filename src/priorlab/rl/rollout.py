@@ -1,7 +1,7 @@
 """Rollouts: batched sampling of G completions per prompt, packed for the trainer.
 
     ro = rollout(model, prompt_ids, group_size=8, max_new_tokens=96, temperature=1.0, generator=g)
-    ro.input_ids, ro.attn_mask, ro.completion_mask, ro.old_logprobs, ro.planning_mask, ro.texts
+    ro.input_ids, ro.attn_mask, ro.completion_mask, ro.logprobs, ro.planning_mask, ro.texts  # model.completions.Rollouts
 
 Every completion token carries the world's token label (planning / execution / other / unparsed), read
 from the grammar of the decoded text (one character = one token), so planning-vs-execution entropy and
@@ -10,53 +10,12 @@ HICRA's planning-token credit come from ground truth rather than a heuristic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-from torch import Tensor
 
-from priorlab.model.gpt import positions_from_mask
+from priorlab.model.completions import Rollouts
 from priorlab.model.sampling import sample
 from priorlab.world.labels import EXECUTION, PLANNING, token_labels
 from priorlab.world.tokenizer import Tokenizer
-
-
-@dataclass
-class Rollouts:
-    """B = P·G sequences (row b = p·G + g); T = longest prompt + longest completion.
-
-    input_ids       [B, T] long   left-padded prompt, then the completion, right-padded with pad
-    attn_mask       [B, T] bool   True on real tokens (prompt and completion)
-    completion_mask [B, T] bool   True on generated tokens (eos included)
-    old_logprobs    [B, T] float  sampler's log-prob of each generated token, 0 elsewhere
-    entropies       [B, T] float  entropy of the distribution each generated token was drawn from
-    planning_mask   [B, T] bool   generated tokens labelled `planning`
-    execution_mask  [B, T] bool   generated tokens labelled `execution`
-    texts           B completion strings; finished [B] bool (emitted eos); lengths [B] long
-    """
-
-    input_ids: Tensor
-    attn_mask: Tensor
-    completion_mask: Tensor
-    old_logprobs: Tensor
-    entropies: Tensor
-    planning_mask: Tensor
-    execution_mask: Tensor
-    texts: list[str]
-    finished: Tensor
-    lengths: Tensor
-
-    @property
-    def positions(self) -> Tensor:
-        return positions_from_mask(self.attn_mask)
-
-    def select(self, rows: Tensor) -> Rollouts:
-        """The rollouts at row indices `rows` (a 1-D long tensor)."""
-        idx = rows.tolist()
-        return Rollouts(*(getattr(self, f)[rows] for f in ("input_ids", "attn_mask", "completion_mask",
-                                                          "old_logprobs", "entropies", "planning_mask",
-                                                          "execution_mask")),
-                        texts=[self.texts[i] for i in idx], finished=self.finished[rows], lengths=self.lengths[rows])
 
 
 def rollout(model, prompts: list[list[int]], *, group_size: int, max_new_tokens: int, temperature: float = 1.0,
@@ -93,4 +52,4 @@ def rollout(model, prompts: list[list[int]], *, group_size: int, max_new_tokens:
                 planning[b, P + j] = True
             elif lab == EXECUTION:
                 execution[b, P + j] = True
-    return Rollouts(input_ids, attn, comp, old, ent, planning, execution, texts, s.finished.clone(), s.lengths.clone())
+    return Rollouts(input_ids, attn, comp, old, ent, texts, s.finished.clone(), s.lengths.clone(), planning, execution)

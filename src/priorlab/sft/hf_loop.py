@@ -22,12 +22,13 @@ Writes `config.json`, `metrics.jsonl` (`loss/sft`, `lr`, `loss/grad_norm` per st
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
 from priorlab.common import runs
+from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.common.seeds import derive
 from priorlab.math.data import Dataset, DataSpec
 from priorlab.math.prompts import add_special_tokens, check_template, render
@@ -51,6 +52,8 @@ class HFSFTConfig:
     dtype: str = "float32"
     device: str = "cpu"
     ckpt_every: int = 100
+    adam: AdamWConfig = field(default_factory=lambda: PRETRAIN_ADAM)  # betas 0.9 / 0.95
+
 
     def __post_init__(self) -> None:
         runs.require_positive(self, ("steps", "batch_size", "max_length", "ckpt_every"))
@@ -127,7 +130,7 @@ def train(cfg: HFSFTConfig, out: str | Path, *, resume: bool = False, progress: 
     ckpt = runs.latest_checkpoint(out) if resume else None
     lm = load_hf(ckpt if ckpt is not None else cfg.init, dtype=cfg.dtype, device=cfg.device)
     pairs, cut = encode(lm, ds, cfg)
-    opt = torch.optim.AdamW(lm.model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+    opt = cfg.adam.build(lm.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = resume_optimizer(ckpt, opt, out, log)
     out.mkdir(parents=True, exist_ok=True)
     runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "sft", "backend": "hf",

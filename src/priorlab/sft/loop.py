@@ -26,13 +26,14 @@ import hashlib
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from priorlab.common import runs
+from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.evals import world_eval as ev
 from priorlab.model.checkpoint import load_model
 from priorlab.world.formats import FORMATS, Style
@@ -67,6 +68,8 @@ class SFTConfig:
     eval_samples: int = 4
     max_new_tokens: int = 96  # evaluation samples
     ckpt_every: int = 50
+    adam: AdamWConfig = field(default_factory=lambda: PRETRAIN_ADAM)  # betas 0.9 / 0.95
+
 
     def __post_init__(self) -> None:
         if bool(self.traces) == bool(self.teacher_format):
@@ -277,7 +280,7 @@ def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bo
     examples, data_info = load_examples(cfg, model.cfg.block_size, log)
     pairs = encode(examples, tok)
     resolved = {**asdict(cfg), "stage": "sft", "data": data_info}
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay)
+    opt = cfg.adam.build(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     meta = {**{k: v for k, v in init_meta.items() if k not in ("step", "code_version")}, "stage": "sft",
             "init": str(cfg.init)}
     start, metrics_log, fresh = start_run(out, resolved, model, opt, meta, resume, log)

@@ -34,20 +34,23 @@ import difflib
 import random
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from priorlab.common import runs
+from priorlab.common.config import RL_ADAM, AdamWConfig
 from priorlab.common.seeds import derive
 from priorlab.model.checkpoint import load_model
+from priorlab.model.completions import Rollouts
 from priorlab.model.sampling import sample
 from priorlab.rl import algos
 from priorlab.rl import loop as rl
+from priorlab.rl.policies import WorldPolicy
 from priorlab.rl.rewards import RewardOutput
-from priorlab.rl.rollout import Rollouts, rollout
+from priorlab.rl.rollout import rollout
 from priorlab.sft.loop import eval_problems, eval_summary, evaluate_policy, start_run
 from priorlab.world.formats import FORMATS, Style
 from priorlab.world.tasks import RL_DIFFICULTY, Problem, get_task, parse_difficulties
@@ -81,6 +84,7 @@ class SRLConfig:
     eval_samples: int = 4
     max_new_tokens: int = 96  # whole-solution evaluation samples
     ckpt_every: int = 20
+    adam: AdamWConfig = field(default_factory=lambda: RL_ADAM)
 
     def __post_init__(self) -> None:
         runs.require_positive(self, (
@@ -257,7 +261,7 @@ def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bo
     model, init_meta = load_model(cfg.init)
     model.train()
     resolved = {**asdict(cfg), "stage": "srl", "algo_resolved": asdict(acfg)}
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    opt = cfg.adam.build(model.parameters(), lr=cfg.lr)
     meta = {**{k: v for k, v in init_meta.items() if k not in ("step", "code_version")}, "stage": "srl",
             "init": str(cfg.init)}
     start, metrics_log, fresh = start_run(out, resolved, model, opt, meta, resume, log)
@@ -285,7 +289,7 @@ def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bo
         keep_rows = torch.nonzero(keep.repeat_interleave(G)).flatten()
         try:  # ---- update
             upd = rl.update(model, opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1,
-                            score_mask=step_mask, error=SRLError)
+                            policy_logprobs=WorldPolicy.logprobs, score_mask=step_mask, error=SRLError)
         except SRLError as e:
             raise SRLError(f"{e.args[0]}; stopped, last good checkpoint: {runs.latest_checkpoint(out)}") from None
         row = {"step": step + 1, **step_metrics(ro, step_mask, prompts, outs, rewards), **upd,

@@ -6,7 +6,7 @@
 
 pass@k batching: the prompts are left-padded into one batch and each row is repeated `n` times, so a
 `generate` call holds (prompts per call) x n sequences, at most `batch_size` rows (one prompt per call
-when n > batch_size). Rows are prompt-major (row p*n + j is sample j of prompt p), as in `Rollouts`.
+when n > batch_size). Rows are prompt-major (row p*n + j is sample j of prompt p), as in `model.completions.Rollouts`, the type it returns.
 
 Determinism: every call of `generate` runs under `torch.random.fork_rng` seeded with
 (seed, call index), so the same seed, prompts and batch size give the same tokens (bitwise on CPU; on
@@ -27,35 +27,13 @@ Tests: `.venv/bin/pytest tests/test_model_hf_generate.py`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
 from priorlab.common.seeds import derive
+from priorlab.model.completions import Rollouts
 from priorlab.model.gpt import positions_from_mask
 from priorlab.model.sampling import next_token_stats
-
-
-@dataclass
-class HFRollouts:
-    """B = P·n sequences; T = longest prompt + longest completion (layout of `priorlab.rl.rollout.Rollouts`).
-
-    input_ids       [B, T] long   left-padded prompt, then the completion, right-padded with pad_id
-    attn_mask       [B, T] bool   True on real tokens; completion_mask [B, T] bool on generated ones (eos too)
-    logprobs        [B, T] float  log-prob of each generated token (0 elsewhere), or None if not asked for
-    entropies       [B, T] float  entropy of the distribution each token was drawn from, or None
-    texts           B decoded completions (special tokens skipped); finished [B] bool; lengths [B] long
-    """
-
-    input_ids: Tensor
-    attn_mask: Tensor
-    completion_mask: Tensor
-    logprobs: Tensor | None
-    entropies: Tensor | None
-    texts: list[str]
-    finished: Tensor
-    lengths: Tensor
 
 
 def eos_ids(lm) -> list[int]:
@@ -139,7 +117,7 @@ def _finish(gen: Tensor, stop: list[int]) -> tuple[Tensor, Tensor]:
 
 
 def hf_rollout(lm, prompts: list[list[int]], *, n: int, max_new_tokens: int, temperature: float = 1.0,
-               top_p: float = 1.0, seed: int = 0, batch_size: int = 64, logprobs: bool = False) -> HFRollouts:
+               top_p: float = 1.0, seed: int = 0, batch_size: int = 64, logprobs: bool = False) -> Rollouts:
     """`n` completions of each prompt (token ids) with `generate`, packed (module doc)."""
     if n < 1 or max_new_tokens < 1 or batch_size < 1:
         raise ValueError(f"n={n}, max_new_tokens={max_new_tokens}, batch_size={batch_size} must all be >= 1")
@@ -177,4 +155,4 @@ def hf_rollout(lm, prompts: list[list[int]], *, n: int, max_new_tokens: int, tem
                 sl = slice(s, s + batch_size)
                 lp[sl], ent[sl] = sequence_logprobs_hf(lm.model, input_ids[sl], attn[sl], comp[sl],
                                                        temperature=temperature)
-    return HFRollouts(input_ids, attn, comp, lp, ent, texts, finished, lengths)
+    return Rollouts(input_ids, attn, comp, lp, ent, texts, finished, lengths)

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from priorlab.math.data import DataSpec
-from priorlab.rl.hf_loop import HFRLConfig, train
+from priorlab.rl.loop import RLConfig, train
 from tests.tiny_hf import ADDITION_ROWS, CHARS, cli, save_tiny_qwen, write_jsonl
 
 
@@ -45,7 +45,7 @@ def test_two_rl_steps_then_diff_against_the_base(tmp_path, setup):
 
 
 def _cfg(base, data, **kw):
-    return HFRLConfig(init=f"hf:{base}", data=DataSpec(str(data)), **{
+    return RLConfig(init=f"hf:{base}", data=DataSpec(str(data)), **{
         "reward": "random:0.5", "steps": 3, "prompts_per_step": 2, "group_size": 3, "minibatches": 2,
         "max_new_tokens": 6, "lr": 1e-2, "ckpt_every": 1, **kw})
 
