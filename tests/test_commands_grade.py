@@ -4,9 +4,7 @@ from pathlib import Path
 import pytest
 
 from priorlab.commands.grade import GradeConfig, grade_file
-from tests.conftest import run_cli
-
-DATA = Path(__file__).parents[2] / "shared" / "data"
+from tests.conftest import FIXTURES, SHARED_DATA, run_cli
 
 
 def write_jsonl(path: Path, recs) -> Path:
@@ -90,11 +88,14 @@ def test_parquet_input(tmp_path):
     assert [r["correct"] for r in rows] == [True, False] and s["skipped_unit"] == "row"
 
 
-@pytest.mark.skipif(not (DATA / "gsm8k_test.jsonl").is_file(), reason=f"reference files not found under {DATA}")
-def test_grade_cli_on_gsm8k_reference_rationales(tmp_path):
+@pytest.mark.parametrize("path, n", [
+    pytest.param(FIXTURES / "gsm8k_sample.jsonl", 10, id="fixture"),
+    pytest.param(SHARED_DATA / "gsm8k_test.jsonl", 1319, id="shared-data", marks=pytest.mark.shared_data),
+])
+def test_grade_cli_on_gsm8k_reference_rationales(tmp_path, path, n):
     out = tmp_path / "g"
-    proc = run_cli("grade", DATA / "gsm8k_test.jsonl", "--prediction-field", "answer", "--answer-field", "answer",
-                   "--style", "gsm8k", "--out", out)
+    proc = run_cli("grade", path, "--prediction-field", "answer", "--answer-field", "answer", "--style", "gsm8k",
+                   "--out", out)
     s = json.loads((out / "summary.json").read_text())
-    assert (s["n"], s["correct"], s["math_verify"]) == (1319, 1319, "0.9.0")
-    assert "accuracy 1.0000 (1319/1319)" in proc.stdout
+    assert (s["n"], s["correct"], s["math_verify"]) == (n, n, "0.9.0")
+    assert f"accuracy 1.0000 ({n}/{n})" in proc.stdout

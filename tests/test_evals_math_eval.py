@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import pytest
 
@@ -7,10 +6,9 @@ pytest.importorskip("transformers")
 
 from priorlab.evals.math_eval import majority_correct, summarize
 from priorlab.math.grading import Grade
-from tests.conftest import run_cli
+from tests.conftest import FIXTURES, SHARED_DATA, run_cli
 from tests.tiny_hf import cli, save_tiny_qwen, write_jsonl
 
-SHARED = Path(__file__).parents[2] / "shared" / "data"
 ROWS = [{"problem": "What is 1+1?", "answer": "2", "solution": "1+1 = \\boxed{2}"},
         {"problem": "Half of 1?", "answer": "\\frac{1}{2}", "solution": "It is \\boxed{\\frac12}"}]
 
@@ -66,15 +64,22 @@ def test_eval_pass_at_k_through_the_cli(tmp_path, model, template):
         assert (tmp_path / "ev2" / "samples.jsonl").read_text() == "\n".join(lines) + "\n"
 
 
-@pytest.mark.skipif(not (SHARED / "gsm8k_test.jsonl").is_file(), reason="shared benchmark files not present")
-def test_eval_reads_real_gsm8k_lines(tmp_path, model):
-    r, out = cli("eval", "--model", model, "--data", SHARED / "gsm8k_test.jsonl", "--limit", 3, "--samples", 2,
+@pytest.mark.parametrize("path, golds", [
+    pytest.param(FIXTURES / "gsm8k_sample.jsonl", ["33", "1728", "450"], id="fixture"),  # '#### 1,728' -> 1728
+    pytest.param(SHARED_DATA / "gsm8k_test.jsonl", ["18", "3", "70000"], id="shared-data",
+                 marks=pytest.mark.shared_data),  # Janet's ducks first
+])
+def test_eval_reads_gsm8k_lines(tmp_path, model, path, golds):
+    import pyarrow.parquet as pq
+
+    r, out = cli("eval", "--model", model, "--data", path, "--limit", 3, "--samples", 2,
                  "--max-new-tokens", 4, "--n-boot", 20, "--out", tmp_path / "ev")
     assert r.exit_code == 0, out
     s = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert (s["layout"], s["style"], s["n_problems"]) == ("gsm8k", "gsm8k", 3)
-    golds = [json.loads(x)["gold"] for x in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
-    assert golds[0] in (None, "18")  # Janet's ducks: #### 18 (None when the completion has no answer)
+    # the gold of each problem is the number after '####', two samples each
+    table = pq.read_table(tmp_path / "ev" / "correctness.parquet").to_pylist()
+    assert [r["gold"] for r in table] == [g for g in golds for _ in range(2)]
 
 
 def test_bad_inputs_one_error_line_exit_2(tmp_path, model):

@@ -4,10 +4,7 @@ from pathlib import Path
 import pytest
 
 from priorlab.math.data import DataError, load_data, read_records
-
-DATA = Path(__file__).parents[2] / "shared" / "data"
-needs_data = pytest.mark.skipif(not (DATA / "math500.jsonl").is_file(),
-                                reason=f"reference benchmark files not found under {DATA}")
+from tests.conftest import FIXTURES, SHARED_DATA
 
 
 def write_lines(path: Path, lines) -> Path:
@@ -16,11 +13,50 @@ def write_lines(path: Path, lines) -> Path:
 
 
 # ---------------------------------------------------------------------------------- built-in layouts
+# On the small benchmark-shaped files in tests/fixtures, then (marker shared_data) on the real files.
 
 
-@needs_data
-def test_math500_layout_detected():
-    ds = load_data(DATA / "math500.jsonl")
+def test_math_layout_detected():
+    ds = load_data(FIXTURES / "math500_sample.jsonl")
+    assert (ds.layout, ds.style, len(ds), ds.skipped) == ("math", "math", 14, [])
+    ex = ds.examples[0]
+    assert ex.id == "test/precalculus/901.json" and ex.line == 1
+    assert ex.question.startswith("Convert the point $(-2,0)$")
+    assert ex.answer == "\\left( 2, \\pi \\right)" and ex.solution.endswith("\\right)}.$")
+    by_id = {e.id: e.answer for e in ds.examples}
+    # answers are kept as written: text, intervals, sets
+    assert by_id["test/number_theory/906.json"] == "\\text{Friday}"
+    assert by_id["test/algebra/905.json"] == "(-\\infty,4)\\cup(4,\\infty)"
+    assert by_id["test/number_theory/914.json"] == "\\{-1,0,1\\}"
+
+
+def test_gsm8k_layout_extracts_final_number():
+    ds = load_data(FIXTURES / "gsm8k_sample.jsonl")
+    assert (ds.layout, ds.style, len(ds)) == ("gsm8k", "gsm8k", 10)
+    ex = ds.examples[0]
+    assert ex.answer == "33" and ex.raw_answer.endswith("#### 33") and ex.solution == ex.raw_answer
+    assert ex.id == "1"  # no id field: the line number
+    assert [e.answer for e in ds.examples[1:5]] == ["1728", "450", "150", "4000"]  # '#### 1,728' -> '1728'
+    assert all(e.answer.isdigit() for e in ds.examples)
+
+
+def test_aime_layout_integer_golds():
+    ds = load_data(FIXTURES / "aime_sample.jsonl", layout="aime")
+    assert (ds.style, len(ds)) == ("int", 10)
+    assert ds.examples[0].id == "1" and ds.examples[0].answer == "24"  # '024'
+    raw = {e.raw_answer: e.answer for e in ds.examples}
+    assert (raw["025"], raw["000"], raw["999"]) == ("25", "0", "999")
+    assert raw["36"] == "36"  # a JSON number, read as text
+    assert all(0 <= int(e.answer) <= 999 for e in ds.examples)
+
+
+def test_limit_keeps_first_examples():
+    assert [e.line for e in load_data(FIXTURES / "math500_sample.jsonl", limit=3).examples] == [1, 2, 3]
+
+
+@pytest.mark.shared_data
+def test_real_math500_layout_detected():
+    ds = load_data(SHARED_DATA / "math500.jsonl")
     assert (ds.layout, ds.style, len(ds), ds.skipped) == ("math", "math", 500, [])
     ex = ds.examples[0]
     assert ex.id == "test/precalculus/807.json" and ex.line == 1
@@ -28,9 +64,9 @@ def test_math500_layout_detected():
     assert ex.answer == "\\left( 3, \\frac{\\pi}{2} \\right)" and ex.solution.endswith("\\right)}.$")
 
 
-@needs_data
-def test_gsm8k_layout_extracts_final_number():
-    ds = load_data(DATA / "gsm8k_test.jsonl")
+@pytest.mark.shared_data
+def test_real_gsm8k_layout_extracts_final_number():
+    ds = load_data(SHARED_DATA / "gsm8k_test.jsonl")
     assert (ds.layout, ds.style, len(ds)) == ("gsm8k", "gsm8k", 1319)
     ex = ds.examples[0]
     assert ex.answer == "18" and ex.raw_answer.endswith("#### 18") and ex.solution == ex.raw_answer
@@ -38,17 +74,17 @@ def test_gsm8k_layout_extracts_final_number():
     assert all(e.answer.lstrip("-").isdigit() for e in ds.examples)  # '1,450,000' -> '1450000'
 
 
-@needs_data
-def test_aime_layout_integer_golds():
-    ds = load_data(DATA / "aime24.jsonl", layout="aime")
+@pytest.mark.shared_data
+def test_real_aime_layout_integer_golds():
+    ds = load_data(SHARED_DATA / "aime24.jsonl", layout="aime")
     assert (ds.style, len(ds)) == ("int", 30)
     assert ds.examples[0].id == "60" and ds.examples[0].answer == "204"
     assert {e.raw_answer: e.answer for e in ds.examples}["025"] == "25"
 
 
-@needs_data
-def test_limit_keeps_first_examples():
-    assert [e.line for e in load_data(DATA / "math500.jsonl", limit=3).examples] == [1, 2, 3]
+@pytest.mark.shared_data
+def test_real_limit_keeps_first_examples():
+    assert [e.line for e in load_data(SHARED_DATA / "math500.jsonl", limit=3).examples] == [1, 2, 3]
 
 
 # ------------------------------------------------------------------------------- field mapping, Parquet

@@ -16,14 +16,16 @@ from priorlab.math.grading import (
     pred_answer,
     summarize,
 )
-
-DATA = Path(__file__).parents[2] / "shared" / "data"
-needs_data = pytest.mark.skipif(not (DATA / "math500.jsonl").is_file(),
-                                reason=f"reference benchmark files not found under {DATA}")
+from tests.conftest import FIXTURES, SHARED_DATA
 
 
-def rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def real(path: Path, *args):
+    """A parameter set on a real benchmark file (marker shared_data) next to the fixture's."""
+    return pytest.param(path, *args, id="shared-data", marks=pytest.mark.shared_data)
 
 
 @pytest.fixture(scope="module")
@@ -158,52 +160,67 @@ def test_integer_fast_path_needs_no_worker():
     g.close()
 
 
-# ------------------------------------------------------------------------------------- real benchmarks
+# ------------------------------------------------------------ benchmark files: tests/fixtures, then the real ones
 
 
-@needs_data
-def test_math500_reference_boxed_answers_match_answer_field(math_grader):
-    probs = rows("math500.jsonl")
-    assert len(probs) == 500
+@pytest.mark.parametrize("path, n, same_answer, false_equal", [
+    pytest.param(FIXTURES / "math500_sample.jsonl", 14, 0, [], id="fixture"),
+    # measured on MATH-500 with math-verify 0.9.0: 3 equal pairs after the rotation, two with literally the
+    # same answer (7, 3), one assignment x=5 vs 5, which Math-Verify equates by design
+    real(SHARED_DATA / "math500.jsonl", 500, 2, [("5", "x=5")]),
+])
+def test_math_boxed_solutions_match_answer_field(math_grader, path, n, same_answer, false_equal):
+    probs = rows(path)
+    assert len(probs) == n
     grades = math_grader.grade([p["solution"] for p in probs], [p["answer"] for p in probs])
     bad = [(p["unique_id"], p["answer"], g) for p, g in zip(probs, grades) if not g.correct]
-    # measured with math-verify 0.9.0: 500 / 500 agree
+    # every solution's last \boxed{} is its answer field (fixture: \dfrac vs \frac, spacing in intervals,
+    # unions, sets and lists; MATH-500: 500 / 500 agree)
     assert not bad, bad
     # rotate by one: each solution against the next problem's answer
-    rot = math_grader.grade([probs[(i + 1) % 500]["solution"] for i in range(500)], [p["answer"] for p in probs])
+    rot = math_grader.grade([probs[(i + 1) % n]["solution"] for i in range(n)], [p["answer"] for p in probs])
     assert all(g.status == "ok" for g in rot)
-    false_equal = [(g.gold, g.pred) for g in rot if g.correct and g.gold.strip() != g.pred.strip()]
-    same_answer = sum(g.correct and g.gold.strip() == g.pred.strip() for g in rot)
-    # measured: 3 equal pairs, two with literally the same answer (7, 3), one assignment x=5 vs 5, which
-    # Math-Verify equates by design
-    assert same_answer == 2 and false_equal == [("5", "x=5")]
+    assert [(g.gold, g.pred) for g in rot if g.correct and g.gold.strip() != g.pred.strip()] == false_equal
+    assert sum(g.correct and g.gold.strip() == g.pred.strip() for g in rot) == same_answer
 
 
-@needs_data
-def test_gsm8k_golds_parse_and_grade():
-    probs = rows("gsm8k_test.jsonl")
-    assert len(probs) == 1319
+@pytest.mark.parametrize("path, n, first_gold", [
+    pytest.param(FIXTURES / "gsm8k_sample.jsonl", 10, "33", id="fixture"),
+    real(SHARED_DATA / "gsm8k_test.jsonl", 1319, "18"),  # Janet's ducks
+])
+def test_gsm8k_golds_parse_and_grade(path, n, first_gold):
+    probs = rows(path)
+    assert len(probs) == n
     golds = [gsm8k_gold(p["answer"]) for p in probs]
     assert all(plain_int(g) is not None for g in golds)
-    assert golds[0] == "18"  # Janet's ducks
+    assert golds[0] == first_gold
     g = Grader("gsm8k", workers=1)
     ok = g.grade([p["answer"] for p in probs], [p["answer"] for p in probs])  # the rationale's own '#### N'
     assert all(x.correct for x in ok)
-    rot = g.grade([probs[(i + 1) % 1319]["answer"] for i in range(1319)], [p["answer"] for p in probs])
-    assert all(x.correct == (golds[i] == golds[(i + 1) % 1319]) for i, x in enumerate(rot))
+    rot = g.grade([probs[(i + 1) % n]["answer"] for i in range(n)], [p["answer"] for p in probs])
+    assert all(x.correct == (golds[i] == golds[(i + 1) % n]) for i, x in enumerate(rot))
     assert g.pool._workers == []  # integers only: no Math-Verify needed
     g.close()
 
 
-@needs_data
-def test_aime_integer_answers():
-    probs = rows("aime24.jsonl")
-    assert len(probs) == 30
-    golds = [gold_answer(p["answer"], "int") for p in probs]
+def test_gsm8k_fixture_golds_with_thousands_separators():
+    golds = [gsm8k_gold(p["answer"]) for p in rows(FIXTURES / "gsm8k_sample.jsonl")]
+    assert golds == ["33", "1728", "450", "150", "4000", "282", "35", "150000", "175", "1640"]
+
+
+@pytest.mark.parametrize("path, n, no_box_id, n_correct, textbf_id, textbf", [
+    # fixture: id 5 ends without a box; id 8 boxes \textbf{(073)}; '000' and '024' are 0 and 24
+    pytest.param(FIXTURES / "aime_sample.jsonl", 10, 5, 9, 8, "\\textbf{(073)}", id="fixture"),
+    # measured on AIME 2024: 29 solutions end in a box and all 29 agree (one as \textbf{(073)}); id 60 has no box
+    real(SHARED_DATA / "aime24.jsonl", 30, 60, 29, 75, "\\textbf{(073)}"),
+])
+def test_aime_integer_answers(path, n, no_box_id, n_correct, textbf_id, textbf):
+    probs = rows(path)
+    assert len(probs) == n
+    golds = [gold_answer(str(p["answer"]), "int") for p in probs]
     assert all(0 <= int(x) <= 999 for x in golds) and "25" in golds  # '025' -> 25
     with Grader("int", workers=1) as g:
-        grades = g.grade([p["solution"] for p in probs], [p["answer"] for p in probs])
+        grades = g.grade([p["solution"] for p in probs], [str(p["answer"]) for p in probs])
     by_id = {p["id"]: x for p, x in zip(probs, grades)}
-    # measured: 29 solutions end in a box and all 29 agree (one as \textbf{(073)}); id 60 has no box
-    assert by_id[60].status == "no_answer"
-    assert sum(x.correct for x in grades) == 29 and by_id[75].pred == "\\textbf{(073)}"
+    assert by_id[no_box_id].status == "no_answer"
+    assert sum(x.correct for x in grades) == n_correct and by_id[textbf_id].pred == textbf

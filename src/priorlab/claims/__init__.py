@@ -1,4 +1,5 @@
-"""The twelve claims, one module each; ids are part of the interface (DESIGN.md §3)."""
+"""The twelve claims, one module each; the ids are part of the interface (`priorlab retest --claims`, the
+`id` of each claim in report.json), so they do not change."""
 
 from __future__ import annotations
 

@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from priorlab.common import runs
+from priorlab.evals.snapshot import SnapshotConfig, load_snapshot
 from priorlab.lab.sweep import Job, job_dir
+from priorlab.pretrain import PretrainConfig
+from priorlab.rl.loop import RLConfig
+from priorlab.sft.loop import SFTConfig
+from priorlab.sft.srl import SRLConfig
+from priorlab.world.tasks import RL_DIFFICULTY
 
 VERDICTS = ("reproduced", "not reproduced", "inconclusive", "untestable")
 
@@ -83,44 +89,47 @@ PRESETS = {
                    sft_steps=400, srl_steps=100, n_boot=2000, catalyst_fractions=(8, 3, 1)),
 }
 MAIN_PRIOR = "code-prior-conf"  # code-prior plus calibrated confidence tags: serves every claim that needs one
-RL_DIFFICULTY = "3x1"
 
 
 class Lab:
-    """Builds the jobs of a preset; identical conditions give identical (deduplicated) jobs."""
+    """Builds the jobs of a preset; identical conditions give identical (deduplicated) jobs.
+
+    Each method constructs its stage's config dataclass directly, so a wrong or renamed field raises
+    TypeError when the jobs are built, before anything runs.
+    """
 
     def __init__(self, budget: Budget):
         self.b = budget
 
     def prior(self, mixture: str = MAIN_PRIOR, size: str | None = None, tokens: int | None = None) -> Job:
         b = self.b
-        return Job.make("pretrain", label=f"{mixture}/{size or b.size}/{tokens or b.tokens}", mixture=mixture,
-                        size=size or b.size, tokens=tokens or b.tokens, seed=0, batch_size=b.pt_batch,
-                        seq_len=b.pt_seq, eval_every=10_000, ckpt_every=max(50, (tokens or b.tokens)
-                                                                           // (b.pt_batch * b.pt_seq) // 4))
+        size, tokens = size or b.size, tokens or b.tokens
+        cfg = PretrainConfig(mixture=mixture, size=size, tokens=tokens, seed=0, batch_size=b.pt_batch,
+                             seq_len=b.pt_seq, eval_every=10_000,
+                             ckpt_every=max(50, tokens // (b.pt_batch * b.pt_seq) // 4))
+        return Job("pretrain", cfg, label=f"{mixture}/{size}/{tokens}")
 
     def rl(self, init: Job, seed: int, reward: str = "correct", algo: str = "grpo", difficulty: str = RL_DIFFICULTY,
            steps: int | None = None, tag: str = "", **kw) -> Job:
+        """GRPO-family run from `init`; `kw` are further RLConfig fields (e.g. train_problems, overrides)."""
         b = self.b
         steps = steps or b.rl_steps
-        params = dict(reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=b.prompts,
-                      group_size=b.group, difficulty=difficulty, eval_every=max(1, steps // 2),
-                      ckpt_every=max(1, steps // 2), eval_problems=min(50, b.eval_problems), eval_samples=2,
-                      max_new_tokens=b.max_new_tokens, label_samples=8 if b.name != "smoke" else 2, **kw)
+        cfg = RLConfig(reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=b.prompts,
+                       group_size=b.group, difficulty=difficulty, eval_every=max(1, steps // 2),
+                       ckpt_every=max(1, steps // 2), eval_problems=min(50, b.eval_problems), eval_samples=2,
+                       max_new_tokens=b.max_new_tokens, label_samples=8 if b.name != "smoke" else 2, **kw)
         extra = "".join(f"/{k}={v}" for k, v in kw.items())
-        if "overrides" in params:
-            params["overrides"] = [list(x) for x in params["overrides"]]
         if difficulty != RL_DIFFICULTY:
             extra += f"/{difficulty}"
-        return Job.make("rl", deps=(init,), label=f"{tag or init.label}/{reward}/{algo}{extra}/s{seed}", **params)
+        return Job("rl", cfg, deps=(init,), label=f"{tag or init.label}/{reward}/{algo}{extra}/s{seed}")
 
     def snapshot(self, model: Job, difficulty: str = RL_DIFFICULTY, *, samples: int | None = None,
                  problems: int | None = None, checkpoint: int | None = None, temperature: float = 1.0) -> Job:
         b = self.b
-        return Job.make("eval", deps=(model,), label=f"{model.label}@{difficulty}", difficulty=difficulty,
-                        samples=samples or b.eval_samples, problems=problems or b.eval_problems,
-                        temperature=temperature, seed=0, max_new_tokens=max(b.max_new_tokens, 128),
-                        checkpoint=checkpoint)
+        cfg = SnapshotConfig(difficulty=difficulty, samples=samples or b.eval_samples,
+                             problems=problems or b.eval_problems, temperature=temperature, seed=0,
+                             max_new_tokens=max(b.max_new_tokens, 128), checkpoint=checkpoint)
+        return Job("eval", cfg, deps=(model,), label=f"{model.label}@{difficulty}")
 
     def passk(self, model: Job) -> Job:
         return self.snapshot(model, self.b.passk_difficulty, samples=self.b.passk_samples,
@@ -128,14 +137,14 @@ class Lab:
 
     def sft(self, init: Job, seed: int, teacher_format: str, difficulty: str = "2x1,3x1,4x1,5x1,6x1") -> Job:
         # every difficulty of the pretraining mixture, so the new format is learnt for long problems too
-        return Job.make("sft", deps=(init,), label=f"{init.label}/sft-{teacher_format}/s{seed}",
-                        teacher_format=teacher_format, steps=self.b.sft_steps, seed=seed, difficulty=difficulty,
+        cfg = SFTConfig(teacher_format=teacher_format, steps=self.b.sft_steps, seed=seed, difficulty=difficulty,
                         lr=3e-4)
+        return Job("sft", cfg, deps=(init,), label=f"{init.label}/sft-{teacher_format}/s{seed}")
 
     def srl(self, init: Job, seed: int, expert_format: str = "code", difficulty: str = RL_DIFFICULTY) -> Job:
-        return Job.make("srl", deps=(init,), label=f"{init.label}/srl-{expert_format}/s{seed}",
-                        expert_format=expert_format, steps=self.b.srl_steps, seed=seed, difficulty=difficulty,
+        cfg = SRLConfig(expert_format=expert_format, steps=self.b.srl_steps, seed=seed, difficulty=difficulty,
                         prompts_per_step=self.b.prompts, group_size=self.b.group, lr=1e-4)
+        return Job("srl", cfg, deps=(init,), label=f"{init.label}/srl-{expert_format}/s{seed}")
 
 
 class Results:
@@ -149,8 +158,6 @@ class Results:
         return job_dir(self.root, job)
 
     def snap(self, job: Job) -> dict:
-        from priorlab.evals.snapshot import load_snapshot
-
         if job.key not in self._snaps:
             self._snaps[job.key] = load_snapshot(self.path(job))
         return self._snaps[job.key]

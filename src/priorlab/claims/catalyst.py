@@ -18,8 +18,8 @@ INFO = ClaimInfo(
     id="catalyst",
     claim="RL acts as a catalyst: its gains grow with pretraining quality rather than with reward correctness "
           "or RL training volume.",
-    source="Interplay of Pre-Training, Mid-Training and RL (candidate source, arXiv 2512.07783; attribution "
-           "unverified in seed-papers.md §3)",
+    source="Interplay of Pre-Training, Mid-Training and RL, arXiv 2512.07783 (candidate source: that this paper "
+           "makes the claim is not verified)",
     paper="RL improves pass@128 only where pretraining left headroom at the edge of competence (numbers unverified)",
     protocol="default prior at 1/6 (quick; 1/8, 1/3 at full) and 1x the token budget x rewards correct / random:0.5; RL length: "
              "evaluation at half and all of the steps",

@@ -10,8 +10,9 @@ Verdict: `decide` with δ = 0.02 (two points more shortcuts).
 
 from __future__ import annotations
 
-from priorlab.claims.base import RL_DIFFICULTY, ClaimInfo, Lab, Results, bootstrap, result
+from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, result
 from priorlab.lab.plots import plot_conditions
+from priorlab.world.tasks import RL_DIFFICULTY
 
 INFO = ClaimInfo(
     id="hard-samples",

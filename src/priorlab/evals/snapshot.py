@@ -1,6 +1,6 @@
 """An evaluation snapshot: per-problem, per-sample outcomes saved as arrays for the claims' statistics.
 
-    run_snapshot("runs/rl", "out/eval", difficulty="3x1", problems=100, samples=8)
+    run_snapshot("runs/rl", "out/eval", SnapshotConfig(difficulty="3x1", problems=100, samples=8))
     snap = load_snapshot("out/eval")      # snap["correct"] is [P, n] bool, ...
 
 `eval.npz` holds, for P problems x n samples: `correct`, `well_formed`, `shortcut` (any detector),
@@ -12,29 +12,47 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from priorlab.common import runs
 from priorlab.evals import world_eval as ev
+from priorlab.model.checkpoint import load_model
 from priorlab.world.formats import FORMATS
 from priorlab.world.tasks import RL_DIFFICULTY, parse_difficulties
 
 FORMAT_CODES = (*FORMATS, "none")
 
 
-def run_snapshot(model_dir: str | Path, out: str | Path, *, difficulty: str = RL_DIFFICULTY, problems: int = 100,
-                 samples: int = 8, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 160,
-                 checkpoint: int | None = None) -> dict:
-    from priorlab.model.checkpoint import load_model
+@dataclass(frozen=True)
+class SnapshotConfig:
+    """What one snapshot samples (the `eval` job of a retest); the model comes from `run_snapshot`'s model_dir."""
 
-    src = Path(model_dir) if checkpoint is None else Path(model_dir) / "checkpoints" / f"step_{checkpoint:08d}"
+    difficulty: str = RL_DIFFICULTY
+    problems: int = 100  # per difficulty
+    samples: int = 8
+    temperature: float = 1.0
+    seed: int = 0
+    max_new_tokens: int = 160
+    checkpoint: int | None = None  # evaluate checkpoints/step_N instead of the final model
+
+    def __post_init__(self) -> None:
+        self.eval_config()  # validates the sampling settings
+        if self.checkpoint is not None and self.checkpoint < 0:
+            raise ValueError(f"checkpoint must be >= 0, got {self.checkpoint}")
+
+    def eval_config(self) -> ev.EvalConfig:
+        return ev.EvalConfig(problems=self.problems, samples=self.samples, temperature=self.temperature,
+                             difficulty=self.difficulty, seed=self.seed, max_new_tokens=self.max_new_tokens)
+
+
+def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) -> dict:
+    src = Path(model_dir) if cfg.checkpoint is None else Path(model_dir) / "checkpoints" / f"step_{cfg.checkpoint:08d}"
     model, _ = load_model(src)
-    cfg = ev.EvalConfig(problems=problems, samples=samples, temperature=temperature, difficulty=difficulty,
-                        seed=seed, max_new_tokens=max_new_tokens)
-    probs = [p for d in parse_difficulties(difficulty) for p in ev.test_problems(d, problems, seed)]
-    comps = ev.score(probs, ev.generate(model, probs, samples, cfg, seed))
+    probs = [p for d in parse_difficulties(cfg.difficulty) for p in ev.test_problems(d, cfg.problems, cfg.seed)]
+    comps = ev.score(probs, ev.generate(model, probs, cfg.samples, cfg.eval_config(), cfg.seed))
     arrays = {
         "correct": np.array([[c["correct"] for c in cs] for cs in comps], dtype=bool),
         "well_formed": np.array([[c["well_formed"] for c in cs] for cs in comps], dtype=bool),
@@ -51,10 +69,10 @@ def run_snapshot(model_dir: str | Path, out: str | Path, *, difficulty: str = RL
     tmp = out / ".eval.npz.tmp"
     tmp.write_bytes(buf.getvalue())
     os.replace(tmp, out / "eval.npz")
-    summary = ev.summarize(probs, comps, samples)
+    summary = ev.summarize(probs, comps, cfg.samples)
     runs.atomic_write_json(out / "eval.json", {
-        "model": str(src), "difficulty": difficulty, "samples": samples, "temperature": temperature, "seed": seed,
-        "problems": [p.expr for p in probs], "difficulties": [p.difficulty.key for p in probs], "summary": summary})
+        "model": str(src), "difficulty": cfg.difficulty, "samples": cfg.samples, "temperature": cfg.temperature,
+        "seed": cfg.seed, "problems": [p.expr for p in probs], "difficulties": [p.difficulty.key for p in probs], "summary": summary})
     return summary
 
 

@@ -1,17 +1,22 @@
 """Sweeps: runs as jobs in a dependency graph, computed once, cached on disk, run locally or on Ray.
 
-A `Job` is a stage (pretrain, rl, sft, srl, eval) with its parameters and the jobs it starts from. Its
-key hashes all of that plus the code version, so the same condition asked for by two claims is one job,
-and a retest that was interrupted reuses every finished job (and resumes the unfinished ones from their
-checkpoints). Every job runs in its own process with one thread, so the local engine and the Ray engine
-give bitwise-identical results.
+A `Job` is a stage (pretrain, rl, sft, srl, eval) with its typed config (the stage's frozen dataclass,
+`CONFIGS[kind]`) and the jobs it starts from. Its key hashes all of that plus the code version, so the
+same condition asked for by two claims is one job, and a retest that was interrupted reuses every
+finished job (and resumes the unfinished ones from their checkpoints). Every job runs in its own process
+with one thread, so the local engine and the Ray engine give bitwise-identical results.
 
-    jobs = [rl_job, eval_job]                     # dependencies are pulled in automatically
-    paths = run_jobs(jobs, root="out/jobs", engine="local", workers=2)
+A stage that starts from a model (every kind but pretrain) has one dependency; where its config has an
+`init` field, the job leaves it at its default and `execute` fills it with the dependency's directory.
+
+    pt = Job("pretrain", PretrainConfig(mixture="code-prior", size="xs"))
+    rl = Job("rl", RLConfig(reward="random:0.5", steps=30), deps=(pt,))
+    paths = run_jobs([rl], root="out/jobs", engine="local", workers=2)   # dependencies are pulled in
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,34 +29,51 @@ from functools import cached_property
 from pathlib import Path
 
 from priorlab.common import runs
+from priorlab.evals.snapshot import SnapshotConfig
+from priorlab.pretrain import PretrainConfig
+from priorlab.rl.loop import RLConfig
+from priorlab.sft.loop import SFTConfig
+from priorlab.sft.srl import SRLConfig
 
 ENGINES = ("local", "ray")
+CONFIGS: dict[str, type] = {
+    "pretrain": PretrainConfig, "rl": RLConfig, "eval": SnapshotConfig, "sft": SFTConfig, "srl": SRLConfig,
+}
 
 
 @dataclass(frozen=True)
 class Job:
     kind: str
-    params: tuple  # sorted ((name, value), ...), JSON-serialisable values
+    config: object  # an instance of CONFIGS[kind]
     deps: tuple = ()  # Jobs this one starts from, in the order the runner expects
     label: str = field(default="", compare=False)
 
-    @staticmethod
-    def make(kind: str, deps: tuple = (), label: str = "", **params) -> Job:
-        if kind not in RUNNERS:
-            raise ValueError(f"unknown job kind {kind!r}; valid: {', '.join(RUNNERS)}")
-        return Job(kind, tuple(sorted(params.items())), tuple(deps), label)
-
-    @property
-    def p(self) -> dict:
-        return dict(self.params)
+    def __post_init__(self) -> None:
+        if self.kind not in CONFIGS:
+            raise ValueError(f"unknown job kind {self.kind!r}; valid: {', '.join(CONFIGS)}")
+        if type(self.config) is not CONFIGS[self.kind]:
+            raise TypeError(f"job kind {self.kind!r}: config must be a {CONFIGS[self.kind].__name__}, "
+                            f"got {type(self.config).__name__}")
+        object.__setattr__(self, "deps", tuple(self.deps))
+        n_deps = 0 if self.kind == "pretrain" else 1
+        if len(self.deps) != n_deps:
+            raise ValueError(f"job kind {self.kind!r} starts from {n_deps} job(s), got {len(self.deps)}")
+        if getattr(self.config, "init", "") != "":
+            raise ValueError(f"job kind {self.kind!r}: leave config.init empty (it is filled from the dependency's "
+                             "directory at run time)")
 
     @cached_property
     def key(self) -> str:
-        """Hash of kind, parameters, dependencies and code version; computed once per Job object (a worker
+        """Hash of kind, config, dependencies and code version; computed once per Job object (a worker
         receives it with the pickled job), so editing the sources during a sweep cannot re-key a job."""
         version = runs.code_version("pretrain" if self.kind == "pretrain" else "all")
-        blob = json.dumps([self.kind, self.params, [d.key for d in self.deps], version], default=str)
+        blob = json.dumps([self.kind, self.params, [d.key for d in self.deps], version])
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def params(self) -> dict:
+        """The config's fields as JSON-ready values (nested dataclasses and tuples included)."""
+        return runs.to_jsonable(dataclasses.asdict(self.config))
 
     @property
     def dirname(self) -> str:
@@ -64,52 +86,56 @@ class Job:
     @property
     def cost(self) -> float:
         """Rough seconds on one core, for progress estimates only."""
-        return COSTS[self.kind](self.p)
+        return COSTS[self.kind](self.config)
+
+
+def resolved_config(job: Job, deps: list[Path]):
+    """The config a job runs with: an `init` field is set to the dependency's directory."""
+    if any(f.name == "init" for f in dataclasses.fields(job.config)):
+        return dataclasses.replace(job.config, init=str(deps[0]))
+    return job.config
 
 
 # ------------------------------------------------------------------------------------------ runners
-def _run_pretrain(p: dict, out: Path, deps: list[Path]) -> None:
-    from priorlab.pretrain import PretrainConfig, pretrain
+def _run_pretrain(cfg: PretrainConfig, out: Path, deps: list[Path]) -> None:
+    from priorlab.pretrain import pretrain
 
-    pretrain(PretrainConfig(**p), out, resume=True, use_cache=True, progress=False, log=lambda *_: None)
-
-
-def _run_rl(p: dict, out: Path, deps: list[Path]) -> None:
-    from priorlab.rl.loop import RLConfig, train
-
-    p = {**p, "overrides": tuple(tuple(x) for x in p.get("overrides", ()))}
-    train(RLConfig(init=str(deps[0]), **p), out, resume=True, progress=False, log=lambda *_: None)
+    pretrain(cfg, out, resume=True, use_cache=True, progress=False, log=lambda *_: None)
 
 
-def _run_eval(p: dict, out: Path, deps: list[Path]) -> None:
+def _run_rl(cfg: RLConfig, out: Path, deps: list[Path]) -> None:
+    from priorlab.rl.loop import train
+
+    train(cfg, out, resume=True, progress=False, log=lambda *_: None)
+
+
+def _run_eval(cfg: SnapshotConfig, out: Path, deps: list[Path]) -> None:
     from priorlab.evals.snapshot import run_snapshot
 
-    run_snapshot(deps[0], out, **p)
+    run_snapshot(deps[0], out, cfg)
 
 
-def _run_sft(p: dict, out: Path, deps: list[Path]) -> None:
-    from priorlab.sft.loop import SFTConfig
+def _run_sft(cfg: SFTConfig, out: Path, deps: list[Path]) -> None:
     from priorlab.sft.loop import train as train_sft
 
-    train_sft(SFTConfig(init=str(deps[0]), **p), out, resume=True, progress=False, log=lambda *_: None)
+    train_sft(cfg, out, resume=True, progress=False, log=lambda *_: None)
 
 
-def _run_srl(p: dict, out: Path, deps: list[Path]) -> None:
-    from priorlab.sft.srl import SRLConfig
+def _run_srl(cfg: SRLConfig, out: Path, deps: list[Path]) -> None:
     from priorlab.sft.srl import train as train_srl
 
-    train_srl(SRLConfig(init=str(deps[0]), **p), out, resume=True, progress=False, log=lambda *_: None)
+    train_srl(cfg, out, resume=True, progress=False, log=lambda *_: None)
 
 
-RUNNERS: dict[str, Callable[[dict, Path, list[Path]], None]] = {
+RUNNERS: dict[str, Callable[[object, Path, list[Path]], None]] = {
     "pretrain": _run_pretrain, "rl": _run_rl, "eval": _run_eval, "sft": _run_sft, "srl": _run_srl,
 }
-COSTS: dict[str, Callable[[dict], float]] = {
-    "pretrain": lambda p: p.get("tokens", 8e6) / 25_000,
-    "rl": lambda p: p.get("steps", 60) * p.get("prompts_per_step", 16) * p.get("group_size", 8) / 250 + 10,
-    "eval": lambda p: p.get("problems", 100) * p.get("samples", 8) / 1_500 + 2,
-    "sft": lambda p: p.get("steps", 100) * 0.05 + 5,
-    "srl": lambda p: p.get("steps", 30) * 0.5 + 5,
+COSTS: dict[str, Callable[[object], float]] = {
+    "pretrain": lambda c: c.budget / 25_000,
+    "rl": lambda c: c.steps * c.prompts_per_step * c.group_size / 250 + 10,
+    "eval": lambda c: c.problems * c.samples / 1_500 + 2,
+    "sft": lambda c: c.steps * 0.05 + 5,
+    "srl": lambda c: c.steps * 0.5 + 5,
 }
 
 
@@ -133,9 +159,10 @@ def execute(job: Job, root: str | Path) -> str:
     if job.kind == "eval" and out.exists():
         shutil.rmtree(out)  # evaluations have no checkpoints: redo a partial one
     t0 = time.perf_counter()
-    RUNNERS[job.kind](job.p, out, [job_dir(root, d) for d in job.deps])
-    runs.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.p, "key": job.key, "label": job.label,
-                                              "deps": [d.dirname for d in job.deps],
+    deps = [job_dir(root, d) for d in job.deps]
+    RUNNERS[job.kind](resolved_config(job, deps), out, deps)
+    runs.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.params, "key": job.key,
+                                              "label": job.label, "deps": [d.dirname for d in job.deps],
                                               "elapsed_s": time.perf_counter() - t0})
     return str(out)
 
