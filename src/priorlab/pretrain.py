@@ -21,7 +21,7 @@ import torch
 from priorlab.common import runs
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, SIZES, config_for_size
-from priorlab.world.corpus import Corpus, build_corpus, difficulties
+from priorlab.world.corpus import Corpus, build_corpus, difficulties, sample_style
 from priorlab.world.mixtures import Mixture, load_mixture
 from priorlab.world.tasks import get_task
 from priorlab.world.tokenizer import Tokenizer
@@ -172,8 +172,8 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         losses.append(loss.item())
-        row = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "loss/train": losses[-1], "lr": lr,
-               "grad_norm": float(gnorm)}
+        row = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "loss/train": losses[-1], "update/lr": lr,
+               "update/grad_norm": float(gnorm)}
         done = step + 1
         if done % cfg.eval_every == 0 or done == cfg.steps:
             val_loss = held_out_loss(model, val, cfg)
@@ -207,7 +207,6 @@ def _val_corpus(mix: Mixture, cfg: PretrainConfig, tok: Tokenizer) -> Corpus:
     """Held-out documents: the same mixture on test-split problems."""
     import random
 
-    from priorlab.world.corpus import sample_style
 
     task, rng = get_task(), random.Random(f"val:{cfg.seed}")
     diffs, weights = difficulties(mix)

@@ -9,7 +9,7 @@ records the entropy H_t of the distribution it was drawn from and the log-probab
 token drawn (`priorlab.model.sampling.Samples`). Pooled over all tokens of one type across completions:
 
     mean entropy = (1/N) sum_t H_t             (nats)
-    perplexity   = exp(-(1/N) sum_t log p_t)   (seed-papers §0.3, PPL_m(Y|x); HICRA tracks it per type)
+    perplexity   = exp(-(1/N) sum_t log p_t)   (PPL_m(Y|x); HICRA, arXiv 2509.03646, tracks it per type)
 
 Pooling is token-weighted, the same as the RL trainer's `entropy/planning` and `entropy/execution`. Both
 are of the temperature-scaled distribution (a greedy run is scored at temperature 1, see `sampling`).

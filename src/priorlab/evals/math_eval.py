@@ -40,9 +40,17 @@ from pathlib import Path
 import numpy as np
 
 from priorlab.common import runs
+from priorlab.common.stats import paired_bootstrap_diff
+from priorlab.evals.calibration import calibration_report
+from priorlab.evals.passk import compare_curves, passk_curve
+from priorlab.evals.world_eval import parse_ks
+from priorlab.lab.plots import plot_passk
 from priorlab.math.data import Dataset, DataSpec
-from priorlab.math.grading import DEFAULT_TIMEOUT, Grade, Grader, answer_key
+from priorlab.math.grading import DEFAULT_TIMEOUT, Grade, Grader, answer_key, parse_confidence
 from priorlab.math.prompts import add_special_tokens, check_template, render
+from priorlab.model.hf.generate import encode_prompts, hf_rollout
+from priorlab.model.hf.load import load_hf, resolve_path
+from priorlab.model.hf.vllm import check_vllm, vllm_texts
 from priorlab.rl.rewards import majority_answer
 
 BACKENDS = ("hf", "vllm")
@@ -68,7 +76,6 @@ class HFEvalConfig:
     baseline: str | None = None  # a second checkpoint, evaluated the same way (module doc)
 
     def __post_init__(self) -> None:
-        from priorlab.evals.world_eval import parse_ks
 
         check_template(self.template)
         if self.backend not in BACKENDS:
@@ -82,8 +89,6 @@ class HFEvalConfig:
 def sample_texts(cfg: HFEvalConfig, questions: list[str]) -> tuple[list[str], dict]:
     """K completions per question (prompt-major) and generation stats, with the configured backend."""
     if cfg.backend == "vllm":
-        from priorlab.model.hf.load import resolve_path
-        from priorlab.model.hf.vllm import check_vllm, vllm_texts
 
         check_vllm()
         from transformers import AutoTokenizer
@@ -94,8 +99,6 @@ def sample_texts(cfg: HFEvalConfig, questions: list[str]) -> tuple[list[str], di
         return vllm_texts(str(path), prompts, n=cfg.samples, max_new_tokens=cfg.max_new_tokens,
                           temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, dtype=cfg.dtype,
                           add_special_tokens=add_special_tokens(cfg.template)), {}
-    from priorlab.model.hf.generate import encode_prompts, hf_rollout
-    from priorlab.model.hf.load import load_hf
 
     lm = load_hf(cfg.model, dtype=cfg.dtype, device=cfg.device)
     prompts = [render(q, cfg.template, lm.tokenizer) for q in questions]
@@ -124,9 +127,6 @@ def score(ds: Dataset, texts: list[str], k: int, timeout: float) -> list[list[Gr
 
 def summarize(grades: list[list[Grade]], texts: list[str], ks: list[int], n_boot: int, seed: int) -> tuple[dict, dict]:
     """(summary numbers, pass@k curve) of a [P][K] grade matrix (module doc)."""
-    from priorlab.evals.calibration import calibration_report
-    from priorlab.evals.passk import passk_curve
-    from priorlab.math.grading import parse_confidence
 
     correct = np.array([[g.correct for g in row] for row in grades], dtype=bool)
     curve = passk_curve(correct, ks, n_boot=n_boot, seed=seed)
@@ -155,8 +155,6 @@ def _side(cfg: HFEvalConfig, model: str, ds: Dataset, ks: list[int]) -> dict:
 
 def compare(base: dict, model: dict, ks: list[int], cfg: HFEvalConfig) -> dict:
     """Baseline -> model on the same problems: accuracy change and pass@k differences (paired over problems)."""
-    from priorlab.common.stats import paired_bootstrap_diff
-    from priorlab.evals.passk import compare_curves
 
     cb, cm = base["correct"], model["correct"]
     acc = paired_bootstrap_diff(cb.mean(axis=1), cm.mean(axis=1), n_boot=cfg.n_boot, seed=cfg.seed)
@@ -179,7 +177,6 @@ def write_correctness(path: Path, ds: Dataset, sides: dict) -> None:
     """correctness.parquet (module doc), written atomically."""
     import pyarrow as pa
 
-    from priorlab.math.grading import parse_confidence
 
     k = len(sides["model"]["grades"][0])
     rows = [(name, i, ex.id, ex.answer, j, bool(g.correct), g.status, g.pred,
@@ -195,7 +192,6 @@ def write_correctness(path: Path, ds: Dataset, sides: dict) -> None:
 
 def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=print) -> dict:
     """Sample, grade, summarise; write the files of the module doc under `out` (summary.json last)."""
-    from priorlab.evals.world_eval import parse_ks
 
     t0 = time.perf_counter()
     ds = cfg.data.load(log)
@@ -217,7 +213,6 @@ def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=print) -> 
         curves = {name: side["curve"] for name, side in sides.items()}
         runs.atomic_write_json(out / "passk.json", {"curves": curves})
         if cfg.baseline is not None:
-            from priorlab.lab.plots import plot_passk
 
             base = sides["baseline"]
             runs.atomic_write_json(out / "passk_compare.json", {

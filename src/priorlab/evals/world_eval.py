@@ -47,6 +47,7 @@ from priorlab.evals.entropy import entropy_by_type, strategy_report
 from priorlab.evals.formats import decompose_counts, format_counts
 from priorlab.evals.passk import compare_curves, default_ks, passk_curve
 from priorlab.evals.shortcuts import detect, shortcut_rates
+from priorlab.lab.plots import plot_passk
 from priorlab.model.sampling import sample
 from priorlab.world.formats import FORMATS, parse
 from priorlab.world.labels import token_labels
@@ -307,7 +308,6 @@ def write_correctness(path: Path, problems: list[Problem], sides: dict) -> None:
 
 def write_eval(out: Path, problems: list[Problem], sides: dict, ks: list[int], cfg: EvalConfig, paths: dict) -> None:
     """Every file of an evaluation directory (module doc); summary.json last, each file atomic."""
-    from priorlab.lab.plots import plot_passk
 
     model = sides["model"]
     runs.atomic_write_json(out / "config.json", {**asdict(cfg), "ks_resolved": ks, "model": paths["model"],

@@ -18,9 +18,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import priorlab
 from priorlab.claims import get_claim, parse_claims
 from priorlab.claims.base import PRESETS, Lab, Results
 from priorlab.common import runs
+from priorlab.lab.report import write_html
 from priorlab.lab.sweep import run_jobs
 
 
@@ -28,7 +30,6 @@ def versions() -> dict:
     import numpy
     import torch
 
-    import priorlab
 
     return {"priorlab": priorlab.__version__, "code": runs.code_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "python": sys.version.split()[0], "platform": platform.platform()}
@@ -66,7 +67,6 @@ def retest(claims: str | None = None, preset: str = "quick", seeds: int | None =
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "engine": engine,
               "budget": dataclasses.asdict(budget), "seeds": seed_list, "claims": entries}
     runs.atomic_write_json(out / "report.json", report)
-    from priorlab.lab.report import write_html
 
     write_html(report, out)
     return report

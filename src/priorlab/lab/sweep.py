@@ -29,11 +29,13 @@ from functools import cached_property
 from pathlib import Path
 
 from priorlab.common import runs
-from priorlab.evals.snapshot import SnapshotConfig
-from priorlab.pretrain import PretrainConfig
-from priorlab.rl.loop import RLConfig
+from priorlab.evals.snapshot import SnapshotConfig, run_snapshot
+from priorlab.pretrain import PretrainConfig, pretrain
+from priorlab.rl.loop import RLConfig, train
 from priorlab.sft.loop import SFTConfig
+from priorlab.sft.loop import train as train_sft
 from priorlab.sft.srl import SRLConfig
+from priorlab.sft.srl import train as train_srl
 
 ENGINES = ("local", "ray")
 CONFIGS: dict[str, type] = {
@@ -98,31 +100,26 @@ def resolved_config(job: Job, deps: list[Path]):
 
 # ------------------------------------------------------------------------------------------ runners
 def _run_pretrain(cfg: PretrainConfig, out: Path, deps: list[Path]) -> None:
-    from priorlab.pretrain import pretrain
 
     pretrain(cfg, out, resume=True, use_cache=True, progress=False, log=lambda *_: None)
 
 
 def _run_rl(cfg: RLConfig, out: Path, deps: list[Path]) -> None:
-    from priorlab.rl.loop import train
 
     train(cfg, out, resume=True, progress=False, log=lambda *_: None)
 
 
 def _run_eval(cfg: SnapshotConfig, out: Path, deps: list[Path]) -> None:
-    from priorlab.evals.snapshot import run_snapshot
 
     run_snapshot(deps[0], out, cfg)
 
 
 def _run_sft(cfg: SFTConfig, out: Path, deps: list[Path]) -> None:
-    from priorlab.sft.loop import train as train_sft
 
     train_sft(cfg, out, resume=True, progress=False, log=lambda *_: None)
 
 
 def _run_srl(cfg: SRLConfig, out: Path, deps: list[Path]) -> None:
-    from priorlab.sft.srl import train as train_srl
 
     train_srl(cfg, out, resume=True, progress=False, log=lambda *_: None)
 

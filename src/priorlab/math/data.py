@@ -23,8 +23,8 @@ Malformed records -- a line that is not a JSON object, a missing, empty or non-t
 gold answer -- are never dropped silently. `on_error="raise"` (the default) reads the whole file, then
 raises one `DataError` naming the file, the number of bad records and the first few with their line
 numbers (1-based; Parquet: row numbers). `on_error="skip"` keeps the good records and lists every bad one
-in `Dataset.skipped`, for the caller to report. Blank lines of a JSONL file are not records. The files
-under ../shared/data are for tests only; nothing here depends on them.
+in `Dataset.skipped`, for the caller to report. Blank lines of a JSONL file are not records. Nothing here
+depends on a particular benchmark file; the tests use small fixtures in tests/fixtures/.
 
 Tests: `.venv/bin/pytest tests/test_math_data.py`.
 """

@@ -37,7 +37,7 @@ and counted. A gold/prediction pair that parses to several candidates is equal i
 it is an error only if none is equal and one raised. Results of `ok`/`error` comparisons are cached per
 `Grader` (completions repeat answers), timeouts are not (they can depend on load).
 
-Tests: `.venv/bin/pytest tests/test_math_grading.py` (MATH-500, GSM8K and AIME files under ../shared/data).
+Tests: `.venv/bin/pytest tests/test_math_grading.py` (MATH-500-, GSM8K- and AIME-shaped fixtures in tests/fixtures).
 """
 
 from __future__ import annotations

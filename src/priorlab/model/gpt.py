@@ -66,7 +66,8 @@ class GPTConfig:
 
 
 # Model size is one dial. Parameters ~ 12 * n_layer * n_embd^2 (+ vocab * n_embd): "s" is the 3 x 96
-# model the feasibility probe (DESIGN.md §2a) found best for a 5-minute pretraining budget on 2 cores.
+# model a feasibility probe (2026-11-26: 3x96 > 4x128 > 6x192 at a fixed 300 s, the number of steps dominates)
+# found best for a 5-minute pretraining budget on 2 cores.
 SIZES: dict[str, dict] = {
     "xs": {"n_layer": 2, "n_embd": 64, "n_head": 4},  # ~0.1M
     "s": {"n_layer": 3, "n_embd": 96, "n_head": 4},  # ~0.34M

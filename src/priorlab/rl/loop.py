@@ -192,7 +192,9 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
         m["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
         opt.step()
         metrics.append(m)
-    return {f"loss/{k}": float(np.mean([m[k] for m in metrics if k in m])) for k in metrics[0]}
+    # the gradient norm (before clipping) is an update statistic, the rest are loss terms (README's metrics table)
+    return {("update/grad_norm" if k == "grad_norm" else f"loss/{k}"): float(np.mean([m[k] for m in metrics if k in m]))
+            for k in metrics[0]}
 
 
 def reward_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:

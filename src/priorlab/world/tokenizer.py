@@ -2,7 +2,7 @@
 
 The vocabulary never depends on data, so every checkpoint trained with `VOCAB_VERSION` can read every
 corpus of the world. Ids 0..2 are the specials; `<pad>` is distinct from `<eos>` so the stop action
-keeps its gradient (a trap noted in STYLE.md).
+keeps its gradient (with pad = eos, masks built from `ids != pad` would drop the stop token).
 
     >>> tok = Tokenizer()
     >>> tok.decode(tok.encode("Q: 1+2=?"))

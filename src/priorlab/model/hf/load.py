@@ -11,7 +11,7 @@ Only local files are read (`local_files_only=True`): a hub id such as `Qwen/Qwen
 local directory is an error that says how to fetch it first; nothing is downloaded at run time.
 
 Padding: the pad token must differ from EOS, or masks built from `ids != pad_id` drop the stop token and
-EOS gets no gradient (STYLE.md's first trap). `pad_source` records which rule applied:
+EOS gets no gradient (the stop action is then never learnt). `pad_source` records which rule applied:
 - `tokenizer`: the tokenizer's own pad token, already distinct from EOS;
 - `unk`: no usable pad, so the UNK token (distinct from EOS) pads;
 - `added`: a new `<|priorlab_pad|>` special token whose id falls in the embedding matrix's unused rows
