@@ -39,8 +39,6 @@ from priorlab.world.tasks import Problem, get_task
 from priorlab.world.tokenizer import Tokenizer
 
 ONE_SHOT_RULES = ("pass-rate", "first")
-ALGO_OVERRIDES = ("baseline", "sign", "w_lambda", "clip", "eps_low", "eps_high", "agg", "kl_beta", "entropy_coef",
-                  "dynamic_sampling", "hicra_alpha")
 
 
 class RLError(RuntimeError):
