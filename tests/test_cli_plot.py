@@ -5,7 +5,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from priorlab.commands.diff import DiffConfig, run_diff, write
+from priorlab.cli.diff import DiffConfig, run_diff, write
 from priorlab.common import runs
 from priorlab.evals import world_eval as ev
 from priorlab.lab import plots

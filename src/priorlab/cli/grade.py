@@ -22,8 +22,6 @@ the command with one error line naming its line number, before anything is writt
 the rest and lists the bad ones in summary.json instead.
 """
 
-from __future__ import annotations
-
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -31,7 +29,11 @@ from pathlib import Path
 
 import typer
 
-from priorlab.math.grading import DEFAULT_TIMEOUT, STATUSES, Grade, Grader, check_style, math_verify_version, summarize
+from priorlab.cli import render
+from priorlab.cli.app import app, console
+from priorlab.cli.errors import cli_errors
+from priorlab.math.data import BadRecord, describe_bad, read_records, record_unit
+from priorlab.math.grading import DEFAULT_TIMEOUT, Grade, Grader, check_style, math_verify_version, summarize
 
 OUT_FIELDS = ("correct", "status", "pred_extracted", "gold_extracted", "grade_error")
 
@@ -77,8 +79,6 @@ def _answer(rec: dict, name: str) -> str:
 def grade_file(cfg: GradeConfig) -> tuple[list[dict], dict]:
     """Grade every record; returns (output rows, summary). Raises ValueError on malformed records unless
     `cfg.skip_bad`, in which case they are listed in summary["skipped"]."""
-    from priorlab.math.data import BadRecord, describe_bad, read_records, record_unit
-
     t0 = time.time()
     rows: list[dict] = []
     preds: list[str | list[str]] = []
@@ -121,7 +121,7 @@ def grade_file(cfg: GradeConfig) -> tuple[list[dict], dict]:
 
 
 def write(out: Path, cfg: GradeConfig, rows: list[dict], summary: dict) -> None:
-    from priorlab.common import runs
+    from priorlab.common import runs  # imports torch (~1.5 s): only when the command runs
 
     runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "grade"})
     runs.atomic_write_text(out / "graded.jsonl", "".join(
@@ -129,51 +129,24 @@ def write(out: Path, cfg: GradeConfig, rows: list[dict], summary: dict) -> None:
     runs.atomic_write_json(out / "summary.json", summary)
 
 
-def print_summary(summary: dict, console) -> None:
-    from rich.table import Table
-
-    title = f"grades of {summary['n']} completions, style {summary['style']}"
-    t = Table(title=title, min_width=len(title))
-    for col in ("status", "count", "share"):
-        t.add_column(col, justify="left" if col == "status" else "right")
-    for s in STATUSES:
-        c = summary["status_counts"][s]
-        t.add_row(s, str(c), f"{c / summary['n']:.3f}")
-    console.print(t)
-    graded = summary["accuracy_graded"]
-    console.print(f"accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['n']}); "
-                  f"over graded (no timeout/error): {'-' if graded is None else f'{graded:.4f}'}")
-
-
-def register(app: typer.Typer) -> None:
-    from priorlab.cli import cli_errors, console, err
-
-    @app.command()
-    @cli_errors
-    def grade(
-        file: Path = typer.Argument(..., help="JSONL or Parquet file of model outputs with gold answers"),
-        prediction_field: str = typer.Option(..., help="field holding the completion (or a list of them)"),
-        answer_field: str = typer.Option(..., help="field holding the gold answer as the benchmark writes it"),
-        style: str = typer.Option("math", help="math (\\boxed answers), gsm8k ('#### N' golds) or int (AIME)"),
-        timeout: float = typer.Option(DEFAULT_TIMEOUT, help="wall-clock seconds per Math-Verify comparison"),
-        workers: int | None = typer.Option(None, help="Math-Verify worker processes (default min(4, CPUs))"),
-        skip_bad: bool = typer.Option(False, "--skip-bad", help="skip malformed records (listed in summary.json)"),
-        out: Path = typer.Option(..., help="directory for graded.jsonl, summary.json, config.json"),
-    ):
-        """Grade completions against gold answers (boxed extraction + Math-Verify, per-item timeout)."""
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} exists and is not a directory")
-        cfg = GradeConfig(str(file), prediction_field, answer_field, style, timeout, workers, skip_bad)
-        rows, summary = grade_file(cfg)
-        if summary["skipped"]:
-            from priorlab.math.data import BadRecord, describe_bad
-
-            err.print(f"[yellow]warning:[/] skipped {len(summary['skipped'])} malformed record(s) of {file}: "
-                      + describe_bad([BadRecord(**b) for b in summary["skipped"]], 5, summary["skipped_unit"]),
-                      highlight=False, soft_wrap=True)
-        if summary["replaced_fields"]:
-            err.print(f"[yellow]warning:[/] input fields replaced by grades: {', '.join(summary['replaced_fields'])}",
-                      highlight=False)
-        print_summary(summary, console)
-        write(out, cfg, rows, summary)
-        console.print(f"wrote {out}/graded.jsonl")
+@app.command()
+@cli_errors
+def grade(
+    file: Path = typer.Argument(..., help="JSONL or Parquet file of model outputs with gold answers"),
+    prediction_field: str = typer.Option(..., help="field holding the completion (or a list of them)"),
+    answer_field: str = typer.Option(..., help="field holding the gold answer as the benchmark writes it"),
+    style: str = typer.Option("math", help="math (\\boxed answers), gsm8k ('#### N' golds) or int (AIME)"),
+    timeout: float = typer.Option(DEFAULT_TIMEOUT, help="wall-clock seconds per Math-Verify comparison"),
+    workers: int | None = typer.Option(None, help="Math-Verify worker processes (default min(4, CPUs))"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="skip malformed records (listed in summary.json)"),
+    out: Path = typer.Option(..., help="directory for graded.jsonl, summary.json, config.json"),
+):
+    """Grade completions against gold answers (boxed extraction + Math-Verify, per-item timeout)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory")
+    cfg = GradeConfig(str(file), prediction_field, answer_field, style, timeout, workers, skip_bad)
+    rows, summary = grade_file(cfg)
+    render.grade_warnings(summary, file)
+    render.grade_summary(summary)
+    write(out, cfg, rows, summary)
+    console.print(f"wrote {out}/graded.jsonl")

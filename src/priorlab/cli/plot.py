@@ -18,20 +18,22 @@ lists each figure with the input file it was drawn from. All inputs are read and
 first figure is written. A directory that holds none of these is an error.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import typer
 
+from priorlab.cli import render
+from priorlab.cli.app import app
+from priorlab.cli.errors import cli_errors
+
 FORMAT_PREFIX = "format/"
 NOT_FORMATS = ("well_formed",)  # `format/well_formed` is a rate, not a share
 
 
 def _read_json(path: Path) -> dict:
-    from priorlab.common.runs import read_json
+    from priorlab.common.runs import read_json  # imports torch (~1.5 s): only when the command runs
 
     return read_json(path)
 
@@ -111,8 +113,7 @@ def _rl_series(path: Path) -> tuple[dict | None, dict | None]:
 
 def collect(dirs: list[Path]) -> list[dict]:
     """Every figure to draw: [{"stem", "source", "draw": callable(stem)}], inputs all read and checked."""
-    from priorlab.commands.diff import label
-    from priorlab.lab import plots
+    from priorlab.lab import plots  # imports torch and matplotlib: only when the command runs
 
     for d in dirs:
         if not d.is_dir():
@@ -154,7 +155,7 @@ def collect(dirs: list[Path]) -> list[dict]:
             for i, r in enumerate(diff["per_run"]):
                 _need(r, ["per_layer", "run"], d / "diff.json")
                 stem = f"sparsity_{name}" + (f"_{i}" if len(diff["per_run"]) > 1 else "")
-                title = f"Parameters changed per layer: {label(r['run'])} vs {label(diff['base'])}"
+                title = f"Parameters changed per layer: {render.label(r['run'])} vs {render.label(diff['base'])}"
                 jobs.append({"stem": stem, "source": str(d / "diff.json"),
                              "draw": _bind(plots.plot_sparsity_per_layer, r["per_layer"], title=title)})
         if len(jobs) == made and not (d / "passk.json").is_file():
@@ -170,7 +171,7 @@ def _bind(fn: Callable, *args, **kwargs) -> Callable:
 
 def make_plots(dirs: list[Path], out: Path) -> list[dict]:
     """Draw every figure that applies (module doc) into `out`; returns [{"stem", "source", "files"}]."""
-    from priorlab.common import runs
+    from priorlab.common import runs  # imports torch (~1.5 s): only when the command runs
 
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")
@@ -180,19 +181,12 @@ def make_plots(dirs: list[Path], out: Path) -> list[dict]:
     return made
 
 
-def register(app: typer.Typer) -> None:
-    from priorlab.cli import cli_errors, console
-
-    @app.command()
-    @cli_errors
-    def plot(
-        run_dirs: list[Path] = typer.Argument(..., help="eval, RL-run or diff directories"),
-        out: Path = typer.Option(..., help="directory for the figures (PNG, SVG and the JSON of their numbers)"),
-    ):
-        """Figures from saved runs: pass@k, reliability, format shares, planning/execution entropy, sparsity."""
-        made = make_plots(run_dirs, out)
-        for m in made:
-            src = m["source"] if isinstance(m["source"], str) else ", ".join(m["source"])
-            console.print(f"{m['files']['png']}  <- {src}")
-        console.print(f"wrote {len(made)} figures to {out}/ (index: plots.json)")
-
+@app.command()
+@cli_errors
+def plot(
+    run_dirs: list[Path] = typer.Argument(..., help="eval, RL-run or diff directories"),
+    out: Path = typer.Option(..., help="directory for the figures (PNG, SVG and the JSON of their numbers)"),
+):
+    """Figures from saved runs: pass@k, reliability, format shares, planning/execution entropy, sparsity."""
+    made = make_plots(run_dirs, out)
+    render.figures(made, out)

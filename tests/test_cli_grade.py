@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from priorlab.commands.grade import GradeConfig, grade_file
+from priorlab.cli.grade import GradeConfig, grade_file
 from tests.conftest import FIXTURES, SHARED_DATA, run_cli
 
 

@@ -1,0 +1,14 @@
+"""The `priorlab` typer app and the two consoles its commands print to: `console` (stdout) for results,
+`err` (stderr) for errors, warnings and progress logs of HF evaluations.
+
+Commands live one per module beside this one and register themselves with `@app.command()`;
+`priorlab.cli` imports them, so this module imports none of them.
+"""
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="priorlab: does RLVR teach, or surface what pretraining put there?")
+console = Console()
+err = Console(stderr=True)
