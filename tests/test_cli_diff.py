@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from priorlab.common import runs
+from priorlab.common.checkpoints import save_weights
 from priorlab.model.gpt import GPT, config_for_size
 from priorlab.world.tokenizer import Tokenizer
 from tests.conftest import run_cli
@@ -14,7 +14,7 @@ def save(dirpath, state: dict, size: str = "xs") -> None:
     model = GPT(cfg)
     model.load_state_dict(state)
     meta = {"stage": "test", "model_config": cfg.__dict__, "vocab_version": Tokenizer.version}
-    runs.save_weights(dirpath, model, meta)
+    save_weights(dirpath, model, meta)
 
 
 @pytest.fixture

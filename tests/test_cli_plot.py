@@ -6,7 +6,7 @@ import torch
 from typer.testing import CliRunner
 
 from priorlab.cli.diff import DiffConfig, run_diff, write
-from priorlab.common import runs
+from priorlab.common import checkpoints
 from priorlab.evals import world_eval as ev
 from priorlab.lab import plots
 from priorlab.model.gpt import GPT, config_for_size
@@ -45,10 +45,10 @@ def run_dirs(tmp_path, monkeypatch):
     gcfg = config_for_size("xs", Tokenizer().vocab_size, 128)
     model = GPT(gcfg)
     meta = {"model_config": gcfg.__dict__, "vocab_version": Tokenizer.version}
-    runs.save_weights(tmp_path / "base", model, meta)
+    checkpoints.save_weights(tmp_path / "base", model, meta)
     with torch.no_grad():
         model.blocks[0].mlp.c_fc.weight[:10] += 1.0  # 10 rows x 64 = 640 changed entries in blocks.0
-    runs.save_weights(tmp_path / "tuned", model, meta)
+    checkpoints.save_weights(tmp_path / "tuned", model, meta)
     dcfg = DiffConfig(base=str(tmp_path / "base"), runs=(str(tmp_path / "tuned"),))
     write(tmp_path / "df", dcfg, run_diff(dcfg))
     return tmp_path

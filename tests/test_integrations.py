@@ -257,3 +257,13 @@ def test_trl_grpo_trainer_two_steps_with_priorlab_rewards(tmp_path):
         assert h["priorlab_random/correct"] == 0.0 and h["priorlab_format/grade_failed"] == 0.0
     after = trainer.model.state_dict()
     assert any(not torch.equal(before[k], after[k].cpu()) for k in before)  # the update happened
+
+
+def test_the_trainer_wrappers_import_no_torch():
+    # installed beside TRL / verl / OpenRLHF, the wrappers must not pull in (or pin) a torch of their own
+    import subprocess
+    import sys
+
+    code = ("import sys, priorlab.integrations.trl, priorlab.integrations.verl, priorlab.integrations.openrlhf; "
+            "assert 'torch' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from priorlab.common import runs
+from priorlab.common import rundirs, runfiles
 from priorlab.model.checkpoint import load_model
 from priorlab.pretrain import PretrainConfig, lr_at, pretrain
 from tests.conftest import run_cli
@@ -36,7 +36,7 @@ def test_same_seed_gives_identical_weights_and_resume_is_bitwise(tmp_path, tiny_
     assert (a / "checkpoints" / "step_00000000" / "model.safetensors").exists()  # step 0 is kept
     for name in ("config.json", "metrics.jsonl", "summary.json", "model.safetensors"):
         assert (a / name).exists()
-    rows = runs.MetricsLog(a / "metrics.jsonl").read()
+    rows = runfiles.MetricsLog(a / "metrics.jsonl").read()
     assert [r["step"] for r in rows] == list(range(1, cfg.steps + 1))
     model, meta = load_model(a)
     assert meta["step"] == cfg.steps and model.num_params() > 0
@@ -57,10 +57,10 @@ def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path, tiny
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not runs.is_finished(killed), "the run finished before it could be killed"
+    assert not rundirs.is_finished(killed), "the run finished before it could be killed"
     run_cli(*args, "--out", killed, "--resume")
     assert _weights(killed) == _weights(ref)
-    steps = [r["step"] for r in runs.MetricsLog(killed / "metrics.jsonl").read()]
+    steps = [r["step"] for r in runfiles.MetricsLog(killed / "metrics.jsonl").read()]
     assert steps == list(range(1, 49))
 
 

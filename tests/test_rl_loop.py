@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from priorlab.common import runs
+from priorlab.common import rundirs, runfiles
 from priorlab.pretrain import PretrainConfig, pretrain
 from priorlab.rl import algos
 from priorlab.rl.loop import RLConfig, RLError, train
@@ -39,8 +39,8 @@ def test_same_seed_same_metrics_and_interrupted_resume_is_bitwise(base, tmp_path
     cfg = _cfg(base)
     train(cfg, tmp_path / "a", progress=False, log=quiet)
     train(cfg, tmp_path / "b", progress=False, log=quiet)
-    a = _strip_time(runs.MetricsLog(tmp_path / "a" / "metrics.jsonl").read())
-    assert a == _strip_time(runs.MetricsLog(tmp_path / "b" / "metrics.jsonl").read())
+    a = _strip_time(runfiles.MetricsLog(tmp_path / "a" / "metrics.jsonl").read())
+    assert a == _strip_time(runfiles.MetricsLog(tmp_path / "b" / "metrics.jsonl").read())
     assert [r["step"] for r in a] == [0, 1, 2, 3, 4]
     for key in ("reward/mean", "correct/mean", "loss/clip_frac_low", "loss/clip_frac_high", "entropy/planning",
                 "entropy/execution", "format/code", "adv/frac_groups_all_equal", "length/mean"):
@@ -56,10 +56,10 @@ def test_same_seed_same_metrics_and_interrupted_resume_is_bitwise(base, tmp_path
 
     with pytest.raises(Stop):
         train(cfg, tmp_path / "c", progress=True, log=stop_after_step_3)
-    assert not runs.is_finished(tmp_path / "c")
+    assert not rundirs.is_finished(tmp_path / "c")
     train(cfg, tmp_path / "c", resume=True, progress=False, log=quiet)
     assert (tmp_path / "c" / "model.safetensors").read_bytes() == (tmp_path / "a" / "model.safetensors").read_bytes()
-    assert _strip_time(runs.MetricsLog(tmp_path / "c" / "metrics.jsonl").read()) == a
+    assert _strip_time(runfiles.MetricsLog(tmp_path / "c" / "metrics.jsonl").read()) == a
     assert (tmp_path / "a" / "checkpoints" / "step_00000000").is_dir()  # step 0 is saved for the analyses
 
 
@@ -67,7 +67,7 @@ def test_same_seed_same_metrics_and_interrupted_resume_is_bitwise(base, tmp_path
                                     "correct+length:0.001"])
 def test_every_reward_runs_end_to_end(base, tmp_path, reward):
     s = train(_cfg(base, reward=reward, steps=2, train_problems=0), tmp_path / "r", progress=False, log=quiet)
-    rows = runs.MetricsLog(tmp_path / "r" / "metrics.jsonl").read()
+    rows = runfiles.MetricsLog(tmp_path / "r" / "metrics.jsonl").read()
     assert s["steps"] == 2 and len(rows) == 3
     assert all(0 <= r["correct/mean"] <= 1 for r in rows[1:])  # the shadow correctness is always logged
     if reward == "incorrect":
@@ -103,8 +103,8 @@ def test_more_minibatches_move_the_ratio_off_one(base, tmp_path):
     # a random reward gives every group non-zero advantages, so the first mini-batch's update moves the policy
     one = train(_cfg(base, reward="random:0.5", minibatches=1, steps=1, lr=1e-3), tmp_path / "m1", progress=False, log=quiet)
     four = train(_cfg(base, reward="random:0.5", minibatches=4, steps=1, lr=1e-3), tmp_path / "m4", progress=False, log=quiet)
-    r1 = runs.MetricsLog(tmp_path / "m1" / "metrics.jsonl").read()[1]
-    r4 = runs.MetricsLog(tmp_path / "m4" / "metrics.jsonl").read()[1]
+    r1 = runfiles.MetricsLog(tmp_path / "m1" / "metrics.jsonl").read()[1]
+    r4 = runfiles.MetricsLog(tmp_path / "m4" / "metrics.jsonl").read()[1]
     assert r1["loss/ratio_max"] == pytest.approx(1.0, abs=1e-5)  # one update on fresh old log-probs
     assert r4["loss/ratio_max"] > 1.0 + 1e-4
     assert one["steps"] == four["steps"] == 1

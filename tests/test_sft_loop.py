@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from priorlab.common import runs
+from priorlab.common import rundirs, runfiles
 from priorlab.evals.world_eval import EvalConfig, evaluate
 from priorlab.model.checkpoint import load_model
 from priorlab.model.gpt import GPT, config_for_size
@@ -151,7 +151,7 @@ def test_same_seed_identical_weights_and_interrupted_resume_is_bitwise(student, 
     train(cfg, tmp_path / "b", progress=False, log=quiet)
     weights = (tmp_path / "a" / "model.safetensors").read_bytes()
     assert weights == (tmp_path / "b" / "model.safetensors").read_bytes()
-    rows = runs.MetricsLog(tmp_path / "a" / "metrics.jsonl").read()
+    rows = runfiles.MetricsLog(tmp_path / "a" / "metrics.jsonl").read()
     assert [r["step"] for r in rows] == [0, 1, 2, 3, 4]
     assert "eval/acc_greedy" in rows[0] and "loss/sft" in rows[1] and "eval/format/code" in rows[2]
     for name in ("config.json", "summary.json", "model.json"):
@@ -169,7 +169,7 @@ def test_same_seed_identical_weights_and_interrupted_resume_is_bitwise(student, 
 
     with pytest.raises(Stop):
         train(cfg, tmp_path / "c", progress=True, log=stop_after_step_3)
-    assert not runs.is_finished(tmp_path / "c")
+    assert not rundirs.is_finished(tmp_path / "c")
     s = train(cfg, tmp_path / "c", resume=True, progress=False, log=quiet)
     assert s["resumed_from"] == 2
     assert (tmp_path / "c" / "model.safetensors").read_bytes() == weights
@@ -177,11 +177,11 @@ def test_same_seed_identical_weights_and_interrupted_resume_is_bitwise(student, 
     def strip(rs):
         return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rs]
 
-    assert strip(runs.MetricsLog(tmp_path / "c" / "metrics.jsonl").read()) == strip(rows)
+    assert strip(runfiles.MetricsLog(tmp_path / "c" / "metrics.jsonl").read()) == strip(rows)
     # resuming under another config would silently train on other batches: refused, naming the field
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "config.json").write_text((tmp_path / "a" / "config.json").read_text())
-    with pytest.raises(runs.RunError, match="config differs from the run's config.json in lr$"):
+    with pytest.raises(runfiles.RunError, match="config differs from the run's config.json in lr$"):
         train(_cfg(student, lr=1e-3), tmp_path / "d", resume=True, progress=False, log=quiet)
 
 

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from priorlab.common import runs
+from priorlab.common import rundirs, runfiles
 from priorlab.model.checkpoint import load_model
 from priorlab.pretrain import PretrainConfig, pretrain
 from priorlab.rl.loop import RLConfig
@@ -105,7 +105,7 @@ def test_srl_learns_held_out_code_steps_then_rl_starts_from_it(base, tmp_path):
     s = train(_cfg(base, steps=40, eval_every=40, ckpt_every=40), tmp_path / "srl", progress=False, log=quiet)
     assert s["eval/step_similarity/before"] < 0.35  # the student never saw code
     assert s["eval/step_similarity/after"] > s["eval/step_similarity/before"] + 0.1  # measured 0.26 -> 0.47
-    rows = runs.MetricsLog(tmp_path / "srl" / "metrics.jsonl").read()
+    rows = runfiles.MetricsLog(tmp_path / "srl" / "metrics.jsonl").read()
     for key in ("reward/mean", "reward/exact", "srl/k_mean", "loss/clip_frac", "adv/frac_groups_all_equal",
                 "entropy/step", "length/step_mean"):
         assert key in rows[1], key
@@ -114,7 +114,7 @@ def test_srl_learns_held_out_code_steps_then_rl_starts_from_it(base, tmp_path):
     rl = RLConfig(init=str(tmp_path / "srl"), steps=2, prompts_per_step=4, group_size=4, minibatches=2,
                   max_new_tokens=40, difficulty="2x1", eval_every=2, eval_problems=8, eval_samples=2, ckpt_every=2)
     r = rl_train(rl, tmp_path / "rl", progress=False, log=quiet)
-    assert r["steps"] == 2 and runs.is_finished(tmp_path / "rl")
+    assert r["steps"] == 2 and rundirs.is_finished(tmp_path / "rl")
     _, meta = load_model(tmp_path / "rl")
     assert meta["stage"] == "rl" and meta["init"] == str(tmp_path / "srl")
 
@@ -143,8 +143,8 @@ def test_same_seed_identical_and_interrupted_resume_is_bitwise(base, tmp_path):
     def strip(rs):
         return [{k: v for k, v in r.items() if not k.startswith("time/")} for r in rs]
 
-    assert strip(runs.MetricsLog(tmp_path / "c" / "metrics.jsonl").read()) == \
-        strip(runs.MetricsLog(tmp_path / "a" / "metrics.jsonl").read())
+    assert strip(runfiles.MetricsLog(tmp_path / "c" / "metrics.jsonl").read()) == \
+        strip(runfiles.MetricsLog(tmp_path / "a" / "metrics.jsonl").read())
 
 
 def test_cli_bad_input_is_one_error_line(base, tmp_path):

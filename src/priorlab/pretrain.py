@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from priorlab.common import runs
+from priorlab.common import checkpoints, codeversion, config, rundirs, runfiles
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, SIZES, config_for_size
 from priorlab.world.corpus import Corpus, build_corpus, difficulties, sample_style
@@ -53,7 +53,7 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         if self.size not in SIZES:
             raise ValueError(f"--size {self.size!r}: valid sizes are {', '.join(SIZES)}")
-        runs.require_positive(self, ("batch_size", "seq_len", "eval_every", "ckpt_every", "val_documents"))
+        config.require_positive(self, ("batch_size", "seq_len", "eval_every", "ckpt_every", "val_documents"))
         if self.tokens < 0:
             raise ValueError(f"--tokens must be >= 0, got {self.tokens}")
         if not self.lr > 0:
@@ -117,43 +117,43 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, use_
     out = Path(out)
     mix = load_mixture(cfg.mixture)
     full = resolved(cfg, mix)
-    key = runs.config_hash({"stage": "pretrain", **{k: v for k, v in full.items() if k != "mixture"}}, "pretrain")
-    cached = runs.cache_root() / "pretrain" / key
-    if runs.is_finished(out) and (resume or runs.read_json(out / "config.json").get("hash") == key):
+    key = codeversion.config_hash({"stage": "pretrain", **{k: v for k, v in full.items() if k != "mixture"}}, "pretrain")
+    cached = codeversion.cache_root() / "pretrain" / key
+    if rundirs.is_finished(out) and (resume or runfiles.read_json(out / "config.json").get("hash") == key):
         log(f"run {out} is already finished")
-        return runs.read_json(out / "summary.json")
-    if use_cache and runs.is_finished(cached):
-        runs.publish(cached, out)
+        return runfiles.read_json(out / "summary.json")
+    if use_cache and rundirs.is_finished(cached):
+        rundirs.publish(cached, out)
         log(f"reused cached pretrained model {cached}")
-        return runs.read_json(out / "summary.json")
+        return runfiles.read_json(out / "summary.json")
     if out.exists() and any(out.iterdir()) and not resume:
-        raise runs.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
+        raise runfiles.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
     summary = _train(cfg, mix, full, key, out, resume=resume, progress=progress, log=log)
     if use_cache:
-        runs.publish(out, cached)
+        rundirs.publish(out, cached)
     return summary
 
 
 def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
     tok = Tokenizer()
     out.mkdir(parents=True, exist_ok=True)
-    runs.atomic_write_json(out / "config.json", {**full, "hash": key, "code_version": runs.code_version("pretrain")})
+    runfiles.atomic_write_json(out / "config.json", {**full, "hash": key, "code_version": codeversion.code_version("pretrain")})
     mcfg = config_for_size(cfg.size, tok.vocab_size, BLOCK_SIZE)
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg)
     opt = make_optimizer(model, cfg)
     meta = {"stage": "pretrain", "model_config": asdict(mcfg), "vocab_version": tok.version,
             "mixture": mix.name}
-    log_ = runs.MetricsLog(out / "metrics.jsonl")
+    log_ = runfiles.MetricsLog(out / "metrics.jsonl")
     start = 0
-    ckpt = runs.latest_checkpoint(out) if resume else None
+    ckpt = checkpoints.latest_checkpoint(out) if resume else None
     if ckpt is not None:
-        start = runs.restore(ckpt, model, opt)
+        start = checkpoints.restore(ckpt, model, opt)
         log_.truncate_after(start)
         log(f"resuming {out} from step {start}")
     else:
         log_.truncate_after(-1)
-        runs.save_checkpoint(out, 0, model, opt, meta, {"step": 0})
+        checkpoints.save_checkpoint(out, 0, model, opt, meta, {"step": 0})
 
     corpus = build_corpus(mix, cfg.seed, tok)
     stream = _wrap(corpus, cfg.seq_len)
@@ -182,16 +182,16 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
         row["tok_per_s"] = (done - start) * tokens_per_step / max(elapsed, 1e-9)
         log_.append(row)
         if done % cfg.ckpt_every == 0 and done < cfg.steps:
-            runs.save_checkpoint(out, done, model, opt, meta, {"step": done})
+            checkpoints.save_checkpoint(out, done, model, opt, meta, {"step": done})
             _prune(out)
         if bar:
             bar[0].update(bar[1], completed=done, description=f"loss {losses[-1]:.3f} | {row['tok_per_s']:,.0f} tok/s")
     if bar:
         bar[0].stop()
     elapsed = time.perf_counter() - t0
-    runs.save_checkpoint(out, cfg.steps, model, opt, meta, {"step": cfg.steps})
+    checkpoints.save_checkpoint(out, cfg.steps, model, opt, meta, {"step": cfg.steps})
     _prune(out)
-    runs.save_weights(out, model, {**meta, "step": cfg.steps})
+    checkpoints.save_weights(out, model, {**meta, "step": cfg.steps})
     summary = {
         "stage": "pretrain", "steps": cfg.steps, "tokens": cfg.steps * tokens_per_step,
         "params": model.num_params(), "loss/train": float(np.mean(losses[-20:])) if losses else None,
@@ -199,7 +199,7 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
         "tok_per_s": (cfg.steps - start) * tokens_per_step / max(elapsed, 1e-9),
         "corpus_tokens": corpus.n_tokens, "resumed_from": start,
     }
-    runs.atomic_write_json(out / "summary.json", summary)
+    runfiles.atomic_write_json(out / "summary.json", summary)
     return summary
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab.common import runs
+from priorlab.common import runfiles
 from priorlab.evals.snapshot import SnapshotConfig, load_snapshot
 from priorlab.lab.sweep import Job, job_dir
 from priorlab.pretrain import PretrainConfig
@@ -163,7 +163,7 @@ class Results:
         return self._snaps[job.key]
 
     def metrics(self, job: Job) -> list[dict]:
-        return runs.MetricsLog(self.path(job) / "metrics.jsonl").read()
+        return runfiles.MetricsLog(self.path(job) / "metrics.jsonl").read()
 
     def per_problem(self, jobs: list[Job], field: str = "correct") -> np.ndarray:
         """[S, P] per-problem mean of `field` over samples, one row per job (seed)."""

@@ -28,6 +28,7 @@ from safetensors import SafetensorError
 from priorlab.cli import render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
+from priorlab.common import runfiles
 from priorlab.model.hf.load import PREFIX, run_policy_dir
 
 
@@ -70,13 +71,12 @@ def summarize(result: dict) -> dict:
 
 def write(out: Path, cfg: DiffConfig, result: dict) -> list[str]:
     """Every output file (module doc); returns the figure stems."""
-    from priorlab.common import runs  # both import torch (~1.5 s): only when the command runs
-    from priorlab.lab.plots import plot_sparsity_per_layer
+    from priorlab.lab.plots import plot_sparsity_per_layer  # imports matplotlib: only when the command runs
 
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")
-    runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "diff"})
-    runs.atomic_write_json(out / "diff.json", result)
+    runfiles.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "diff"})
+    runfiles.atomic_write_json(out / "diff.json", result)
     stems = []
     many = len(result["per_run"]) > 1
     for i, r in enumerate(result["per_run"]):
@@ -84,7 +84,7 @@ def write(out: Path, cfg: DiffConfig, result: dict) -> list[str]:
         title = f"Parameters changed per layer: {render.label(r['run'])} vs {render.label(result['base'])}"
         plot_sparsity_per_layer(r["per_layer"], stem, title=title)
         stems.append(str(stem))
-    runs.atomic_write_json(out / "summary.json", {**summarize(result), "figures": stems})
+    runfiles.atomic_write_json(out / "summary.json", {**summarize(result), "figures": stems})
     return stems
 
 

@@ -32,6 +32,7 @@ import typer
 from priorlab.cli import render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
+from priorlab.common import runfiles
 from priorlab.math.data import BadRecord, describe_bad, read_records, record_unit
 from priorlab.math.grading import DEFAULT_TIMEOUT, Grade, Grader, check_style, math_verify_version, summarize
 
@@ -121,12 +122,11 @@ def grade_file(cfg: GradeConfig) -> tuple[list[dict], dict]:
 
 
 def write(out: Path, cfg: GradeConfig, rows: list[dict], summary: dict) -> None:
-    from priorlab.common import runs  # imports torch (~1.5 s): only when the command runs
 
-    runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "grade"})
-    runs.atomic_write_text(out / "graded.jsonl", "".join(
-        json.dumps(runs.to_jsonable(r), ensure_ascii=False, default=str) + "\n" for r in rows))
-    runs.atomic_write_json(out / "summary.json", summary)
+    runfiles.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "grade"})
+    runfiles.atomic_write_text(out / "graded.jsonl", "".join(
+        json.dumps(runfiles.to_jsonable(r), ensure_ascii=False, default=str) + "\n" for r in rows))
+    runfiles.atomic_write_json(out / "summary.json", summary)
 
 
 @app.command()

@@ -27,15 +27,10 @@ import typer
 from priorlab.cli import render
 from priorlab.cli.app import app
 from priorlab.cli.errors import cli_errors
+from priorlab.common import runfiles
 
 FORMAT_PREFIX = "format/"
 NOT_FORMATS = ("well_formed",)  # `format/well_formed` is a rate, not a share
-
-
-def _read_json(path: Path) -> dict:
-    from priorlab.common.runs import read_json  # imports torch (~1.5 s): only when the command runs
-
-    return read_json(path)
 
 
 def _need(data: dict, keys, path: Path) -> None:
@@ -70,7 +65,7 @@ def _name(path: Path, taken: set) -> str:
 
 def _passk_curves(d: Path, name: str, multi: bool) -> dict:
     path = d / "passk.json"
-    data = _read_json(path)
+    data = runfiles.read_json(path)
     _need(data, ["curves"], path)
     labels = data.get("labels", {})
     out = {}
@@ -84,7 +79,7 @@ def _passk_curves(d: Path, name: str, multi: bool) -> dict:
 def _calibration(path: Path) -> dict | None:
     if not path.is_file():
         return None
-    cal = _read_json(path).get("calibration")
+    cal = runfiles.read_json(path).get("calibration")
     if not cal or not cal.get("n_scored"):
         return None
     _need(cal, ["reliability", "ece"], path)
@@ -150,7 +145,7 @@ def collect(dirs: list[Path]) -> list[dict]:
                     plots.plot_entropy_by_type, entropy["steps"], entropy["planning"], entropy["execution"],
                     title=f"Token entropy, planning vs execution: {name}")})
         if (d / "diff.json").is_file():
-            diff = _read_json(d / "diff.json")
+            diff = runfiles.read_json(d / "diff.json")
             _need(diff, ["per_run", "base"], d / "diff.json")
             for i, r in enumerate(diff["per_run"]):
                 _need(r, ["per_layer", "run"], d / "diff.json")
@@ -171,13 +166,12 @@ def _bind(fn: Callable, *args, **kwargs) -> Callable:
 
 def make_plots(dirs: list[Path], out: Path) -> list[dict]:
     """Draw every figure that applies (module doc) into `out`; returns [{"stem", "source", "files"}]."""
-    from priorlab.common import runs  # imports torch (~1.5 s): only when the command runs
 
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")
     jobs = collect(dirs)
     made = [{"stem": j["stem"], "source": j["source"], "files": j["draw"](out / j["stem"])} for j in jobs]
-    runs.atomic_write_json(out / "plots.json", {"inputs": [str(d) for d in dirs], "figures": made})
+    runfiles.atomic_write_json(out / "plots.json", {"inputs": [str(d) for d in dirs], "figures": made})
     return made
 
 

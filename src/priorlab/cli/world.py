@@ -14,6 +14,7 @@ import typer
 from priorlab.cli import render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
+from priorlab.common import runfiles
 from priorlab.world.corpus import documents
 from priorlab.world.mixtures import load_mixture
 
@@ -27,7 +28,6 @@ def world(
     out: Path | None = typer.Option(None, help="also write config.json, documents.jsonl, summary.json here"),
 ):
     """Show a mixture (the pretraining prior) and sample documents, planning tokens highlighted."""
-    from priorlab.common import runs  # imports torch (~1.5 s): only when a command runs, not for --help
 
     if n < 0:
         raise ValueError(f"-n must be >= 0, got {n}")
@@ -37,9 +37,9 @@ def world(
     render.documents(docs[:n])
     if out:
         counts = Counter(s.format for _, s, _ in docs)
-        runs.atomic_write_json(out / "config.json", {"stage": "world", "seed": seed, "mixture": mix.to_dict()})
-        runs.atomic_write_text(out / "documents.jsonl", "".join(
+        runfiles.atomic_write_json(out / "config.json", {"stage": "world", "seed": seed, "mixture": mix.to_dict()})
+        runfiles.atomic_write_text(out / "documents.jsonl", "".join(
             json.dumps({"problem": p.expr, "format": s.format, "text": t}) + "\n" for p, s, t in docs))
-        runs.atomic_write_json(out / "summary.json", {"documents": len(docs),
+        runfiles.atomic_write_json(out / "summary.json", {"documents": len(docs),
                                                       "format_shares": {f: c / len(docs) for f, c in counts.items()}})
         console.print(f"wrote {out}/")

@@ -10,6 +10,13 @@ from dataclasses import dataclass
 import torch
 
 
+def require_positive(cfg, names: tuple[str, ...]) -> None:
+    """A stage config's check: each named integer field is >= 1, else ValueError naming its CLI option."""
+    for name in names:
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
+
+
 @dataclass(frozen=True)
 class AdamWConfig:
     """AdamW's constants (Loshchilov & Hutter 2019; `torch.optim.AdamW`). The learning rate and weight decay

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab.common import runs
+from priorlab.common import codeversion, config, runfiles
 from priorlab.common.stats import paired_bootstrap_diff
 from priorlab.evals.calibration import calibration_report
 from priorlab.evals.passk import compare_curves, passk_curve
@@ -80,7 +80,7 @@ class HFEvalConfig:
         check_template(self.template)
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown --backend {self.backend!r}; valid: {', '.join(BACKENDS)}")
-        runs.require_positive(self, ("samples", "max_new_tokens", "batch_size", "n_boot"))
+        config.require_positive(self, ("samples", "max_new_tokens", "batch_size", "n_boot"))
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"--temperature {self.temperature} must be >= 0 and --top-p {self.top_p} in (0, 1]")
         parse_ks(self.ks, self.samples)
@@ -187,7 +187,7 @@ def write_correctness(path: Path, ds: Dataset, sides: dict) -> None:
                         ("gold", pa.string()), ("sample", pa.int32()), ("correct", pa.bool_()),
                         ("status", pa.string()), ("answer", pa.string()), ("confidence", pa.float64())])
     cols = list(zip(*rows))
-    runs.atomic_write_parquet(path, pa.table({f.name: list(c) for f, c in zip(schema, cols)}, schema=schema))
+    runfiles.atomic_write_parquet(path, pa.table({f.name: list(c) for f, c in zip(schema, cols)}, schema=schema))
 
 
 def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=print) -> dict:
@@ -207,22 +207,22 @@ def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=print) -> 
     summary["elapsed_s"] = time.perf_counter() - t0
     if out is not None:
         out = Path(out)
-        runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "eval", "code_version": runs.code_version()})
-        runs.atomic_write_text(out / "samples.jsonl", _samples_lines(ds, sides["model"], cfg.samples))
+        runfiles.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "eval", "code_version": codeversion.code_version()})
+        runfiles.atomic_write_text(out / "samples.jsonl", _samples_lines(ds, sides["model"], cfg.samples))
         write_correctness(out / "correctness.parquet", ds, sides)
         curves = {name: side["curve"] for name, side in sides.items()}
-        runs.atomic_write_json(out / "passk.json", {"curves": curves})
+        runfiles.atomic_write_json(out / "passk.json", {"curves": curves})
         if cfg.baseline is not None:
 
             base = sides["baseline"]
-            runs.atomic_write_json(out / "passk_compare.json", {
+            runfiles.atomic_write_json(out / "passk_compare.json", {
                 **summary["compare"]["passk"], "base_label": "baseline", "other_label": "model",
                 "baseline": cfg.baseline, "model": cfg.model, "diff_is": "model - baseline"})
-            runs.atomic_write_text(out / "baseline" / "samples.jsonl", _samples_lines(ds, base, cfg.samples))
-            runs.atomic_write_json(out / "baseline" / "summary.json", {
+            runfiles.atomic_write_text(out / "baseline" / "samples.jsonl", _samples_lines(ds, base, cfg.samples))
+            runfiles.atomic_write_json(out / "baseline" / "summary.json", {
                 "stage": "eval", "model": cfg.baseline, "data": ds.path, **base["summary"]})
             labels = {"model": f"model: {cfg.model}", "baseline": f"baseline: {cfg.baseline}"}
             plot_passk({labels[n]: c for n, c in curves.items()}, out / "passk",
                        title=f"pass@k, {len(ds.examples)} problems of {Path(ds.path).name}, T={cfg.temperature:g}")
-        runs.atomic_write_json(out / "summary.json", summary)
+        runfiles.atomic_write_json(out / "summary.json", summary)
     return summary

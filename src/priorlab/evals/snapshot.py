@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab.common import runs
+from priorlab.common import runfiles
 from priorlab.evals import world_eval as ev
 from priorlab.model.checkpoint import load_model
 from priorlab.world.formats import FORMATS
@@ -70,7 +70,7 @@ def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) ->
     tmp.write_bytes(buf.getvalue())
     os.replace(tmp, out / "eval.npz")
     summary = ev.summarize(probs, comps, cfg.samples)
-    runs.atomic_write_json(out / "eval.json", {
+    runfiles.atomic_write_json(out / "eval.json", {
         "model": str(src), "difficulty": cfg.difficulty, "samples": cfg.samples, "temperature": cfg.temperature,
         "seed": cfg.seed, "problems": [p.expr for p in probs], "difficulties": [p.difficulty.key for p in probs], "summary": summary})
     return summary
@@ -80,5 +80,5 @@ def load_snapshot(path: str | Path) -> dict:
     path = Path(path)
     with np.load(path / "eval.npz") as z:
         snap = {k: z[k] for k in z.files}
-    snap.update(runs.read_json(path / "eval.json"))
+    snap.update(runfiles.read_json(path / "eval.json"))
     return snap

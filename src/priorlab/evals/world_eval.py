@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from priorlab.common import runs
+from priorlab.common import runfiles
 from priorlab.common.seeds import derive
 from priorlab.common.stats import paired_bootstrap_diff
 from priorlab.evals.calibration import calibration_report
@@ -303,17 +303,17 @@ def write_correctness(path: Path, problems: list[Problem], sides: dict) -> None:
                         ("correct", pa.bool_()), ("format", pa.string()), ("well_formed", pa.bool_()),
                         ("answer", pa.int64()), ("confidence", pa.float64()), ("finished", pa.bool_()),
                         ("length", pa.int32())])
-    runs.atomic_write_parquet(path, pa.table({f.name: cols[f.name] for f in schema}, schema=schema))
+    runfiles.atomic_write_parquet(path, pa.table({f.name: cols[f.name] for f in schema}, schema=schema))
 
 
 def write_eval(out: Path, problems: list[Problem], sides: dict, ks: list[int], cfg: EvalConfig, paths: dict) -> None:
     """Every file of an evaluation directory (module doc); summary.json last, each file atomic."""
 
     model = sides["model"]
-    runs.atomic_write_json(out / "config.json", {**asdict(cfg), "ks_resolved": ks, "model": paths["model"],
+    runfiles.atomic_write_json(out / "config.json", {**asdict(cfg), "ks_resolved": ks, "model": paths["model"],
                                                  "baseline": paths["baseline"] or None, "stage": "eval"})
-    runs.atomic_write_text(out / "samples.jsonl", _samples_lines(problems, model["completions"]))
-    runs.atomic_write_text(out / "metrics.jsonl", "".join(
+    runfiles.atomic_write_text(out / "samples.jsonl", _samples_lines(problems, model["completions"]))
+    runfiles.atomic_write_text(out / "metrics.jsonl", "".join(
         json.dumps({"step": 0, "difficulty": d, "accuracy": a}) + "\n"
         for d, a in model["summary"]["accuracy_by_difficulty"].items()))
     write_correctness(out / "correctness.parquet", problems, sides)
@@ -321,20 +321,20 @@ def write_eval(out: Path, problems: list[Problem], sides: dict, ks: list[int], c
     labels = {name: f"{name}: {Path(paths[name]).name or paths[name]}" if paths[name] else name for name in sides}
     title = f"pass@k, {len(problems)} test problems ({cfg.difficulty}), T={cfg.temperature:g}"
     plot_passk({labels[name]: side["curve"] for name, side in sides.items()}, out / "passk", title=title)
-    payload = runs.read_json(out / "passk.json")  # the figure's numbers; kept, with the full curves beside
-    runs.atomic_write_json(out / "passk.json", {
+    payload = runfiles.read_json(out / "passk.json")  # the figure's numbers; kept, with the full curves beside
+    runfiles.atomic_write_json(out / "passk.json", {
         **payload, "labels": labels, "paths": {name: paths[name] for name in sides},
         "curves": {name: side["curve"] for name, side in sides.items()},
         "by_difficulty": {name: side["by_difficulty"] for name, side in sides.items()}})
     if "baseline" in sides:
         cmp = model["summary"]["compare"]["passk"]
-        runs.atomic_write_json(out / "passk_compare.json", {
+        runfiles.atomic_write_json(out / "passk_compare.json", {
             **cmp, "base_label": "baseline", "other_label": "model", "baseline": paths["baseline"],
             "model": paths["model"], "diff_is": "model - baseline"})
         base = sides["baseline"]
-        runs.atomic_write_text(out / "baseline" / "samples.jsonl", _samples_lines(problems, base["completions"]))
-        runs.atomic_write_json(out / "baseline" / "summary.json", base["summary"])
-    runs.atomic_write_json(out / "summary.json", model["summary"])
+        runfiles.atomic_write_text(out / "baseline" / "samples.jsonl", _samples_lines(problems, base["completions"]))
+        runfiles.atomic_write_json(out / "baseline" / "summary.json", base["summary"])
+    runfiles.atomic_write_json(out / "summary.json", model["summary"])
 
 
 def policy_eval(model, problems: list[Problem], *, samples: int, max_new_tokens: int, seed: int) -> dict:

@@ -21,7 +21,7 @@ import json
 import math
 from pathlib import Path
 
-from priorlab.common import runs
+from priorlab.common import runfiles
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 MEASURE_LABELS = {"frac_bf16": "bf16 exact", "frac_fp32": "fp32 exact", "frac_atol": "|Δ| > atol (fp32)"}
@@ -67,10 +67,10 @@ def _save(fig, path_stem, data: dict) -> dict[str, str]:
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = {ext: stem.with_name(stem.name + "." + ext) for ext in ("png", "svg", "json")}
-    runs.atomic_write(paths["png"], lambda p: fig.savefig(p, format="png", dpi=150, metadata={"Software": None}))
-    runs.atomic_write(paths["svg"], lambda p: fig.savefig(p, format="svg", metadata={"Date": None}))
+    runfiles.atomic_write(paths["png"], lambda p: fig.savefig(p, format="png", dpi=150, metadata={"Software": None}))
+    runfiles.atomic_write(paths["svg"], lambda p: fig.savefig(p, format="svg", metadata={"Date": None}))
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-    runs.atomic_write(paths["json"], lambda p: Path(p).write_text(text))
+    runfiles.atomic_write(paths["json"], lambda p: Path(p).write_text(text))
     return {ext: str(p) for ext, p in paths.items()}
 
 

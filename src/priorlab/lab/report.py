@@ -14,7 +14,7 @@ import html
 import json
 from pathlib import Path
 
-from priorlab.common import runs
+from priorlab.common import runfiles
 
 COLORS = {"reproduced": "#1a7f37", "not reproduced": "#cf222e", "inconclusive": "#9a6700", "untestable": "#57606a"}
 CSS = """
@@ -90,10 +90,10 @@ problems; each verdict follows the rule printed with it.</p>
 
 def write_html(report: dict, root: str | Path) -> Path:
     root = Path(root)
-    runs.atomic_write_text(root / "report.html", render(report, root))
+    runfiles.atomic_write_text(root / "report.html", render(report, root))
     return root / "report.html"
 
 
 def rerender(root: str | Path) -> Path:
     root = Path(root)
-    return write_html(runs.read_json(root / "report.json"), root)
+    return write_html(runfiles.read_json(root / "report.json"), root)

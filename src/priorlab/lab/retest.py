@@ -21,7 +21,7 @@ from pathlib import Path
 import priorlab
 from priorlab.claims import get_claim, parse_claims
 from priorlab.claims.base import PRESETS, Lab, Results
-from priorlab.common import runs
+from priorlab.common import codeversion, runfiles
 from priorlab.lab.report import write_html
 from priorlab.lab.sweep import run_jobs
 
@@ -31,7 +31,7 @@ def versions() -> dict:
     import torch
 
 
-    return {"priorlab": priorlab.__version__, "code": runs.code_version(), "torch": torch.__version__,
+    return {"priorlab": priorlab.__version__, "code": codeversion.code_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "python": sys.version.split()[0], "platform": platform.platform()}
 
 
@@ -66,7 +66,7 @@ def retest(claims: str | None = None, preset: str = "quick", seeds: int | None =
     report = {"preset": preset, "elapsed_s": time.perf_counter() - t0, "versions": versions(),
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "engine": engine,
               "budget": dataclasses.asdict(budget), "seeds": seed_list, "claims": entries}
-    runs.atomic_write_json(out / "report.json", report)
+    runfiles.atomic_write_json(out / "report.json", report)
 
     write_html(report, out)
     return report

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from priorlab.common import runs
+from priorlab.common import codeversion, runfiles
 from priorlab.evals.snapshot import SnapshotConfig, run_snapshot
 from priorlab.pretrain import PretrainConfig, pretrain
 from priorlab.rl.loop import RLConfig, train
@@ -68,14 +68,14 @@ class Job:
     def key(self) -> str:
         """Hash of kind, config, dependencies and code version; computed once per Job object (a worker
         receives it with the pickled job), so editing the sources during a sweep cannot re-key a job."""
-        version = runs.code_version("pretrain" if self.kind == "pretrain" else "all")
+        version = codeversion.code_version("pretrain" if self.kind == "pretrain" else "all")
         blob = json.dumps([self.kind, self.params, [d.key for d in self.deps], version])
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
     def params(self) -> dict:
         """The config's fields as JSON-ready values (nested dataclasses and tuples included)."""
-        return runs.to_jsonable(dataclasses.asdict(self.config))
+        return runfiles.to_jsonable(dataclasses.asdict(self.config))
 
     @property
     def dirname(self) -> str:
@@ -158,7 +158,7 @@ def execute(job: Job, root: str | Path) -> str:
     t0 = time.perf_counter()
     deps = [job_dir(root, d) for d in job.deps]
     RUNNERS[job.kind](resolved_config(job, deps), out, deps)
-    runs.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.params, "key": job.key,
+    runfiles.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.params, "key": job.key,
                                               "label": job.label, "deps": [d.dirname for d in job.deps],
                                               "elapsed_s": time.perf_counter() - t0})
     return str(out)

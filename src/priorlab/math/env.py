@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from priorlab.common import runs
+from priorlab.common import runfiles
 from priorlab.common.seeds import derive
 from priorlab.common.verdict import Verdict
 from priorlab.math.data import Dataset, Example
@@ -103,8 +103,8 @@ class MathEnv:
         self.eval_ids = policy.encode([ex.question for ex in self.eval_ds.examples]) if self.eval_ds else None
         if parse_spec(cfg.reward).needs_labels:
             saved = out / "labels.json"
-            self.labels = runs.read_json(saved) if saved.exists() else self.wrong_labels()
-            runs.atomic_write_json(saved, self.labels)
+            self.labels = runfiles.read_json(saved) if saved.exists() else self.wrong_labels()
+            runfiles.atomic_write_json(saved, self.labels)
             if not self.labels:
                 raise ValueError(f"--reward incorrect: the base model's majority answer is never wrong on {self.ds.path}")
             log(f"incorrect reward: {len(self.labels)} problems whose base majority answer is wrong")

@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from priorlab.common import runs
+from priorlab.common import runfiles
 from priorlab.common.seeds import derive
 from priorlab.common.verdict import Verdict
 from priorlab.evals import world_eval as ev
@@ -123,7 +123,7 @@ class WorldEnv:
         needs_labels = parse_spec(cfg.reward).needs_labels
         saved = out / "data.json"
         if saved.exists():
-            d = runs.read_json(saved)
+            d = runfiles.read_json(saved)
             self.pool = [Problem.from_expr(e) for e in d["pool"]] if d["pool"] is not None else None
             self.labels = d.get("labels")
             return
@@ -143,7 +143,7 @@ class WorldEnv:
             if not pool:
                 raise ValueError("--reward incorrect: the base model's majority answer is right on every problem")
             log(f"incorrect reward: {len(pool)} problems whose base majority answer is wrong")
-        runs.atomic_write_json(saved, {"pool": None if pool is None else [p.expr for p in pool], "labels": labels})
+        runfiles.atomic_write_json(saved, {"pool": None if pool is None else [p.expr for p in pool], "labels": labels})
         self.pool, self.labels = pool, labels
 
     def _base_answers(self, problems: list[Problem]) -> list[list[dict]]:

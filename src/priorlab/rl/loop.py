@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from priorlab.common import runs
+from priorlab.common import checkpoints, codeversion, config, rundirs, runfiles
 from priorlab.common.config import RL_ADAM, AdamWConfig
 from priorlab.common.seeds import derive
 from priorlab.math.data import DataSpec
@@ -99,7 +99,7 @@ class RLConfig:
     timeout: float = DEFAULT_TIMEOUT  # seconds per Math-Verify comparison
 
     def __post_init__(self) -> None:
-        runs.require_positive(self, (
+        config.require_positive(self, (
             "steps", "prompts_per_step", "group_size", "minibatches", "epochs", "max_new_tokens", "eval_every",
             "ckpt_every", "eval_problems", "eval_samples", "label_samples", "batch_size"))
         if self.train_problems < 0:
@@ -263,12 +263,12 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
           progress: bool = True, log=print) -> dict:
     """Run (or with `resume`, continue) RL into `out`; the summary. `env` / `policy` default to `build(cfg)`."""
     out = Path(out)
-    if (done := runs.finished_summary(out, resume, log)) is not None:
+    if (done := rundirs.finished_summary(out, resume, log)) is not None:
         return done
     acfg = cfg.algo_config()
     if env is None:
         env, policy_cls = build(cfg, log)
-    ckpt = runs.latest_checkpoint(out) if resume else None
+    ckpt = checkpoints.latest_checkpoint(out) if resume else None
     try:
         if policy is None:
             policy = policy_cls.load(cfg.init, cfg, ckpt)
@@ -277,10 +277,10 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
         for p in ref_model.parameters() if ref_model else ():
             p.requires_grad_(False)
         out.mkdir(parents=True, exist_ok=True)
-        runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "rl", **policy.config(),
-                                                     "algo_resolved": asdict(acfg), "code_version": runs.code_version()})
+        runfiles.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "rl", **policy.config(),
+                                                     "algo_resolved": asdict(acfg), "code_version": codeversion.code_version()})
         opt = cfg.adam.build(model.parameters(), lr=cfg.lr)
-        metrics_log = runs.MetricsLog(out / "metrics.jsonl")
+        metrics_log = runfiles.MetricsLog(out / "metrics.jsonl")
         start = policy.restore(ckpt, opt, out, log)
         metrics_log.truncate_after(start if ckpt is not None else -1)
         env.prepare(policy, out, log)
@@ -296,7 +296,7 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
             try:  # ---- sample, score, advantages, update
                 metrics, (problems, ro, outs, adv) = trainer.step(step)
             except RLError as e:
-                last = runs.latest_checkpoint(out)
+                last = checkpoints.latest_checkpoint(out)
                 raise RLError(f"{e.args[0]}; stopped, last good checkpoint: {last}") from None
             row = {"step": step + 1, **metrics}
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:  # ---- evaluate
@@ -323,7 +323,7 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
                "correct/last_step": train_rows[-1]["correct/mean"] if train_rows else None,
                **{f"{k}/before": first[k] for k in first if k.startswith("eval/")},
                **{f"{k}/after": last[k] for k in last if k.startswith("eval/")}}
-    runs.atomic_write_json(out / "summary.json", summary)
+    runfiles.atomic_write_json(out / "summary.json", summary)
     return summary
 
 

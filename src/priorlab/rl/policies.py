@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from priorlab.common import runs
+from priorlab.common import checkpoints
 from priorlab.math.prompts import add_special_tokens, render
 from priorlab.model.checkpoint import load_model
 from priorlab.model.completions import Rollouts
@@ -75,15 +75,15 @@ class WorldPolicy:
     def restore(self, ckpt: Path | None, opt, out: Path, log) -> int:
         if ckpt is None:
             return 0
-        start = runs.restore(ckpt, self.model, opt)
+        start = checkpoints.restore(ckpt, self.model, opt)
         log(f"resuming {out} from step {start}")
         return start
 
     def save_checkpoint(self, out: Path, step: int, opt) -> None:
-        runs.save_checkpoint(out, step, self.model, opt, self.meta, {"step": step})
+        checkpoints.save_checkpoint(out, step, self.model, opt, self.meta, {"step": step})
 
     def save_final(self, out: Path, step: int) -> dict:
-        runs.save_weights(out, self.model, {**self.meta, "step": step})
+        checkpoints.save_weights(out, self.model, {**self.meta, "step": step})
         return {}
 
 

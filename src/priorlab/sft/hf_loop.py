@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from priorlab.common import runs
+from priorlab.common import checkpoints, codeversion, config, rundirs, runfiles
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.common.seeds import derive
 from priorlab.math.data import Dataset, DataSpec
@@ -56,7 +56,7 @@ class HFSFTConfig:
 
 
     def __post_init__(self) -> None:
-        runs.require_positive(self, ("steps", "batch_size", "max_length", "ckpt_every"))
+        config.require_positive(self, ("steps", "batch_size", "max_length", "ckpt_every"))
         if not self.lr > 0 or self.warmup_steps < 0 or self.weight_decay < 0:
             raise ValueError(f"--lr {self.lr} must be > 0, --warmup-steps and --weight-decay >= 0")
         check_template(self.template)
@@ -124,18 +124,18 @@ def train(cfg: HFSFTConfig, out: str | Path, *, resume: bool = False, progress: 
     from priorlab.model.hf.load import load_hf
 
     out = Path(out)
-    if (done := runs.finished_summary(out, resume, log)) is not None:
+    if (done := rundirs.finished_summary(out, resume, log)) is not None:
         return done
     ds = cfg.data.load(log)
-    ckpt = runs.latest_checkpoint(out) if resume else None
+    ckpt = checkpoints.latest_checkpoint(out) if resume else None
     lm = load_hf(ckpt if ckpt is not None else cfg.init, dtype=cfg.dtype, device=cfg.device)
     pairs, cut = encode(lm, ds, cfg)
     opt = cfg.adam.build(lm.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start = resume_optimizer(ckpt, opt, out, log)
     out.mkdir(parents=True, exist_ok=True)
-    runs.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "sft", "backend": "hf",
-                                                 "pad_source": lm.pad_source, "code_version": runs.code_version()})
-    metrics_log = runs.MetricsLog(out / "metrics.jsonl")
+    runfiles.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "sft", "backend": "hf",
+                                                 "pad_source": lm.pad_source, "code_version": codeversion.code_version()})
+    metrics_log = runfiles.MetricsLog(out / "metrics.jsonl")
     metrics_log.truncate_after(start if ckpt is not None else -1)
     t_run = time.perf_counter()
     for step in range(start, cfg.steps):
@@ -162,5 +162,5 @@ def train(cfg: HFSFTConfig, out: str | Path, *, resume: bool = False, progress: 
                "data": {"path": ds.path, "examples": len(pairs), "skipped_records": len(ds.skipped), "truncated": cut},
                "loss/sft/first": rows[0]["loss/sft"] if rows else None,
                "loss/sft/last": rows[-1]["loss/sft"] if rows else None}
-    runs.atomic_write_json(out / "summary.json", summary)
+    runfiles.atomic_write_json(out / "summary.json", summary)
     return summary

@@ -15,7 +15,7 @@ target -100. AdamW, linear warm-up then a constant rate. The batch of step s is 
 (seed, s) (a per-epoch permutation of the examples), so `--resume` after a kill ends bitwise identical
 to an uninterrupted run, and the same seed gives identical weights.
 
-The run directory is the other stages' (`priorlab.common.runs`): config.json, metrics.jsonl (`loss/sft`,
+The run directory is the other stages' (`priorlab.common.runfiles`, `checkpoints`): config.json, metrics.jsonl (`loss/sft`,
 `eval/acc_greedy`, `eval/format/code`, ...), summary.json, model.safetensors + model.json readable by
 `load_model` (so the result is an `--init` for `priorlab rl`), checkpoints/step_N with optimizer state.
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from priorlab.common import runs
+from priorlab.common import checkpoints, codeversion, config, rundirs, runfiles
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.evals import world_eval as ev
 from priorlab.model.checkpoint import load_model
@@ -76,7 +76,7 @@ class SFTConfig:
             raise ValueError("give exactly one of --traces FILE and --teacher-format FORMAT")
         if self.teacher_format and self.teacher_format not in FORMATS:
             raise ValueError(f"--teacher-format {self.teacher_format!r}: valid: {', '.join(FORMATS)}")
-        runs.require_positive(self, (
+        config.require_positive(self, (
             "steps", "batch_size", "problems", "eval_every", "eval_problems", "eval_samples", "max_new_tokens",
             "ckpt_every"))
         if self.warmup_steps < 0:
@@ -217,28 +217,28 @@ def check_resumable(out: Path, resolved: dict) -> None:
     path = out / "config.json"
     if not path.is_file():
         return
-    saved = {k: v for k, v in runs.read_json(path).items() if k != "code_version"}
-    diff = sorted(k for k in set(saved) | set(resolved) if saved.get(k) != runs.to_jsonable(resolved.get(k)))
+    saved = {k: v for k, v in runfiles.read_json(path).items() if k != "code_version"}
+    diff = sorted(k for k in set(saved) | set(resolved) if saved.get(k) != runfiles.to_jsonable(resolved.get(k)))
     if diff:
-        raise runs.RunError(f"--resume {out}: config differs from the run's config.json in {', '.join(diff)}")
+        raise runfiles.RunError(f"--resume {out}: config differs from the run's config.json in {', '.join(diff)}")
 
 
-def start_run(out: Path, resolved: dict, model, opt, meta: dict, resume: bool, log) -> tuple[int, runs.MetricsLog, bool]:
+def start_run(out: Path, resolved: dict, model, opt, meta: dict, resume: bool, log) -> tuple[int, runfiles.MetricsLog, bool]:
     """Write config.json and step 0, or reload the newest checkpoint; returns (start step, metrics log,
     fresh). Shared by the imitation stages (`sft`, `srl`)."""
     if out.exists() and any(out.iterdir()) and not resume:
-        raise runs.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
+        raise runfiles.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
     if resume:
         check_resumable(out, resolved)
     out.mkdir(parents=True, exist_ok=True)
-    runs.atomic_write_json(out / "config.json", {**resolved, "code_version": runs.code_version()})
-    metrics_log = runs.MetricsLog(out / "metrics.jsonl")
-    ckpt = runs.latest_checkpoint(out) if resume else None
+    runfiles.atomic_write_json(out / "config.json", {**resolved, "code_version": codeversion.code_version()})
+    metrics_log = runfiles.MetricsLog(out / "metrics.jsonl")
+    ckpt = checkpoints.latest_checkpoint(out) if resume else None
     if ckpt is None:
         metrics_log.truncate_after(-1)
-        runs.save_checkpoint(out, 0, model, opt, meta, {"step": 0})
+        checkpoints.save_checkpoint(out, 0, model, opt, meta, {"step": 0})
         return 0, metrics_log, True
-    step = runs.restore(ckpt, model, opt)
+    step = checkpoints.restore(ckpt, model, opt)
     metrics_log.truncate_after(step)
     log(f"resuming {out} from step {step}")
     return step, metrics_log, False
@@ -271,9 +271,9 @@ def load_examples(cfg: SFTConfig, block_size: int, log) -> tuple[list[Example], 
 def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
     """Fine-tune `cfg.init` on the examples; `out` ends up a finished run directory. Returns the summary."""
     out = Path(out)
-    if runs.is_finished(out) and resume:
+    if rundirs.is_finished(out) and resume:
         log(f"run {out} is already finished")
-        return runs.read_json(out / "summary.json")
+        return runfiles.read_json(out / "summary.json")
     model, init_meta = load_model(cfg.init)
     model.train()
     tok = Tokenizer()
@@ -301,8 +301,8 @@ def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bo
         x, y = make_batch([pairs[i] for i in batch_indices(len(pairs), step, cfg.seed, cfg.batch_size)], tok.pad_id)
         _, loss = model(x, y)  # token mean over completion tokens
         if not torch.isfinite(loss):
-            raise runs.RunError(f"non-finite SFT loss at step {step + 1}; last good checkpoint: "
-                                f"{runs.latest_checkpoint(out)}")
+            raise runfiles.RunError(f"non-finite SFT loss at step {step + 1}; last good checkpoint: "
+                                f"{checkpoints.latest_checkpoint(out)}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -314,14 +314,14 @@ def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bo
         row["time/step_s"] = time.perf_counter() - t0
         metrics_log.append(row)
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
-            runs.save_checkpoint(out, step + 1, model, opt, meta, {"step": step + 1})
+            checkpoints.save_checkpoint(out, step + 1, model, opt, meta, {"step": step + 1})
         if progress:
             log(f"step {step + 1}/{cfg.steps} loss {row['loss/sft']:.4f}"
                 + (f" | eval greedy {row['eval/acc_greedy']:.3f} t1 {row['eval/acc_t1']:.3f}" if "eval/acc_t1" in row else ""))
-    runs.save_weights(out, model, {**meta, "step": cfg.steps})
+    checkpoints.save_weights(out, model, {**meta, "step": cfg.steps})
     rows = metrics_log.read()
     losses = [r["loss/sft"] for r in rows if "loss/sft" in r]
     summary = eval_summary("sft", rows, steps=cfg.steps, resumed_from=start, elapsed_s=time.perf_counter() - t_run,
                            **{"loss/sft": float(np.mean(losses[-10:])) if losses else None}, data=data_info)
-    runs.atomic_write_json(out / "summary.json", summary)
+    runfiles.atomic_write_json(out / "summary.json", summary)
     return summary

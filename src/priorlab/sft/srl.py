@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from priorlab.common import runs
+from priorlab.common import checkpoints, config, rundirs, runfiles
 from priorlab.common.config import RL_ADAM, AdamWConfig
 from priorlab.common.seeds import derive
 from priorlab.model.checkpoint import load_model
@@ -87,7 +87,7 @@ class SRLConfig:
     adam: AdamWConfig = field(default_factory=lambda: RL_ADAM)
 
     def __post_init__(self) -> None:
-        runs.require_positive(self, (
+        config.require_positive(self, (
             "steps", "prompts_per_step", "group_size", "minibatches", "epochs", "step_max_tokens", "eval_every",
             "eval_problems", "eval_samples", "max_new_tokens", "ckpt_every"))
         if self.expert_format not in FORMATS:
@@ -254,9 +254,9 @@ def step_similarity(model, problems: list[Problem], cfg: SRLConfig, tok: Tokeniz
 def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
     """SRL from `cfg.init`; `out` ends up a finished run directory. Returns the summary."""
     out = Path(out)
-    if runs.is_finished(out) and resume:
+    if rundirs.is_finished(out) and resume:
         log(f"run {out} is already finished")
-        return runs.read_json(out / "summary.json")
+        return runfiles.read_json(out / "summary.json")
     acfg = cfg.algo_config()
     model, init_meta = load_model(cfg.init)
     model.train()
@@ -291,7 +291,7 @@ def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bo
             upd = rl.update(model, opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1,
                             policy_logprobs=WorldPolicy.logprobs, score_mask=step_mask, error=SRLError)
         except SRLError as e:
-            raise SRLError(f"{e.args[0]}; stopped, last good checkpoint: {runs.latest_checkpoint(out)}") from None
+            raise SRLError(f"{e.args[0]}; stopped, last good checkpoint: {checkpoints.latest_checkpoint(out)}") from None
         row = {"step": step + 1, **step_metrics(ro, step_mask, prompts, outs, rewards), **upd,
                **{f"adv/{k}": v for k, v in algos.advantage_metrics(rewards, adv).items()},
                "adv/groups_kept": float(keep.float().mean())}
@@ -300,14 +300,14 @@ def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bo
         row["time/step_s"] = time.perf_counter() - t0
         metrics_log.append(row)  # ---- log
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:  # ---- checkpoint
-            runs.save_checkpoint(out, step + 1, model, opt, meta, {"step": step + 1})
+            checkpoints.save_checkpoint(out, step + 1, model, opt, meta, {"step": step + 1})
         if progress:
             log(f"step {step + 1}/{cfg.steps} similarity {row['reward/mean']:.3f} exact {row['reward/exact']:.3f} "
                 f"{row['time/step_s']:.2f}s"
                 + (f" | eval step similarity {row['eval/step_similarity']:.3f} greedy acc {row['eval/acc_greedy']:.3f}"
                    if "eval/acc_greedy" in row else ""))
-    runs.save_weights(out, model, {**meta, "step": cfg.steps})
+    checkpoints.save_weights(out, model, {**meta, "step": cfg.steps})
     summary = eval_summary("srl", metrics_log.read(), steps=cfg.steps, resumed_from=start,
                            elapsed_s=time.perf_counter() - t_run)
-    runs.atomic_write_json(out / "summary.json", summary)
+    runfiles.atomic_write_json(out / "summary.json", summary)
     return summary

@@ -1,7 +1,7 @@
 """Checkpoints of Hugging Face models trained by priorlab (`rl`, `sft` with `--init hf:PATH`).
 
     save_hf(out / "checkpoints" / "step_00000050", lm, {"optimizer": opt.state_dict(), "step": 50})
-    runs.latest_checkpoint(out)  # the newest checkpoints/step_N holding a state.pt, or None
+    checkpoints.latest_checkpoint(out)  # the newest checkpoints/step_N holding a state.pt, or None
 
 A checkpoint is what `save_pretrained` writes (config.json, model.safetensors, generation_config.json)
 plus the tokenizer (with the pad token priorlab may have added) and, for resumable checkpoints,
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from priorlab.common import runs
+from priorlab.common import checkpoints, runfiles
 
 
 def save_hf(dest: Path, lm, state: dict | None = None) -> None:
-    """`save_pretrained` (safetensors) + tokenizer (+ state.pt) into `dest`, via runs.atomic_dir."""
+    """`save_pretrained` (safetensors) + tokenizer (+ state.pt) into `dest`, via runfiles.atomic_dir."""
 
     def write(tmp: Path) -> None:
         lm.model.save_pretrained(tmp, safe_serialization=True)
@@ -27,15 +27,15 @@ def save_hf(dest: Path, lm, state: dict | None = None) -> None:
         if state is not None:
             torch.save(state, tmp / "state.pt")
 
-    runs.atomic_dir(dest, write)
+    runfiles.atomic_dir(dest, write)
 
 
 def resume_optimizer(ckpt: Path | None, opt: torch.optim.Optimizer, out: Path, log) -> int:
-    """Load the optimizer state of `ckpt` (from `runs.latest_checkpoint`) into `opt`; the step to resume
+    """Load the optimizer state of `ckpt` (from `checkpoints.latest_checkpoint`) into `opt`; the step to resume
     from, 0 for a fresh run (ckpt None)."""
     if ckpt is None:
         return 0
-    state = runs.load_state(ckpt)
+    state = checkpoints.load_state(ckpt)
     opt.load_state_dict(state["optimizer"])
     log(f"resuming {out} from step {int(state['step'])}")
     return int(state["step"])

@@ -1,28 +1,28 @@
-"""Tests for priorlab.common.runs: directories written all at once or not at all."""
+"""Tests for priorlab.common.runfiles: files and directories written all at once or not at all."""
 
 import pytest
 
-from priorlab.common import runs
+from priorlab.common import rundirs, runfiles
 
 
 def test_atomic_dir_replaces_the_old_directory_and_leaves_no_temporary(tmp_path):
     dest = tmp_path / "ckpt"
-    runs.atomic_dir(dest, lambda d: (d / "a.txt").write_text("first"))
-    runs.atomic_dir(dest, lambda d: (d / "b.txt").write_text("second"))
+    runfiles.atomic_dir(dest, lambda d: (d / "a.txt").write_text("first"))
+    runfiles.atomic_dir(dest, lambda d: (d / "b.txt").write_text("second"))
     assert sorted(p.name for p in dest.iterdir()) == ["b.txt"]  # replaced, not merged
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
 
 def test_atomic_dir_failure_keeps_the_old_directory_and_removes_the_temporary(tmp_path):
     dest = tmp_path / "ckpt"
-    runs.atomic_dir(dest, lambda d: (d / "a.txt").write_text("good"))
+    runfiles.atomic_dir(dest, lambda d: (d / "a.txt").write_text("good"))
 
     def half_written(d):
         (d / "a.txt").write_text("partial")
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        runs.atomic_dir(dest, half_written)
+        runfiles.atomic_dir(dest, half_written)
     assert (dest / "a.txt").read_text() == "good"
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
@@ -31,5 +31,5 @@ def test_publish_copies_a_run_without_its_checkpoints(tmp_path):
     src = tmp_path / "run"
     (src / "checkpoints" / "step_00000001").mkdir(parents=True)
     (src / "summary.json").write_text("{}")
-    runs.publish(src, tmp_path / "out" / "run")
+    rundirs.publish(src, tmp_path / "out" / "run")
     assert sorted(p.name for p in (tmp_path / "out" / "run").iterdir()) == ["summary.json"]

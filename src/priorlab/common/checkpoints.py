@@ -1,0 +1,70 @@
+"""Model weights and resumable checkpoints of the world's runs.
+
+    RUN/model.safetensors final weights, RUN/model.json their metadata (config, step, vocabulary, code version)
+    RUN/checkpoints/step_00000100/{model.safetensors, model.json, state.pt}   (state: optimizer, torch RNG, step)
+
+A checkpoint directory is filled beside its place and renamed into it (`runfiles.atomic_dir`), so `--resume`
+always finds complete checkpoints and continues from the newest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from priorlab.common.codeversion import code_version
+from priorlab.common.runfiles import RunError, atomic_dir, atomic_write, atomic_write_json, read_json
+
+
+def save_weights(dirpath: str | Path, model: torch.nn.Module, meta: dict) -> None:
+    """`model.safetensors` + `model.json` (config, step, vocabulary and code versions), atomically."""
+    dirpath = Path(dirpath)
+    dirpath.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    atomic_write(dirpath / "model.safetensors", lambda tmp: save_file(state, tmp, metadata={"priorlab": "1"}))
+    atomic_write_json(dirpath / "model.json", {"code_version": code_version(), **meta})
+
+
+def save_checkpoint(run_dir: str | Path, step: int, model, optimizer, meta: dict, extra_state: dict | None = None) -> Path:
+    """Write `checkpoints/step_N/` (weights, model.json, state.pt) with atomic_dir (kill-safe)."""
+    state = {"optimizer": optimizer.state_dict() if optimizer is not None else None,
+             "torch_rng": torch.get_rng_state(), **(extra_state or {})}
+
+    def write(tmp: Path) -> None:
+        save_weights(tmp, model, {**meta, "step": step})
+        torch.save(state, tmp / "state.pt")
+
+    return atomic_dir(Path(run_dir) / "checkpoints" / f"step_{step:08d}", write)
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return None
+    done = sorted(p for p in root.iterdir() if p.name.startswith("step_") and (p / "state.pt").exists())
+    return done[-1] if done else None
+
+
+def load_state(ckpt: Path) -> dict:
+    return torch.load(ckpt / "state.pt", weights_only=False)
+
+
+def restore(ckpt: Path, model: torch.nn.Module, optimizer) -> int:
+    """Load a checkpoint's weights, optimizer and torch RNG state in place; returns its step."""
+    state, _ = load_weights(ckpt)
+    model.load_state_dict(state)
+    st = load_state(ckpt)
+    optimizer.load_state_dict(st["optimizer"])
+    torch.set_rng_state(st["torch_rng"])
+    return st["step"]
+
+
+def load_weights(dirpath: str | Path) -> tuple[dict, dict]:
+    """(state_dict, model.json metadata) from a run directory or checkpoint directory."""
+    dirpath = Path(dirpath)
+    f = dirpath / "model.safetensors"
+    if not f.is_file():
+        raise RunError(f"{dirpath}: no model.safetensors (not a finished run or checkpoint)")
+    return load_file(str(f)), read_json(dirpath / "model.json")
