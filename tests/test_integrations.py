@@ -7,8 +7,8 @@ from priorlab.integrations.batch import completion_text
 from priorlab.integrations.openrlhf import openrlhf_reward, reward_func
 from priorlab.integrations.trl import trl_reward
 from priorlab.integrations.verl import compute_score
-from priorlab.math.env import MathReward
 from priorlab.math.grading import parse_confidence
+from priorlab.math.reward import MathReward
 from priorlab.rl.rewards import BRIER_MISSING
 
 # A group of four completions of one MATH-style prompt whose gold answer is 1/2.

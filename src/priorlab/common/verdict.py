@@ -1,6 +1,6 @@
 """The one verdict type: what an environment's verifier says of one completion.
 
-The world's `Task.verify` and the math grader (`math.env`) both return `Verdict`s, and every reward scores
+The world's `Task.verify` and the math grader (`math.reward`) both return `Verdict`s, and every reward scores
 verdicts (`rl.rewards`), so a reward never re-implements correctness or answer extraction and runs the same
 on the controlled world and on real math data.
 """

@@ -9,6 +9,6 @@
     #       from priorlab.integrations.openrlhf import openrlhf_reward; reward_func = openrlhf_reward("correct")
 
 Each wrapper only finds groups, golds and steps in its trainer's calling convention and hands them to
-`math.env.MathReward` (grader -> verdicts -> `rl.rewards`' scorer), the scorer of `priorlab rl` on data files.
+`math.reward.MathReward` (grader -> verdicts -> `rl.rewards`' scorer), the scorer of `priorlab rl` on data files.
 The shared grouping is in `integrations.batch`. Tests: `.venv/bin/pytest tests/test_integrations.py`.
 """

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Hashable, Sequence
 
-from priorlab.math.env import MathReward, Scored
+from priorlab.math.reward import MathReward, Scored
 
 
 def completion_text(completion) -> str:

@@ -14,8 +14,8 @@ import json
 from collections.abc import Callable
 
 from priorlab.integrations.batch import score_batch
-from priorlab.math.env import MathReward
 from priorlab.math.grading import DEFAULT_TIMEOUT
+from priorlab.math.reward import MathReward
 
 _OPENRLHF: dict[tuple, Callable[..., dict]] = {}
 

@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from priorlab.integrations.batch import completion_text, prompt_key, score_batch
-from priorlab.math.env import MathReward
 from priorlab.math.grading import DEFAULT_TIMEOUT
+from priorlab.math.reward import MathReward
 
 
 def trl_reward(spec: str = "correct", *, answer_field: str = "answer", label_field: str = "incorrect_label",

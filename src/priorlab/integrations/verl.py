@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 
 from priorlab.integrations.batch import score_batch
-from priorlab.math.env import MathReward, Scored
 from priorlab.math.grading import DEFAULT_TIMEOUT
+from priorlab.math.reward import MathReward, Scored
 
 _VERL: dict[tuple, tuple[MathReward, itertools.count]] = {}
 

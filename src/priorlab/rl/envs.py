@@ -29,7 +29,7 @@ from priorlab.common.seeds import derive
 from priorlab.common.verdict import Verdict
 from priorlab.evals import world_eval as ev
 from priorlab.model.completions import Rollouts
-from priorlab.rl.rewards import Reward, RewardOutput, majority_answer, parse_spec
+from priorlab.rl.rewards import Reward, RewardOutput, majority_answer, make_reward, parse_spec
 from priorlab.world.formats import FORMATS, parse
 from priorlab.world.tasks import Problem, Task, get_task, parse_difficulties
 
@@ -39,17 +39,19 @@ ONE_SHOT_RULES = ("pass-rate", "first")
 class Env(Protocol):
     """What the RL loop asks of an environment (the problem type is the env's own)."""
 
+    rollout_tokens: int  # the sampling budget of one completion
+
     def prepare(self, policy, out: Path, log) -> None: ...
 
     def prompts(self, step: int) -> list: ...
 
     def prompt_ids(self, problems: list) -> list[list[int]]: ...
 
-    def verify(self, problem, texts: Sequence[str]) -> list[Verdict]: ...
+    def score(self, problems: list, ro: Rollouts, step: int) -> tuple[torch.Tensor, list, torch.Tensor | None]:
+        """Rewards [P, G], per-sample outputs, and the tokens the loss is over ([B, T] bool; None = all)."""
 
-    def label_hits(self, problem, verdicts: Sequence[Verdict]) -> tuple[list[bool], list[dict] | None]: ...
-
-    def rollout_metrics(self, ro: Rollouts) -> dict: ...
+    def metrics(self, problems: list, ro: Rollouts, outs: list, rewards: torch.Tensor,
+                score_mask: torch.Tensor | None) -> dict: ...
 
     def evaluate(self, step: int) -> dict: ...
 
@@ -99,7 +101,54 @@ def _mean_entropy(entropies: torch.Tensor, mask: torch.Tensor) -> float:
     return float((entropies * mask).sum() / n) if n else float("nan")
 
 
-class WorldEnv:
+def reward_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:
+    """What every RL trainer logs of a rollout batch: rewards, their components, the true correctness,
+    lengths and the mean entropy of the completion tokens (ro: world Rollouts or an HF rollout)."""
+    flat = [o for group in outs for o in group]
+    m = {"reward/mean": float(rewards.mean()), "reward/std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
+         "correct/mean": float(np.mean([o.correct for o in flat])),  # shadow metric: true correctness
+         "length/mean": float(ro.lengths.float().mean()), "length/truncated": float((~ro.finished).float().mean())}
+    for name in flat[0].components:
+        vals = [o.components[name] for o in flat if isinstance(o.components.get(name), (int, float, bool))]
+        if vals:
+            m[f"reward/{name}"] = float(np.mean(vals))
+    m["entropy/all"] = _mean_entropy(ro.entropies, ro.completion_mask)
+    return m
+
+
+def _mean_entropy(entropies: torch.Tensor, mask: torch.Tensor) -> float:
+    n = int(mask.sum())
+    return float((entropies * mask).sum() / n) if n else float("nan")
+
+
+class VerifiedEnv:
+    """The environments whose completions are verified into `Verdict`s and scored by the reward spec
+    `cfg.reward` (the world's task, math data files). A subclass supplies prompts, `verify`, `label_hits`
+    (the `incorrect` reward), `rollout_metrics` (its own per-step metrics) and `evaluate`."""
+
+    cfg = None
+    reward: Reward | None = None
+
+    @property
+    def rollout_tokens(self) -> int:
+        return self.cfg.max_new_tokens
+
+    def score(self, problems: list, ro: Rollouts, step: int) -> tuple[torch.Tensor, list, None]:
+        """Rewards [P, G] and the per-sample outputs (components, shadow correctness); the loss is over every
+        completion token."""
+        G, outs = self.cfg.group_size, []
+        for i, p in enumerate(problems):
+            outs.append(score_group(self.reward, self, p, ro.texts[i * G : (i + 1) * G], step=step, prompt_index=i))
+        return torch.tensor([[o.score for o in group] for group in outs], dtype=torch.float32), outs, None
+
+    def metrics(self, problems: list, ro: Rollouts, outs: list, rewards: torch.Tensor, score_mask) -> dict:
+        return {**reward_metrics(ro, outs, rewards), **self.rollout_metrics(ro)}
+
+    def rollout_metrics(self, ro: Rollouts) -> dict:
+        return {}
+
+
+class WorldEnv(VerifiedEnv):
     """The controlled world's task as an environment. Prompts: fresh train-split problems of
     `cfg.difficulty` every step, or a fixed pool (`cfg.train_problems` K; K = 1 is one-shot RLVR, the
     example picked by `cfg.one_shot_rule`); an `incorrect` run trains only on problems whose base-model
@@ -111,6 +160,7 @@ class WorldEnv:
 
     def __init__(self, cfg=None, *, task: Task | None = None, labels: Mapping[str, int] | None = None):
         self.cfg, self.labels = cfg, labels
+        self.reward = make_reward(cfg.reward, seed=cfg.seed) if cfg is not None else None
         self.task = task if task is not None else get_task()
         self.pool: list[Problem] | None = None
         self.policy = None

@@ -8,7 +8,8 @@
 The environment (`rl.envs.WorldEnv`, `math.env.MathEnv`) supplies the prompts of each step, verification
 (-> `Verdict`s, scored by `rl.rewards`) and the evaluation set; the policy (`rl.policies.WorldPolicy`,
 `HFPolicy`) supplies rollouts, log-probs and checkpoints. HICRA is an algorithm option (`--algo hicra`,
-planning-token credit from the world's token labels); SRL (`sft.srl`) calls this module's `update`.
+planning-token credit from the world's token labels); SRL (`sft.srl`) is this loop's `Trainer.step` with its own
+environment (step prefixes, similarity to the expert's next step, loss over the first step's tokens).
 
 How this departs from textbook GRPO (each is a named option, see `priorlab.rl.algos`):
 - the sample std in the group baseline (`grpo`), as verl / TRL / the Spurious-Rewards code compute it;
@@ -48,9 +49,9 @@ from priorlab.math.prompts import check_template
 from priorlab.model.completions import Rollouts
 from priorlab.model.hf.load import is_hf_ref
 from priorlab.rl import algos
-from priorlab.rl.envs import ONE_SHOT_RULES, Env, WorldEnv, score_group
+from priorlab.rl.envs import ONE_SHOT_RULES, Env, WorldEnv
 from priorlab.rl.policies import HFPolicy, WorldPolicy
-from priorlab.rl.rewards import make_reward, parse_spec
+from priorlab.rl.rewards import parse_spec
 from priorlab.world.tasks import RL_DIFFICULTY, parse_difficulties
 
 
@@ -133,14 +134,6 @@ class RLConfig:
 
 
 # --------------------------------------------------------------------------------------- stages
-def score(reward, env: Env, problems: list, texts: list[str], cfg: RLConfig, step: int) -> tuple[torch.Tensor, list]:
-    """Rewards [P, G] and the per-sample outputs (components, shadow correctness)."""
-    G, outs = cfg.group_size, []
-    for i, p in enumerate(problems):
-        outs.append(score_group(reward, env, p, texts[i * G : (i + 1) * G], step=step, prompt_index=i))
-    return torch.tensor([[o.score for o in group] for group in outs], dtype=torch.float32), outs
-
-
 def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg, step: int,
            ref_model=None, *, policy_logprobs, score_mask: torch.Tensor | None = None, error: type[Exception] = RLError,
            old_logprobs: torch.Tensor | None = None) -> dict:
@@ -197,26 +190,6 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
             for k in metrics[0]}
 
 
-def reward_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:
-    """What every RL trainer logs of a rollout batch: rewards, their components, the true correctness,
-    lengths and the mean entropy of the completion tokens (ro: world Rollouts or an HF rollout)."""
-    flat = [o for group in outs for o in group]
-    m = {"reward/mean": float(rewards.mean()), "reward/std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
-         "correct/mean": float(np.mean([o.correct for o in flat])),  # shadow metric: true correctness
-         "length/mean": float(ro.lengths.float().mean()), "length/truncated": float((~ro.finished).float().mean())}
-    for name in flat[0].components:
-        vals = [o.components[name] for o in flat if isinstance(o.components.get(name), (int, float, bool))]
-        if vals:
-            m[f"reward/{name}"] = float(np.mean(vals))
-    m["entropy/all"] = _mean_entropy(ro.entropies, ro.completion_mask)
-    return m
-
-
-def _mean_entropy(entropies: torch.Tensor, mask: torch.Tensor) -> float:
-    n = int(mask.sum())
-    return float((entropies * mask).sum() / n) if n else float("nan")
-
-
 @dataclass
 class Trainer:
     """What one RL run holds between steps; `step(s)` is one iteration's sample, score, advantages and update."""
@@ -227,23 +200,28 @@ class Trainer:
     opt: torch.optim.Optimizer
     ref_model: torch.nn.Module | None = None
 
+    error: type[Exception] = RLError  # raised on a non-finite loss (SRL passes its own)
+
     def __post_init__(self) -> None:
         self.acfg = self.cfg.algo_config()
-        self.reward = make_reward(self.cfg.reward, seed=self.cfg.seed)
 
     def step(self, step: int) -> tuple[dict, tuple]:
-        """Run RL step `step` (0-based); (metrics, (problems, rollouts, outputs, advantages))."""
+        """Run RL step `step` (0-based); (metrics, (problems, rollouts, outputs, advantages)).
+
+        cfg supplies seed, group_size, temperature, top_p and what `update` reads (an RLConfig or SRLConfig);
+        the env the prompts, the rollout budget, the scores (and the tokens they are over) and the metrics."""
         cfg, acfg, env, policy = self.cfg, self.acfg, self.env, self.policy
         problems = env.prompts(step)  # ---- sample
-        ro = policy.rollout(env.prompt_ids(problems), group_size=cfg.group_size, max_new_tokens=cfg.max_new_tokens,
+        ro = policy.rollout(env.prompt_ids(problems), group_size=cfg.group_size, max_new_tokens=env.rollout_tokens,
                             temperature=cfg.temperature, top_p=cfg.top_p, seed=derive(cfg.seed, "step", step))
-        rewards, outs = score(self.reward, env, problems, ro.texts, cfg, step)  # ---- score
+        rewards, outs, score_mask = env.score(problems, ro, step)  # ---- score [P, G]
         adv = algos.group_advantages(rewards, acfg)  # ---- advantages [P, G]
         keep = algos.dynamic_sampling_mask(rewards) if acfg.dynamic_sampling else torch.ones(len(problems), dtype=torch.bool)
         keep_rows = torch.nonzero(keep.repeat_interleave(cfg.group_size)).flatten()
         upd = update(policy.model, self.opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1,  # ---- update
-                     self.ref_model, policy_logprobs=policy.logprobs, old_logprobs=policy.old_logprobs(ro))
-        row = {**reward_metrics(ro, outs, rewards), **env.rollout_metrics(ro), **upd,
+                     self.ref_model, policy_logprobs=policy.logprobs, old_logprobs=policy.old_logprobs(ro),
+                     score_mask=score_mask, error=self.error)
+        row = {**env.metrics(problems, ro, outs, rewards, score_mask), **upd,
                **{f"adv/{k}": v for k, v in algos.advantage_metrics(rewards, adv).items()},
                "adv/groups_kept": float(keep.float().mean())}
         return row, (problems, ro, outs, adv)

@@ -11,7 +11,7 @@ whatever is optimised.
     reward = make_reward(spec, seed=run_seed)
     outs = reward.score(texts, verdicts, step=step, prompt_index=p)  # list[RewardOutput], one per text
     # `incorrect` also takes label_hits: per sample, does its answer equal the problem's wrong label
-    # (the env decides: `rl.envs.WorldEnv.label_hits`, `math.env.MathReward`)
+    # (the env decides: `rl.envs.WorldEnv.label_hits`, `math.reward.label_agreement`)
 
 Spec syntax: `BASE[:ARG]` then zero or more `+PENALTY:COEF`, e.g. `random:0.3`, `correct+length:0.001`,
 `brier+malformed:1`. Spaces are ignored; exactly one base reward, first; each penalty at most once; `+` only

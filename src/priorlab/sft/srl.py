@@ -42,7 +42,6 @@ import torch
 
 from priorlab.common import checkpoints, config, rundirs, runfiles
 from priorlab.common.config import RL_ADAM, AdamWConfig
-from priorlab.common.seeds import derive
 from priorlab.model.checkpoint import load_model
 from priorlab.model.completions import Rollouts
 from priorlab.model.sampling import sample
@@ -50,7 +49,6 @@ from priorlab.rl import algos
 from priorlab.rl import loop as rl
 from priorlab.rl.policies import WorldPolicy
 from priorlab.rl.rewards import RewardOutput
-from priorlab.rl.rollout import rollout
 from priorlab.sft.loop import eval_problems, eval_summary, evaluate_policy, start_run
 from priorlab.world.formats import FORMATS, Style
 from priorlab.world.tasks import RL_DIFFICULTY, Problem, get_task, parse_difficulties
@@ -77,6 +75,7 @@ class SRLConfig:
     lr: float = 3e-5
     grad_clip: float = 1.0
     temperature: float = 1.0
+    top_p: float = 1.0
     step_max_tokens: int = 32  # tokens sampled per step; the longest world step is ~30 characters
     difficulty: str = RL_DIFFICULTY
     eval_every: int = 20
@@ -250,6 +249,33 @@ def step_similarity(model, problems: list[Problem], cfg: SRLConfig, tok: Tokeniz
             "eval/step_exact": float(np.mean([r.correct for r in sims]))}
 
 
+class SRLEnv:
+    """SRL as an environment of the RL loop (`rl.loop.Trainer`): prompts are (problem, step k) prefixes of
+    expert solutions, a completion is cut at its first step and scored by its similarity to the expert's
+    step k, and the loss is over that first step's tokens only (the score mask)."""
+
+    def __init__(self, cfg: SRLConfig, tok: Tokenizer):
+        self.cfg, self.tok = cfg, tok
+
+    @property
+    def rollout_tokens(self) -> int:
+        return self.cfg.step_max_tokens
+
+    def prompts(self, step: int) -> list[StepPrompt]:
+        return step_prompts(self.cfg.prompts_per_step, self.cfg, random.Random(f"srl-prompts:{self.cfg.seed}:{step}"))
+
+    def prompt_ids(self, prompts: list[StepPrompt]) -> list[list[int]]:
+        return [prompt_ids(sp, self.tok) for sp in prompts]
+
+    def score(self, prompts: list[StepPrompt], ro: Rollouts, step: int) -> tuple[torch.Tensor, list, torch.Tensor]:
+        rewards, step_mask, outs = score(ro, prompts, self.cfg.group_size, self.tok)
+        return rewards, outs, step_mask
+
+    def metrics(self, prompts: list[StepPrompt], ro: Rollouts, outs: list, rewards: torch.Tensor,
+                step_mask: torch.Tensor) -> dict:
+        return step_metrics(ro, step_mask, prompts, outs, rewards)
+
+
 # ------------------------------------------------------------------------------------------- loop
 def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
     """SRL from `cfg.init`; `out` ends up a finished run directory. Returns the summary."""
@@ -274,27 +300,15 @@ def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bo
 
     if fresh:
         metrics_log.append({"step": 0, **evaluate()})
-    t_run, G = time.perf_counter(), cfg.group_size
+    trainer = rl.Trainer(cfg, SRLEnv(cfg, tok), WorldPolicy(model, meta, tok), opt, error=SRLError)
+    t_run = time.perf_counter()
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
-        prompts = step_prompts(cfg.prompts_per_step, cfg, random.Random(f"srl-prompts:{cfg.seed}:{step}"))  # sample
-        gen = torch.Generator().manual_seed(derive(cfg.seed, "step", step))
-        model.eval()
-        ro = rollout(model, [prompt_ids(sp, tok) for sp in prompts], group_size=G, max_new_tokens=cfg.step_max_tokens,
-                     temperature=cfg.temperature, generator=gen, tokenizer=tok)
-        model.train()
-        rewards, step_mask, outs = score(ro, prompts, G, tok)  # ---- score
-        adv = algos.group_advantages(rewards, acfg)  # ---- advantages [P, G]
-        keep = algos.dynamic_sampling_mask(rewards) if acfg.dynamic_sampling else torch.ones(len(prompts), dtype=torch.bool)
-        keep_rows = torch.nonzero(keep.repeat_interleave(G)).flatten()
-        try:  # ---- update
-            upd = rl.update(model, opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1,
-                            policy_logprobs=WorldPolicy.logprobs, score_mask=step_mask, error=SRLError)
+        try:  # ---- sample, score (first step vs the expert's), advantages, update (first-step tokens)
+            metrics, _ = trainer.step(step)
         except SRLError as e:
             raise SRLError(f"{e.args[0]}; stopped, last good checkpoint: {checkpoints.latest_checkpoint(out)}") from None
-        row = {"step": step + 1, **step_metrics(ro, step_mask, prompts, outs, rewards), **upd,
-               **{f"adv/{k}": v for k, v in algos.advantage_metrics(rewards, adv).items()},
-               "adv/groups_kept": float(keep.float().mean())}
+        row = {"step": step + 1, **metrics}
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:  # ---- evaluate
             row.update(evaluate())
         row["time/step_s"] = time.perf_counter() - t0
