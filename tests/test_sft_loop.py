@@ -1,5 +1,8 @@
 import json
+from functools import partial
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -8,7 +11,9 @@ from priorlab.evals.world_eval import EvalConfig, evaluate
 from priorlab.model.checkpoint import load_model
 from priorlab.model.gpt import GPT, config_for_size
 from priorlab.pretrain import PretrainConfig, pretrain
-from priorlab.sft.loop import SFTConfig, TracesError, batch_indices, load_traces, make_batch, teacher_traces, train
+from priorlab.sft.batchers import WorldBatcher, batch_indices, numpy_permutation
+from priorlab.sft.loop import SFTConfig, train
+from priorlab.sft.traces import TracesError, load_traces, teacher_traces
 from priorlab.world.formats import parse
 from priorlab.world.tasks import get_task
 from priorlab.world.tokenizer import Tokenizer
@@ -53,7 +58,7 @@ def _code_share(run_dir) -> float:
 
 def test_make_batch_masks_prompt_and_padding_by_hand():
     pairs = [([1, 10, 11], [12, 13, 2]), ([1, 10], [14, 2])]
-    x, y = make_batch(pairs, pad_id=0)
+    x, y = WorldBatcher.collate(pairs, pad_id=0)
     # row 0: seq 1 10 11 12 13 2 -> x = seq[:-1]; targets only where the next token is a completion token
     # row 1: seq 1 10 14 2 -> x = 1 10 14, right-padded with 0
     assert x.tolist() == [[1, 10, 11, 12, 13], [1, 10, 14, 0, 0]]
@@ -67,7 +72,7 @@ def test_prompt_tokens_contribute_nothing_to_the_loss():
     task = get_task()
     ex = teacher_traces("code", "2x1,3x1", 3, seed=0)
     pairs = [(tok.encode(task.prompt(e.problem), bos=True), tok.encode(e.completion, eos=True)) for e in ex]
-    x, y = make_batch(pairs, tok.pad_id)
+    x, y = WorldBatcher.collate(pairs, tok.pad_id)
     logits, loss = model(x, y)
     logits.retain_grad()
     loss.backward()
@@ -83,10 +88,39 @@ def test_prompt_tokens_contribute_nothing_to_the_loss():
 
 
 def test_batches_are_a_pure_function_of_seed_and_step_and_cover_each_epoch():
-    assert batch_indices(10, 3, seed=1, batch_size=4) == batch_indices(10, 3, seed=1, batch_size=4)
-    epoch0 = batch_indices(10, 0, 1, 5) + batch_indices(10, 1, 1, 5)
+    def world(n, step, seed, batch_size):
+        return batch_indices(n, step, batch_size, partial(numpy_permutation, seed))
+
+    assert world(10, 3, seed=1, batch_size=4) == world(10, 3, seed=1, batch_size=4)
+    epoch0 = world(10, 0, 1, 5) + world(10, 1, 1, 5)
     assert sorted(epoch0) == list(range(10))  # steps 0-1 of batch 5 are one permutation of the 10 examples
-    assert batch_indices(10, 0, 1, 5) != batch_indices(10, 0, 2, 5)
+    assert world(10, 0, 1, 5) != world(10, 0, 2, 5)
+    # the world's stream, pinned (a change would silently change every SFT run): numpy's
+    # default_rng([1, epoch, 0x5F7]).permutation(10); step 2 of batch 4 = slots 8, 9 of epoch 0 + 0, 1 of epoch 1
+    perm0, perm1 = (np.random.default_rng([1, e, 0x5F7]).permutation(10).tolist() for e in (0, 1))
+    assert world(10, 2, 1, 4) == perm0[8:] + perm1[:2] == [1, 8, 8, 6]
+    assert world(10, 0, 1, 4) == [6, 2, 3, 7]
+
+
+def test_world_batcher_batch_is_the_collated_examples_of_the_step_by_hand():
+    tok = Tokenizer()
+    policy = SimpleNamespace(model=GPT(config_for_size("xs", tok.vocab_size, 64)), tok=tok)
+    cfg = SFTConfig(init="x", teacher_format="direct", difficulty="2x1", problems=3, batch_size=2, seed=0)
+    batcher = WorldBatcher(cfg, policy, log=quiet)
+    examples = teacher_traces("direct", "2x1", 3, seed=0)
+    assert batcher.data == {"source": "teacher:direct", "examples": 3}
+    idx = batch_indices(3, 1, 2, partial(numpy_permutation, 0))  # slot 2 of epoch 0, slot 0 of epoch 1
+    x, y = batcher.batch(1)
+    task = get_task()
+    for b, i in enumerate(idx):
+        # <bos> Q: a+b=?\n A: s <eos>: inputs drop the last token, targets are the completion's tokens only
+        prompt, completion = task.prompt(examples[i].problem), examples[i].completion
+        seq = tok.encode(prompt + completion, bos=True, eos=True)
+        n_prompt = len(tok.encode(prompt, bos=True))
+        assert x[b, : len(seq) - 1].tolist() == seq[:-1]
+        assert y[b].tolist()[: len(seq) - 1] == [-100] * (n_prompt - 1) + seq[n_prompt:]
+        assert (x[b, len(seq) - 1 :] == tok.pad_id).all() and (y[b, len(seq) - 1 :] == -100).all()
+    assert batcher.metrics((x, y)) == {"tokens/completion": sum(len(examples[i].completion) + 1 for i in idx)}
 
 
 def test_teacher_traces_are_gold_train_split_solutions_of_the_format():

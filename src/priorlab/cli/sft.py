@@ -1,5 +1,5 @@
 """`priorlab sft`: supervised fine-tuning / distillation on traces, or on the (problem, solution) records of
-a data file for a Hugging Face model (libraries: `priorlab.sft.loop`, `priorlab.sft.hf_loop`).
+a data file for a Hugging Face model (library: `priorlab.sft.loop`).
 
     priorlab sft --init runs/pt-nl --teacher-format code --steps 300 --out runs/sft-code
     priorlab sft --init runs/pt --traces traces.jsonl --skip-bad-lines --out runs/sft
@@ -70,25 +70,24 @@ def sft(
 ):
     """Supervised fine-tuning (distillation) on traces; loss on completion tokens only."""
     if is_hf_ref(init):
-        from priorlab.sft import hf_loop  # imports torch and transformers: only when the command runs
-
         if data is None:
             raise ValueError(f"--init {init} is a Hugging Face model: pass (problem, solution) records with --data")
-        hcfg = hf_loop.HFSFTConfig(
-            init=init, data=DataSpec(data, layout, question_field, answer_field, solution_field, skip_bad, limit),
-            template=template, steps=steps, seed=seed, batch_size=batch_size, lr=lr if lr is not None else 1e-5,
-            warmup_steps=warmup_steps, weight_decay=weight_decay, grad_clip=grad_clip, max_length=max_length,
-            dtype=dtype, device=device, ckpt_every=ckpt_every)
-        render.hf_sft_done(hf_loop.train(hcfg, out, resume=resume, progress=not quiet, log=console.print))
-        return
-    if data is not None:
+        lr = 1e-5 if lr is None else lr
+    elif data is not None:
         raise ValueError(f"--data needs a Hugging Face model (--init hf:PATH); {init} is a priorlab run directory")
     from priorlab.sft.loop import SFTConfig, train  # imports torch (~1.5 s): only when the command runs
 
+    spec = None if data is None else DataSpec(data, layout, question_field, answer_field, solution_field, skip_bad,
+                                              limit)
     cfg = SFTConfig(init=str(init), traces=str(traces) if traces else "", teacher_format=teacher_format or "",
                     skip_bad_lines=skip_bad_lines, difficulty=difficulty, problems=problems, steps=steps,
                     seed=seed, batch_size=batch_size, lr=1e-3 if lr is None else lr, warmup_steps=warmup_steps,
                     weight_decay=weight_decay, grad_clip=grad_clip, eval_every=eval_every,
                     eval_difficulty=eval_difficulty, eval_problems=eval_problems, eval_samples=eval_samples,
-                    max_new_tokens=max_new_tokens, ckpt_every=ckpt_every)
-    render.sft_done(train(cfg, out, resume=resume, progress=not quiet, log=console.print), out)
+                    max_new_tokens=max_new_tokens, ckpt_every=ckpt_every, data=spec, template=template,
+                    max_length=max_length, dtype=dtype, device=device)
+    summary = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
+    if cfg.hf:
+        render.hf_sft_done(summary)
+    else:
+        render.sft_done(summary, out)

@@ -8,7 +8,8 @@
 
 A policy also owns its checkpoints (`restore`, `save_checkpoint`, `save_final`): a world run keeps
 `checkpoints/step_N/` (weights, optimizer, RNG) with step 0, an HF run `save_pretrained` folders with
-`state.pt` and the final model in `OUT/model/`. Both resume bitwise on CPU.
+`state.pt` and the final model in `OUT/model/`. Both resume bitwise on CPU. The SFT loop (`sft.loop`)
+trains the same policies and uses their checkpoints (`WorldPolicy.load(init, stage="sft")`).
 """
 
 from __future__ import annotations
@@ -36,16 +37,17 @@ class WorldPolicy:
     kind = "world"
     keeps_step0 = True  # checkpoints/step_0 is written: the analyses diff it
 
-    def __init__(self, model, meta: dict, tokenizer: Tokenizer | None = None):
+    def __init__(self, model, meta: dict, tokenizer: Tokenizer | None = None, *, stage: str = "rl"):
         self.model, self.tok = model, tokenizer or Tokenizer()
-        self.meta = {**{k: v for k, v in meta.items() if k not in ("step", "code_version")}, "stage": "rl"}
+        self.meta = {**{k: v for k, v in meta.items() if k not in ("step", "code_version")}, "stage": stage}
 
     @classmethod
-    def load(cls, init: str, cfg=None, ckpt: Path | None = None) -> WorldPolicy:
-        """From a run directory (`init`); a checkpoint to resume from is loaded later by `restore`."""
+    def load(cls, init: str, cfg=None, ckpt: Path | None = None, *, stage: str = "rl") -> WorldPolicy:
+        """From a run directory (`init`); a checkpoint to resume from is loaded later by `restore`. `stage`
+        names the training stage in the checkpoints' model.json (`rl`, `sft`, `srl`)."""
         model, meta = load_model(init)
         model.train()
-        policy = cls(model, meta)
+        policy = cls(model, meta, stage=stage)
         policy.meta["init"] = str(init)
         return policy
 

@@ -49,7 +49,8 @@ from priorlab.rl import algos
 from priorlab.rl import loop as rl
 from priorlab.rl.policies import WorldPolicy
 from priorlab.rl.rewards import RewardOutput
-from priorlab.sft.loop import eval_problems, eval_summary, evaluate_policy, start_run
+from priorlab.sft.batchers import eval_problems, evaluate_policy
+from priorlab.sft.loop import eval_summary, start_run
 from priorlab.world.formats import FORMATS, Style
 from priorlab.world.tasks import RL_DIFFICULTY, Problem, get_task, parse_difficulties
 from priorlab.world.tokenizer import SPECIALS, Tokenizer
