@@ -118,6 +118,20 @@ def test_hf_interrupted_resume_is_bitwise(tmp_path):
         train(_hf_cfg(tmp_path, lr=2e-3), tmp_path / "c", resume=True, progress=False, log=quiet)
 
 
+def test_a_non_finite_loss_stops_the_run_naming_the_step_and_the_last_checkpoint(tmp_path, monkeypatch):
+    real_loss, calls = HFBatcher.loss, []
+
+    def nan_at_step_3(model, batch):
+        calls.append(1)
+        loss = real_loss(model, batch)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(HFBatcher, "loss", staticmethod(nan_at_step_3))
+    with pytest.raises(runs.RunError, match=r"non-finite SFT loss at step 3; lower --lr; last good checkpoint: "
+                                            r".*step_00000002$"):
+        train(_hf_cfg(tmp_path), tmp_path / "run", progress=False, log=quiet)
+
+
 def test_config_checks_name_the_missing_or_misplaced_data(tmp_path):
     base = save_tiny_qwen(tmp_path / "base")
     with pytest.raises(ValueError, match="is a Hugging Face model: pass .* with --data"):
