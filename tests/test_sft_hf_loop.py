@@ -127,7 +127,7 @@ def test_a_non_finite_loss_stops_the_run_naming_the_step_and_the_last_checkpoint
         return loss * float("nan") if len(calls) == 3 else loss
 
     monkeypatch.setattr(HFBatcher, "loss", staticmethod(nan_at_step_3))
-    with pytest.raises(runs.RunError, match=r"non-finite SFT loss at step 3; lower --lr; last good checkpoint: "
+    with pytest.raises(runfiles.RunError, match=r"non-finite SFT loss at step 3; lower --lr; last good checkpoint: "
                                             r".*step_00000002$"):
         train(_hf_cfg(tmp_path), tmp_path / "run", progress=False, log=quiet)
 

@@ -4,7 +4,7 @@
     priorlab rl --init runs/srl --reward correct --steps 60 --out runs/srl-rl      # SRL, then RLVR
 
 After Deng et al. 2025, "Supervised Reinforcement Learning: From Expert Trajectories to Step-wise
-Reasoning" (arXiv 2510.25992; seed-papers.md §10). An expert solution (the world's gold trace in
+Reasoning" (arXiv 2510.25992). An expert solution (the world's gold trace in
 `--expert-format`) is split into steps y_1..y_N (`split_steps`). For a (problem, k) pair the prompt is the
 problem's prompt followed by y_1..y_{k−1} as a completion prefix; the policy writes the next step and
 is rewarded with difflib.SequenceMatcher(None, generated, y_k).ratio() = 2M / (len(a) + len(b)), M the
