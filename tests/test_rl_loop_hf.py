@@ -22,7 +22,8 @@ def test_two_rl_steps_then_diff_against_the_base(tmp_path, setup):
     base, data = setup
     r, out = cli("rl", "--init", f"hf:{base}", "--data", data, "--reward", "random:0.5", "--steps", 2,
                  "--prompts-per-step", 2, "--group-size", 4, "--minibatches", 2, "--max-new-tokens", 8, "--lr", 1e-2,
-                 "--eval-data", data, "--eval-problems", 2, "--template", "qwen-math", "--out", tmp_path / "rl")
+                 "--eval-data", data, "--eval-problems", 2, "--template", "qwen-math", "--store-rollouts",
+                 "--out", tmp_path / "rl")
     assert r.exit_code == 0, out
     rows = [json.loads(x) for x in (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in rows] == [0, 1, 2]
@@ -32,6 +33,12 @@ def test_two_rl_steps_then_diff_against_the_base(tmp_path, setup):
     assert rows[1]["correct/mean"] == 0.0 and rows[1]["loss/ratio_max"] > 1.0
     assert 0 < rows[1]["entropy/all"] <= math.log(len(CHARS) + 3)  # mean entropy of the completion tokens
     assert (tmp_path / "rl" / "model" / "model.safetensors").is_file()
+    import pyarrow.parquet as pq  # the one loop stores HF rollouts as it does the world's
+
+    table = pq.read_table(tmp_path / "rl" / "rollouts" / "step_000002.parquet").to_pydict()
+    # P = 2 prompts x G = 4 completions; the problem column holds the data file's record ids (lines 1..4)
+    assert len(table["completion"]) == 2 * 4 and set(table["problem"]) <= {"1", "2", "3", "4"}
+    assert table["prompt_id"] == [0, 0, 0, 0, 1, 1, 1, 1]
     assert (tmp_path / "rl" / "checkpoints" / "step_00000002" / "state.pt").is_file()
     s = json.loads((tmp_path / "rl" / "summary.json").read_text())
     assert s["steps"] == 2 and "eval/acc_t1/after" in s
