@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from priorlab.rl import algos
 from priorlab.rl.algos import (
     PRESETS,
     AlgoConfig,
@@ -401,3 +402,10 @@ def test_unknown_preset_and_field_list_the_valid_ones():
         resolve_algo("ppo")
     with pytest.raises(ValueError, match="unknown AlgoConfig field"):
         resolve_algo("grpo", epsilon=0.3)
+
+
+def test_resolve_for_budget_sets_dr_grpos_constant_to_the_generation_budget():
+    assert algos.resolve_for_budget("dr_grpo", max_new_tokens=96).agg_constant == 96.0
+    assert algos.resolve_for_budget("dr_grpo", (("agg_constant", 7.0),), max_new_tokens=96).agg_constant == 7.0
+    assert algos.resolve_for_budget("grpo", (("eps_high", 0.3),), max_new_tokens=96) == algos.resolve_algo(
+        "grpo", eps_high=0.3)  # other presets: just the overrides

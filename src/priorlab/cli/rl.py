@@ -118,19 +118,14 @@ def rl(
     overrides = algo_overrides(baseline=baseline, sign=sign, w_lambda=w_lambda, clip=clip, eps_low=eps_low,
                                eps_high=eps_high, agg=agg, kl_beta=kl_beta, entropy_coef=entropy_coef,
                                dynamic_sampling=dynamic_sampling, hicra_alpha=hicra_alpha)
-    hf = is_hf_ref(init)
-    if hf and data is None:
-        raise ValueError(f"--init {init} is a Hugging Face model: pass the training problems with --data FILE")
-    if not hf and data is not None:
-        raise ValueError(f"--data needs a Hugging Face model (--init hf:PATH); {init} is a priorlab run directory")
     from priorlab.rl.loop import RLConfig, train  # imports torch (~1.5 s): only when the command runs
 
-    hf_fields = {}
-    if hf:
-        hf_fields = dict(data=DataSpec(data, layout, question_field, answer_field, None, skip_bad, limit),
-                         eval_data=DataSpec(eval_data, layout, question_field, answer_field, None, skip_bad,
-                                            eval_problems) if eval_data else None,
-                         template=template, top_p=top_p, dtype=dtype, device=device, batch_size=batch_size)
+    hf = is_hf_ref(init)  # RLConfig checks that --init and --data go together
+    hf_fields = dict(data=DataSpec(data, layout, question_field, answer_field, None, skip_bad, limit) if data else None,
+                     eval_data=DataSpec(eval_data, layout, question_field, answer_field, None, skip_bad,
+                                        eval_problems) if eval_data else None,
+                     **(dict(template=template, top_p=top_p, dtype=dtype, device=device, batch_size=batch_size)
+                        if hf else {}))  # the HF-only options reach a world run's config as their defaults
     cfg = RLConfig(init=str(init), reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=prompts_per_step,
                    group_size=group_size, minibatches=minibatches, epochs=epochs, lr=lr, temperature=temperature,
                    max_new_tokens=max_new_tokens, difficulty=difficulty, train_problems=train_problems,

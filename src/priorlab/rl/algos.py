@@ -281,6 +281,15 @@ def resolve_algo(name: str, **overrides: object) -> AlgoConfig:
     return dataclasses.replace(PRESETS[name], **overrides).validate()
 
 
+def resolve_for_budget(name: str, overrides: tuple = (), *, max_new_tokens: int) -> AlgoConfig:
+    """`resolve_algo` for a run that samples at most `max_new_tokens` per completion: Dr. GRPO's constant
+    (`agg_constant`, unless overridden) is that generation budget (Liu et al. 2025, arXiv 2503.20783)."""
+    kw = dict(overrides)
+    if name == "dr_grpo" and "agg_constant" not in kw:
+        kw["agg_constant"] = float(max_new_tokens)
+    return resolve_algo(name, **kw)
+
+
 # ---------------------------------------------------------------- advantages
 
 

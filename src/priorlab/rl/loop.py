@@ -113,6 +113,11 @@ class RLConfig:
             raise ValueError(f"--temperature {self.temperature} must be >= 0 and --top-p {self.top_p} in (0, 1]")
         if self.one_shot_rule not in ONE_SHOT_RULES:
             raise ValueError(f"--one-shot-rule {self.one_shot_rule!r}: valid: {', '.join(ONE_SHOT_RULES)}")
+        if self.init and is_hf_ref(self.init) and self.data is None:
+            raise ValueError(f"--init {self.init} is a Hugging Face model: pass the training problems with --data FILE")
+        if self.data is not None and self.init and not is_hf_ref(self.init):
+            raise ValueError(f"--data needs a Hugging Face model (--init hf:PATH); {self.init} is a priorlab run "
+                             "directory")
         parse_difficulties(self.difficulty)
         parse_spec(self.reward)
         check_template(self.template)
@@ -127,10 +132,7 @@ class RLConfig:
         return self.data is not None or (bool(self.init) and is_hf_ref(self.init))
 
     def algo_config(self) -> algos.AlgoConfig:
-        kw = dict(self.overrides)
-        if self.algo == "dr_grpo" and "agg_constant" not in kw:
-            kw["agg_constant"] = float(self.max_new_tokens)  # Dr. GRPO's constant: the generation budget
-        return algos.resolve_algo(self.algo, **kw)
+        return algos.resolve_for_budget(self.algo, self.overrides, max_new_tokens=self.max_new_tokens)
 
 
 # --------------------------------------------------------------------------------------- stages
@@ -230,8 +232,6 @@ class Trainer:
 def build(cfg: RLConfig, log=print) -> tuple[Env, type]:
     """The environment and the policy class a config asks for: the world, or a math data file + HF model."""
     if cfg.hf:
-        if cfg.data is None:
-            raise ValueError(f"--init {cfg.init} is a Hugging Face model: pass the training problems with --data FILE")
         return MathEnv(cfg, log=log), HFPolicy
     return WorldEnv(cfg), WorldPolicy
 

@@ -102,8 +102,7 @@ class SRLConfig:
         self.algo_config()
 
     def algo_config(self) -> algos.AlgoConfig:
-        kw = {"agg_constant": float(self.step_max_tokens)} if self.algo == "dr_grpo" else {}
-        acfg = algos.resolve_algo(self.algo, **kw)
+        acfg = algos.resolve_for_budget(self.algo, max_new_tokens=self.step_max_tokens)
         if acfg.reward_map != "identity":
             raise ValueError(f"--algo {self.algo}: its reward map {acfg.reward_map!r} needs 0/1 correctness, "
                              "and SRL's reward is a similarity in [0, 1]")
