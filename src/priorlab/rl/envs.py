@@ -55,6 +55,9 @@ class Env(Protocol):
 
     def evaluate(self, step: int) -> dict: ...
 
+    def progress(self, row: dict) -> str:
+        """One step's progress line (after "step s/n") from its metrics row."""
+
     def problem_id(self, problem) -> str: ...
 
     def close(self) -> None: ...
@@ -146,6 +149,11 @@ class VerifiedEnv:
 
     def rollout_metrics(self, ro: Rollouts) -> dict:
         return {}
+
+    def progress(self, row: dict) -> str:
+        return (f"reward {row['reward/mean']:.3f} correct {row['correct/mean']:.3f} clip {row.get('loss/clip_frac', 0):.4f} "
+                f"{row['time/step_s']:.2f}s"
+                + (f" | eval greedy {row['eval/acc_greedy']:.3f} t1 {row['eval/acc_t1']:.3f}" if "eval/acc_t1" in row else ""))
 
 
 class WorldEnv(VerifiedEnv):

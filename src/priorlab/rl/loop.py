@@ -8,7 +8,7 @@
 The environment (`rl.envs.WorldEnv`, `math.env.MathEnv`) supplies the prompts of each step, verification
 (-> `Verdict`s, scored by `rl.rewards`) and the evaluation set; the policy (`rl.policies.WorldPolicy`,
 `HFPolicy`) supplies rollouts, log-probs and checkpoints. HICRA is an algorithm option (`--algo hicra`,
-planning-token credit from the world's token labels); SRL (`sft.srl`) is this loop's `Trainer.step` with its own
+planning-token credit from the world's token labels); SRL (`sft.srl`) is this loop with its own
 environment (step prefixes, similarity to the expert's next step, loss over the first step's tokens).
 
 How this departs from textbook GRPO (each is a named option, see `priorlab.rl.algos`):
@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from priorlab.common import checkpoints, codeversion, config, rundirs, runfiles
+from priorlab.common import checkpoints, config, rundirs, runfiles
 from priorlab.common.config import RL_ADAM, AdamWConfig
 from priorlab.common.seeds import derive
 from priorlab.math.data import DataSpec
@@ -137,13 +137,13 @@ class RLConfig:
 
 # --------------------------------------------------------------------------------------- stages
 def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor, acfg, cfg, step: int,
-           ref_model=None, *, policy_logprobs, score_mask: torch.Tensor | None = None, error: type[Exception] = RLError,
+           ref_model=None, *, policy_logprobs, score_mask: torch.Tensor | None = None,
            old_logprobs: torch.Tensor | None = None) -> dict:
     """Epochs x mini-batches of policy-gradient steps on one rollout batch; returns mean metrics.
 
     score_mask [B, T] bool: the tokens the loss is over (default: every completion token; SRL passes its
     first-step tokens). cfg supplies seed, epochs, minibatches, temperature and grad_clip (an RLConfig
-    or SRLConfig); a non-finite loss raises `error`.
+    or SRLConfig); a non-finite loss raises RLError.
     policy_logprobs(model, input_ids, attn_mask, mask, *, temperature) -> (logprobs, entropies) [B, T]:
     the policy's log-likelihood with gradients (`Policy.logprobs`).
     Old log-probs are those of the policy before this step's first update: the first mini-batch takes
@@ -181,7 +181,7 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
             ref_logprobs=None if ref is None else ref[mb], entropies=ent,
             planning_mask=ro.planning_mask[mb] if acfg.hicra_alpha > 0 else None)
         if not torch.isfinite(loss):
-            raise error(f"non-finite loss at step {step}; lower --lr")
+            raise RLError(f"non-finite loss at step {step}; lower --lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         m["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
@@ -202,8 +202,6 @@ class Trainer:
     opt: torch.optim.Optimizer
     ref_model: torch.nn.Module | None = None
 
-    error: type[Exception] = RLError  # raised on a non-finite loss (SRL passes its own)
-
     def __post_init__(self) -> None:
         self.acfg = self.cfg.algo_config()
 
@@ -222,7 +220,7 @@ class Trainer:
         keep_rows = torch.nonzero(keep.repeat_interleave(cfg.group_size)).flatten()
         upd = update(policy.model, self.opt, ro, adv.reshape(-1), keep_rows, acfg, cfg, step + 1,  # ---- update
                      self.ref_model, policy_logprobs=policy.logprobs, old_logprobs=policy.old_logprobs(ro),
-                     score_mask=score_mask, error=self.error)
+                     score_mask=score_mask)
         row = {**env.metrics(problems, ro, outs, rewards, score_mask), **upd,
                **{f"adv/{k}": v for k, v in algos.advantage_metrics(rewards, adv).items()},
                "adv/groups_kept": float(keep.float().mean())}
@@ -237,9 +235,10 @@ def build(cfg: RLConfig, log=print) -> tuple[Env, type]:
 
 
 # ------------------------------------------------------------------------------------------- loop
-def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None, resume: bool = False,
-          progress: bool = True, log=print) -> dict:
-    """Run (or with `resume`, continue) RL into `out`; the summary. `env` / `policy` default to `build(cfg)`."""
+def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None, stage: str = "rl",
+          resume: bool = False, progress: bool = True, log=print) -> dict:
+    """Run (or with `resume`, continue) RL into `out`; the summary. `env` / `policy` default to `build(cfg)`;
+    `stage` names the run in config.json and summary.json (SRL passes its env, policy and "srl")."""
     out = Path(out)
     if (done := rundirs.finished_summary(out, resume, log)) is not None:
         return done
@@ -254,20 +253,13 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
         ref_model = copy.deepcopy(model).eval() if acfg.kl_beta > 0 else None
         for p in ref_model.parameters() if ref_model else ():
             p.requires_grad_(False)
-        out.mkdir(parents=True, exist_ok=True)
-        runfiles.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "rl", **policy.config(),
-                                                     "algo_resolved": asdict(acfg), "code_version": codeversion.code_version()})
         opt = cfg.adam.build(model.parameters(), lr=cfg.lr)
-        metrics_log = runfiles.MetricsLog(out / "metrics.jsonl")
-        start = policy.restore(ckpt, opt, out, log)
-        metrics_log.truncate_after(start if ckpt is not None else -1)
+        resolved = {**asdict(cfg), "stage": stage, **policy.config(), "algo_resolved": asdict(acfg)}
+        start, metrics_log = rundirs.open_run(out, resolved, policy, opt, resume=resume, ckpt=ckpt, log=log)
         env.prepare(policy, out, log)
         trainer = Trainer(cfg, env, policy, opt, ref_model)
-        if ckpt is None:
-            if policy.keeps_step0:
-                policy.save_checkpoint(out, 0, opt)
-            if first := env.evaluate(0):
-                metrics_log.append({"step": 0, **first})
+        if ckpt is None and (first := env.evaluate(0)):
+            metrics_log.append({"step": 0, **first})
         t_run = time.perf_counter()
         for step in range(start, cfg.steps):
             t0 = time.perf_counter()
@@ -275,30 +267,29 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
                 metrics, (problems, ro, outs, adv) = trainer.step(step)
             except RLError as e:
                 last = checkpoints.latest_checkpoint(out)
-                raise RLError(f"{e.args[0]}; stopped, last good checkpoint: {last}") from None
+                raise type(e)(f"{e.args[0]}; stopped, last good checkpoint: {last}") from None
             row = {"step": step + 1, **metrics}
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:  # ---- evaluate
                 row.update(env.evaluate(step + 1))
             row["time/step_s"] = time.perf_counter() - t0
             metrics_log.append(row)  # ---- log
-            if cfg.store_rollouts:
+            if getattr(cfg, "store_rollouts", False):
                 store_rollouts(out, step + 1, [env.problem_id(p) for p in problems], ro, outs, adv, cfg)
             if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:  # ---- checkpoint
                 policy.save_checkpoint(out, step + 1, opt)
             if progress:
-                log(f"step {step + 1}/{cfg.steps} reward {row['reward/mean']:.3f} correct {row['correct/mean']:.3f} "
-                    f"clip {row.get('loss/clip_frac', 0):.4f} {row['time/step_s']:.2f}s"
-                    + (f" | eval greedy {row['eval/acc_greedy']:.3f} t1 {row['eval/acc_t1']:.3f}"
-                       if "eval/acc_t1" in row else ""))
+                log(f"step {step + 1}/{cfg.steps} {env.progress(row)}")
     finally:
         env.close()
     final = policy.save_final(out, cfg.steps)
     rows = metrics_log.read()
-    first, last = rows[0], rows[-1]
     train_rows = [r for r in rows if "correct/mean" in r]
-    summary = {"stage": "rl", "steps": cfg.steps, "elapsed_s": time.perf_counter() - t_run, "resumed_from": start,
-               **final, "correct/first_step": train_rows[0]["correct/mean"] if train_rows else None,
-               "correct/last_step": train_rows[-1]["correct/mean"] if train_rows else None,
+    evals = [r for r in rows if any(k.startswith("eval/") for k in r)]
+    first, last = (evals[0], evals[-1]) if evals else ({}, {})
+    summary = {"stage": stage, "steps": cfg.steps, "elapsed_s": time.perf_counter() - t_run, "resumed_from": start,
+               **final,
+               **({"correct/first_step": train_rows[0]["correct/mean"], "correct/last_step": train_rows[-1]["correct/mean"]}
+                  if train_rows else {}),
                **{f"{k}/before": first[k] for k in first if k.startswith("eval/")},
                **{f"{k}/after": last[k] for k in last if k.startswith("eval/")}}
     runfiles.atomic_write_json(out / "summary.json", summary)

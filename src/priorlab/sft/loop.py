@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-from priorlab.common import checkpoints, codeversion, config, rundirs, runfiles
+from priorlab.common import checkpoints, config, rundirs, runfiles
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.math.data import DataSpec
 from priorlab.math.prompts import check_template
@@ -125,47 +125,6 @@ def lr_at(step: int, cfg: SFTConfig) -> float:
     return cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else cfg.lr
 
 
-# ------------------------------------------------------------------------------------ run directory
-def check_resumable(out: Path, resolved: dict, ignore: tuple[str, ...] = ()) -> None:
-    """A resumed run must have the config it started with (else its batches and results would differ).
-    `ignore`: keys that describe the loaded model rather than the run (an HF policy's pad_source)."""
-    path = out / "config.json"
-    if not path.is_file():
-        return
-    skip = {"code_version", *ignore}
-    saved = {k: v for k, v in runfiles.read_json(path).items() if k not in skip}
-    resolved = {k: v for k, v in resolved.items() if k not in skip}
-    diff = sorted(k for k in set(saved) | set(resolved) if saved.get(k) != runfiles.to_jsonable(resolved.get(k)))
-    if diff:
-        raise runfiles.RunError(f"--resume {out}: config differs from the run's config.json in {', '.join(diff)}")
-
-
-def open_run(out: Path, resolved: dict, policy, opt, *, resume: bool, ckpt: Path | None, log) -> tuple[int, runfiles.MetricsLog]:
-    """Write config.json, then reload `ckpt` (the newest checkpoint when resuming) or save step 0 (where the
-    policy keeps it); (the step to start from, the metrics log cut after it). Shared by `sft` and `srl`."""
-    if resume:
-        check_resumable(out, resolved, ignore=tuple(policy.config()))
-    out.mkdir(parents=True, exist_ok=True)
-    runfiles.atomic_write_json(out / "config.json", {**resolved, "code_version": codeversion.code_version()})
-    metrics_log = runfiles.MetricsLog(out / "metrics.jsonl")
-    start = policy.restore(ckpt, opt, out, log)
-    metrics_log.truncate_after(start if ckpt is not None else -1)
-    if ckpt is None and policy.keeps_step0:
-        policy.save_checkpoint(out, 0, opt)
-    return start, metrics_log
-
-
-def start_run(out: Path, resolved: dict, model, opt, meta: dict, resume: bool, log) -> tuple[int, runfiles.MetricsLog, bool]:
-    """`open_run` for a world model and its model.json metadata (`srl`), refusing a non-empty `out` unless
-    resuming; (start step, metrics log, fresh)."""
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise runfiles.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
-    ckpt = checkpoints.latest_checkpoint(out) if resume else None
-    policy = WorldPolicy(model, meta, stage=meta["stage"])
-    start, metrics_log = open_run(out, resolved, policy, opt, resume=resume, ckpt=ckpt, log=log)
-    return start, metrics_log, ckpt is None
-
-
 def eval_summary(stage: str, rows: list[dict], **extra) -> dict:
     """summary.json of an imitation stage: `extra`, then eval/* of the first and last evaluated rows."""
     evals = [r for r in rows if any(k.startswith("eval/") for k in r)]
@@ -191,7 +150,7 @@ def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bo
     model = policy.model
     resolved = {**asdict(cfg), "stage": "sft", **policy.config(), **batcher.record}
     opt = cfg.adam.build(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, metrics_log = open_run(out, resolved, policy, opt, resume=resume, ckpt=ckpt, log=log)
+    start, metrics_log = rundirs.open_run(out, resolved, policy, opt, resume=resume, ckpt=ckpt, log=log)
     if ckpt is None and (first := batcher.evaluate(model)):
         metrics_log.append({"step": 0, **first})
     t_run = time.perf_counter()

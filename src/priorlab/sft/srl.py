@@ -33,16 +33,14 @@ from __future__ import annotations
 import difflib
 import random
 import re
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from priorlab.common import checkpoints, config, rundirs, runfiles
+from priorlab.common import config
 from priorlab.common.config import RL_ADAM, AdamWConfig
-from priorlab.model.checkpoint import load_model
 from priorlab.model.completions import Rollouts
 from priorlab.model.sampling import sample
 from priorlab.rl import algos
@@ -50,16 +48,11 @@ from priorlab.rl import loop as rl
 from priorlab.rl.policies import WorldPolicy
 from priorlab.rl.rewards import RewardOutput
 from priorlab.sft.batchers import eval_problems, evaluate_policy
-from priorlab.sft.loop import eval_summary, start_run
 from priorlab.world.formats import FORMATS, Style
 from priorlab.world.tasks import RL_DIFFICULTY, Problem, get_task, parse_difficulties
 from priorlab.world.tokenizer import SPECIALS, Tokenizer
 
 _CODE_INIT = re.compile(r"(?:Code: )?x=-?\d+;")
-
-
-class SRLError(RuntimeError):
-    """A run that cannot go on (e.g. a NaN loss); the message names the step and the last checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -250,16 +243,22 @@ def step_similarity(model, problems: list[Problem], cfg: SRLConfig, tok: Tokeniz
 
 
 class SRLEnv:
-    """SRL as an environment of the RL loop (`rl.loop.Trainer`): prompts are (problem, step k) prefixes of
+    """SRL as an environment of the RL loop (`rl.loop.train`): prompts are (problem, step k) prefixes of
     expert solutions, a completion is cut at its first step and scored by its similarity to the expert's
-    step k, and the loss is over that first step's tokens only (the score mask)."""
+    step k, and the loss is over that first step's tokens only (the score mask). Evaluation: whole-solution
+    accuracy and greedy next-step similarity on held-out problems."""
 
-    def __init__(self, cfg: SRLConfig, tok: Tokenizer):
-        self.cfg, self.tok = cfg, tok
+    def __init__(self, cfg: SRLConfig, tok: Tokenizer | None = None):
+        self.cfg, self.tok = cfg, tok or Tokenizer()
+        self.model = None
 
     @property
     def rollout_tokens(self) -> int:
         return self.cfg.step_max_tokens
+
+    def prepare(self, policy, out: Path, log) -> None:
+        self.model = policy.model
+        self.eval_set = eval_problems(self.cfg.difficulty, self.cfg.eval_problems, self.cfg.seed)
 
     def prompts(self, step: int) -> list[StepPrompt]:
         return step_prompts(self.cfg.prompts_per_step, self.cfg, random.Random(f"srl-prompts:{self.cfg.seed}:{step}"))
@@ -275,53 +274,26 @@ class SRLEnv:
                 step_mask: torch.Tensor) -> dict:
         return step_metrics(ro, step_mask, prompts, outs, rewards)
 
+    def evaluate(self, step: int) -> dict:
+        cfg = self.cfg
+        return {**evaluate_policy(self.model, self.eval_set, samples=cfg.eval_samples, max_new_tokens=cfg.max_new_tokens,
+                                  seed=cfg.seed), **step_similarity(self.model, self.eval_set, cfg, self.tok)}
+
+    def progress(self, row: dict) -> str:
+        return (f"similarity {row['reward/mean']:.3f} exact {row['reward/exact']:.3f} {row['time/step_s']:.2f}s"
+                + (f" | eval step similarity {row['eval/step_similarity']:.3f} greedy acc {row['eval/acc_greedy']:.3f}"
+                   if "eval/acc_greedy" in row else ""))
+
+    def problem_id(self, prompt: StepPrompt) -> str:
+        return f"{prompt.problem.expr}#{prompt.k}"
+
+    def close(self) -> None:
+        pass
+
 
 # ------------------------------------------------------------------------------------------- loop
 def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
-    """SRL from `cfg.init`; `out` ends up a finished run directory. Returns the summary."""
-    out = Path(out)
-    if rundirs.is_finished(out) and resume:
-        log(f"run {out} is already finished")
-        return runfiles.read_json(out / "summary.json")
-    acfg = cfg.algo_config()
-    model, init_meta = load_model(cfg.init)
-    model.train()
-    resolved = {**asdict(cfg), "stage": "srl", "algo_resolved": asdict(acfg)}
-    opt = cfg.adam.build(model.parameters(), lr=cfg.lr)
-    meta = {**{k: v for k, v in init_meta.items() if k not in ("step", "code_version")}, "stage": "srl",
-            "init": str(cfg.init)}
-    start, metrics_log, fresh = start_run(out, resolved, model, opt, meta, resume, log)
-    tok = Tokenizer()
-    eval_set = eval_problems(cfg.difficulty, cfg.eval_problems, cfg.seed)
-
-    def evaluate() -> dict:
-        return {**evaluate_policy(model, eval_set, samples=cfg.eval_samples, max_new_tokens=cfg.max_new_tokens,
-                                  seed=cfg.seed), **step_similarity(model, eval_set, cfg, tok)}
-
-    if fresh:
-        metrics_log.append({"step": 0, **evaluate()})
-    trainer = rl.Trainer(cfg, SRLEnv(cfg, tok), WorldPolicy(model, meta, tok), opt, error=SRLError)
-    t_run = time.perf_counter()
-    for step in range(start, cfg.steps):
-        t0 = time.perf_counter()
-        try:  # ---- sample, score (first step vs the expert's), advantages, update (first-step tokens)
-            metrics, _ = trainer.step(step)
-        except SRLError as e:
-            raise SRLError(f"{e.args[0]}; stopped, last good checkpoint: {checkpoints.latest_checkpoint(out)}") from None
-        row = {"step": step + 1, **metrics}
-        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:  # ---- evaluate
-            row.update(evaluate())
-        row["time/step_s"] = time.perf_counter() - t0
-        metrics_log.append(row)  # ---- log
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:  # ---- checkpoint
-            checkpoints.save_checkpoint(out, step + 1, model, opt, meta, {"step": step + 1})
-        if progress:
-            log(f"step {step + 1}/{cfg.steps} similarity {row['reward/mean']:.3f} exact {row['reward/exact']:.3f} "
-                f"{row['time/step_s']:.2f}s"
-                + (f" | eval step similarity {row['eval/step_similarity']:.3f} greedy acc {row['eval/acc_greedy']:.3f}"
-                   if "eval/acc_greedy" in row else ""))
-    checkpoints.save_weights(out, model, {**meta, "step": cfg.steps})
-    summary = eval_summary("srl", metrics_log.read(), steps=cfg.steps, resumed_from=start,
-                           elapsed_s=time.perf_counter() - t_run)
-    runfiles.atomic_write_json(out / "summary.json", summary)
-    return summary
+    """SRL from `cfg.init`: the RL loop (`rl.loop.train`) with `SRLEnv`; `out` ends up a finished run
+    directory (an `--init` for `priorlab rl`). Returns the summary."""
+    return rl.train(cfg, out, env=SRLEnv(cfg), policy=WorldPolicy.load(cfg.init, stage="srl"), stage="srl",
+                    resume=resume, progress=progress, log=log)
