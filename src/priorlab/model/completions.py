@@ -5,6 +5,9 @@
     ro.input_ids, ro.completion_mask, ro.logprobs, ro.texts   # the same fields, the same layout
 
 Rows are prompt-major (row p·G + g is sample g of prompt p), so rewards and advantages reshape to [P, G].
+Below it sits the world decoder's own output, `model.sampling.Samples` (one `sample` call's generated tokens,
+without prompts): `rl.rollout.rollout` packs it into Rollouts, and the evaluations that only read the
+generated tokens (`evals.world_eval`, SRL's step similarity) take it as it is, saving the packing.
 """
 
 from __future__ import annotations
