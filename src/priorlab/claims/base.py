@@ -1,17 +1,17 @@
-"""What every claim module shares: budgets (presets), job constructors, results, statistics, verdicts.
+"""What every claim module shares: budgets (presets), job constructors, results, statistics, report entries.
 
-A claim module defines `INFO` (the claim in one sentence, its source, the paper's headline number, the
-protocol and the verdict rule), `jobs(lab, seeds) -> list[Job]` (the conditions it compares) and
-`analyze(lab, res, seeds) -> dict` (metrics, effect with a confidence interval, verdict, plots).
+A claim module defines `INFO` (the claim in one sentence, its source, the paper's headline number),
+`PROTOCOL` (`claims.protocol.Protocol`: conditions, metric, δ and the gates its mechanism needs, fixed
+before any run), `jobs(lab, seeds) -> list[Job]` (the conditions it compares), a pure
+`measure(...) -> Measurement` (effect with its interval, every gate checked) that unit tests drive with
+synthetic arrays, and `analyze(lab, res, seeds, protocol) -> dict`, which loads the arrays, calls
+`measure` and draws the figures; `entry` turns that into the claim's report entry under the one verdict
+rule (`claims.protocol.judge`).
 
 Conditions are built through `Lab`, so the same condition requested by two claims (e.g. GRPO with the
-correct reward on the default prior, seed 0) is the same job and is computed once.
-
-Verdict rule (`decide`), for an effect whose claimed direction is positive and a minimum effect δ:
-`reproduced` if the CI's lower end is above 0 and the estimate is at least δ; `not reproduced` if the
-CI's upper end is at most δ (the data exclude an effect larger than δ); `inconclusive` otherwise
-(the interval is too wide to tell). `untestable` is reported, without a verdict, when the controlled
-world gives the claim no room (e.g. a base accuracy of 0 or 1 where the claim needs a gain).
+correct reward on the default prior, seed 0) is the same job and is computed once. Per-problem results
+come as [A, B, P] arrays (pretraining seeds x RL seeds x held-out problems) for `bootstrap`, the nested
+bootstrap of `common.stats`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab.common import runfiles
+from priorlab.claims.protocol import Measurement, Protocol, judge
+from priorlab.common import runfiles, stats
 from priorlab.evals.snapshot import SnapshotConfig, load_snapshot
 from priorlab.lab.sweep import Job, job_dir
 from priorlab.pretrain import PretrainConfig
@@ -40,10 +41,11 @@ class ClaimInfo:
     claim: str  # one sentence
     source: str  # paper and arXiv id
     paper: str  # the paper's headline number, for comparison
-    protocol: str  # conditions compared in the controlled world
-    metric: str  # what `effect` measures
-    rule: str  # the verdict rule with its thresholds
-    delta: float  # minimum effect that counts as the claim holding
+    # claims without a PROTOCOL yet describe it here (the rule is then `decide`'s, with no gates)
+    protocol: str = ""  # conditions compared in the controlled world
+    metric: str = ""  # what `effect` measures
+    rule: str = ""  # the verdict rule with its thresholds
+    delta: float = 0.0  # minimum effect that counts as the claim holding
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Budget:
     n_boot: int
     catalyst_fractions: tuple = (6, 1)  # pretraining budgets of the catalyst claim, as fractions 1/f of `tokens`
     max_new_tokens: int = 96
+    prior_seeds: int = 1  # pretraining seeds per prior (the outer level of the nested bootstrap)
 
 
 PRESETS = {
@@ -101,13 +104,21 @@ class Lab:
     def __init__(self, budget: Budget):
         self.b = budget
 
-    def prior(self, mixture: str = MAIN_PRIOR, size: str | None = None, tokens: int | None = None) -> Job:
+    def prior(self, mixture: str = MAIN_PRIOR, size: str | None = None, tokens: int | None = None, seed: int = 0) -> Job:
         b = self.b
         size, tokens = size or b.size, tokens or b.tokens
-        cfg = PretrainConfig(mixture=mixture, size=size, tokens=tokens, seed=0, batch_size=b.pt_batch,
+        cfg = PretrainConfig(mixture=mixture, size=size, tokens=tokens, seed=seed, batch_size=b.pt_batch,
                              seq_len=b.pt_seq, eval_every=10_000,
                              ckpt_every=max(50, tokens // (b.pt_batch * b.pt_seq) // 4))
-        return Job("pretrain", cfg, label=f"{mixture}/{size}/{tokens}")
+        return Job("pretrain", cfg, label=f"{mixture}/{size}/{tokens}" + (f"/pt{seed}" if seed else ""))
+
+    def priors(self, mixture: str = MAIN_PRIOR, size: str | None = None, tokens: int | None = None) -> list[Job]:
+        """The prior at each of the preset's pretraining seeds (`prior_seeds`)."""
+        return [self.prior(mixture, size, tokens, seed=s) for s in range(self.b.prior_seeds)]
+
+    def rl_nested(self, priors: list[Job], seeds, **kw) -> list[list[Job]]:
+        """`rl` runs [prior seed][RL seed] from each prior; `kw` as for `rl`."""
+        return [[self.rl(p, s, **kw) for s in seeds] for p in priors]
 
     def rl(self, init: Job, seed: int, reward: str = "correct", algo: str = "grpo", difficulty: str = RL_DIFFICULTY,
            steps: int | None = None, tag: str = "", **kw) -> Job:
@@ -169,59 +180,64 @@ class Results:
         """[S, P] per-problem mean of `field` over samples, one row per job (seed)."""
         return np.stack([self.snap(j)[field].mean(axis=1) for j in jobs])
 
+    def table(self, jobs: list[list[Job]], field: str = "correct") -> np.ndarray:
+        """[A, B, P] per-problem means of `field`: snapshot jobs nested [prior seed][RL seed]."""
+        return np.stack([self.per_problem(row, field) for row in jobs])
+
 
 # ------------------------------------------------------------------------------------- statistics
 def bootstrap(fn: Callable[..., float], arrays: dict[str, np.ndarray], n_boot: int, seed: int = 0,
-              ci: float = 0.95) -> dict:
-    """Percentile CI of fn(**arrays) under a two-level bootstrap.
-
-    Each array is [S, P, ...] (seeds x problems); every replicate resamples each array's seeds
-    independently and the problems once for all arrays (they share the evaluation set, so problem
-    difficulty cancels in paired comparisons). Arrays with one seed keep it.
-    """
-    ps = {a.shape[1] for a in arrays.values()}
-    if len(ps) != 1:
-        raise ValueError(f"arrays must share the problem axis, got sizes {sorted(ps)}")
-    p = ps.pop()
-    rng = np.random.default_rng(seed)
-    est = float(fn(**arrays))
-    reps = []
-    for _ in range(n_boot):
-        pi = rng.integers(0, p, size=p)
-        reps.append(fn(**{k: a[rng.integers(0, a.shape[0], size=a.shape[0])][:, pi] for k, a in arrays.items()}))
-    reps = np.asarray(reps, dtype=float)
-    reps = reps[np.isfinite(reps)]
-    alpha = (1 - ci) / 2
-    lo, hi = (np.quantile(reps, [alpha, 1 - alpha]) if reps.size else (np.nan, np.nan))
-    return {"estimate": est, "ci_low": float(lo), "ci_high": float(hi)}
+              ci: float = 0.95, delta: float = 0.0) -> dict:
+    """`common.stats.nested_bootstrap` of fn(**arrays). Each array is [A, B, P] (prior seeds x RL seeds x
+    problems) or [S, P] (one prior seed); fn sees every array as [A, B, P] when any is 3-D, else as [S, P]."""
+    three = any(np.ndim(a) == 3 for a in arrays.values())
+    if three:
+        xs = {k: (a if np.ndim(a) == 3 else np.asarray(a)[None]) for k, a in arrays.items()}
+        return stats.nested_bootstrap(fn, xs, n_boot=n_boot, seed=seed, ci=ci, delta=delta)
+    xs = {k: np.asarray(a)[None] for k, a in arrays.items()}
+    return stats.nested_bootstrap(lambda **a: fn(**{k: v[0] for k, v in a.items()}), xs, n_boot=n_boot, seed=seed,
+                                  ci=ci, delta=delta)
 
 
 def decide(effect: dict, delta: float) -> str:
-    """The shared verdict rule (module docstring), for an effect claimed to be positive."""
-    est, lo, hi = effect["estimate"], effect["ci_low"], effect["ci_high"]
-    if not all(np.isfinite([est, lo, hi])):
-        return "inconclusive"
-    if lo > 0 and est >= delta:
-        return "reproduced"
-    if hi <= delta:
-        return "not reproduced"
-    return "inconclusive"
+    """The verdict rule without gates (claims.protocol.judge with no gate failed)."""
+    return judge(Protocol(claim="-", conditions="", metric="", delta=delta), Measurement(effect, []))[0]
+
+
+def entry(info: ClaimInfo, protocol: Protocol, m: Measurement, seeds: list[int], plots: list[str] | None = None,
+          effect_greedy: dict | None = None) -> dict:
+    """The report entry of one claim: the verdict under `protocol` with its gates, the effect (at the
+    protocol's decoding, and at greedy when given), its power (mde) and the protocol it was judged by."""
+    verdict, reason = judge(protocol, m)
+    e = m.effect if m.effect is not None and all(np.isfinite([m.effect[k] for k in ("estimate", "ci_low", "ci_high")])) else None
+    se = None if e is None else e.get("se")
+    return {
+        "id": info.id, "claim": info.claim, "source": info.source, "paper": info.paper,
+        "protocol": protocol.conditions, "metric": protocol.metric, "rule": protocol.rule(), "delta": protocol.delta,
+        "protocol_spec": protocol.to_json(), "protocol_sha256": protocol.sha256(),
+        "protocol_overridden": list(protocol.overridden),
+        "verdict": verdict, "reason": reason, "gates": m.gates,
+        "mechanism_active": all(g["passed"] for g in m.gates) if m.gates else None,
+        "decoding": protocol.decoding,
+        "effect": None if e is None else e["estimate"], "ci_low": None if e is None else e["ci_low"],
+        "ci_high": None if e is None else e["ci_high"], "se": se,
+        "mde": None if se is None else stats.mde(se),
+        "p_le_0": None if e is None else e.get("p_le_0"), "p_ge_delta": None if e is None else e.get("p_ge_delta"),
+        "effect_greedy": None if effect_greedy is None else {k: effect_greedy.get(k) for k in ("estimate", "ci_low", "ci_high")},
+        "seeds": list(seeds), "metrics": m.metrics, "plots": plots or [],
+    }
 
 
 def result(info: ClaimInfo, effect: dict | None, seeds: list[int], metrics: dict, verdict: str | None = None,
            plots: list[str] | None = None, reason: str = "") -> dict:
-    """The report entry of one claim."""
-    if verdict is None:
-        verdict = decide(effect, info.delta) if effect else "inconclusive"
-    if effect is not None and not all(np.isfinite([effect["estimate"], effect["ci_low"], effect["ci_high"]])):
-        effect = None  # an undefined effect (e.g. a ratio with a zero denominator) is reported as absent
-    return {
-        "id": info.id, "claim": info.claim, "source": info.source, "paper": info.paper, "protocol": info.protocol,
-        "metric": info.metric, "rule": info.rule, "verdict": verdict,
-        "effect": None if effect is None else effect["estimate"],
-        "ci_low": None if effect is None else effect["ci_low"], "ci_high": None if effect is None else effect["ci_high"],
-        "seeds": list(seeds), "metrics": metrics, "plots": plots or [], "reason": reason,
-    }
+    """The report entry of a claim that has no PROTOCOL yet: no gates (`mechanism_active` null), its own
+    verdict when it gives one."""
+    protocol = Protocol(claim=info.id, conditions=info.protocol, metric=info.metric, delta=info.delta)
+    e = entry(info, protocol, Measurement(effect, [], metrics), seeds, plots)
+    e["rule"] = info.rule
+    if verdict is not None:
+        e["verdict"], e["reason"] = verdict, reason
+    return e
 
 
 def room(acc: float, lo: float = 0.05, hi: float = 0.95) -> str:

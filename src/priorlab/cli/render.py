@@ -208,14 +208,18 @@ VERDICT_COLORS = {"reproduced": "green", "not reproduced": "red", "inconclusive"
 
 
 def retest_table(rep: dict) -> None:
-    """One row per claim of a retest report: verdict, effect and its 95% CI."""
+    """One row per claim of a retest report: verdict (and Holm-adjusted), mechanism gates, effect and its 95% CI."""
     t = Table(title=f"priorlab retest ({rep['preset']}, {len(rep['seeds'])} seeds, {rep['elapsed_s'] / 60:.1f} min)")
-    for col in ("claim", "verdict", "effect", "95% CI"):
+    for col in ("claim", "verdict", "Holm", "mechanism active?", "effect", "95% CI", "MDE"):
         t.add_column(col)
     for c in rep["claims"]:
         ci = "-" if c["effect"] is None else f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
         eff = "-" if c["effect"] is None else f"{c['effect']:+.3f}"
-        t.add_row(c["id"], f"[{VERDICT_COLORS[c['verdict']]}]{c['verdict']}[/]", eff, ci)
+        active = {True: "yes", False: "no: " + ", ".join(g["name"] for g in c["gates"] if not g["passed"]),
+                  None: "no gates"}[c.get("mechanism_active")]
+        holm = c.get("verdict_holm", c["verdict"])
+        t.add_row(c["id"], f"[{VERDICT_COLORS[c['verdict']]}]{c['verdict']}[/]", f"[{VERDICT_COLORS[holm]}]{holm}[/]",
+                  active, eff, ci, "-" if c.get("mde") is None else f"{c['mde']:.3f}")
     console.print(t)
 
 

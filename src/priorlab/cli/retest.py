@@ -25,6 +25,8 @@ def retest(
     engine: str = typer.Option("local", help="local (worker processes) or ray"),
     ray_address: str | None = typer.Option(None, help="Ray cluster address (default: start a local one)"),
     workers: int | None = typer.Option(None, help="parallel runs (default: CPU cores)"),
+    protocol: Path | None = typer.Option(None, help="YAML/JSON overrides of the pre-registered protocols: "
+                                         "{claim-id: {delta: x, gates: {name: threshold}}}; the report marks them"),
     quiet: bool = typer.Option(False, help="no progress bar"),
 ):
     """Re-test the claims: runs (shared and cached), verdicts with CIs, report.json + report.html."""
@@ -36,6 +38,6 @@ def retest(
     signal.signal(signal.SIGTERM, _terminate)
 
     rep = run(claims, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
-              progress=not quiet, log=console.print)
+              protocol_file=protocol, progress=not quiet, log=console.print)
     render.retest_table(rep)
     console.print(f"wrote {out}/report.json and {out}/report.html")

@@ -15,6 +15,16 @@ Designs:
   this is slightly conservative and keeps problems aligned across seeds.
 - `hierarchical_bootstrap_diff(a [Sa, P, ...], b [Sb, P, ...])` two conditions with their own seeds on
   a shared problem set: seeds resampled per condition, problem indices shared (paired on problems).
+- `nested_bootstrap(fn, {name: [A, B, P, ...]})`  the claims' design, of which the two above are the
+  one-prior case: A pretraining seeds, B RL seeds under each, P problems shared by every array. Each
+  replicate resamples, array by array, the prior seeds (when A > 1), then the RL seeds under each chosen
+  prior seed, then once the problems for all arrays, and evaluates fn(**resampled arrays) (Davison &
+  Hinkley 1997, *Bootstrap Methods and their Application*, §3.8: resample at every level of a nested
+  design). Replicates where fn is not finite (a ratio over a zero denominator) are dropped and counted;
+  with more than 10% of them dropped the interval is undefined (NaN). It also returns the bootstrap
+  standard error `se`, the one-sided p-values `p_le_0` = (1 + #{rep <= 0}) / (1 + n) and
+  `p_ge_delta` = (1 + #{rep >= delta}) / (1 + n) that Holm's adjustment (`holm`) works on, and
+  `mde(se)`, the minimum detectable effect at 80% power and a two-sided 5% level: (z_0.975 + z_0.8) * se.
 
 `stat` is a numpy-style reducer called as `stat(x, axis=...)` (np.mean, np.median, ...); it reduces the
 resampled axis (0, or (0, 1) for the seed x problem designs) and keeps trailing axes, e.g. one column
@@ -23,13 +33,15 @@ per k of a pass@k table. Every function returns a JSON-ready dict:
     {"estimate", "ci_low", "ci_high", "ci", "n_boot", "seed"}
 
 with floats for a scalar statistic and lists for a vector one. `estimate` is the statistic on the full
-data (for the diffs: stat(b) - stat(a)), not the mean of the replicates. NaNs are not handled: remove
-them first. With one seed, the seed level of the hierarchical bootstrap has no variance to show.
+data (for the diffs: stat(b) - stat(a)), not the mean of the replicates. The single-level functions do not
+handle NaNs (remove them first); `nested_bootstrap` drops non-finite replicates as above. With one seed,
+the seed level has no variance to show.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from statistics import NormalDist
 
 import numpy as np
 
@@ -97,18 +109,11 @@ def hierarchical_bootstrap(arr, stat: Stat = np.mean, n_boot: int = 1000, seed: 
     """Percentile CI of stat(arr, axis=(0, 1)) for a crossed seeds x problems table arr [S, P, ...].
 
     Each replicate resamples seeds (rows) and problems (columns) with replacement, independently
-    (pigeonhole bootstrap, Owen 2007), and evaluates stat on the resampled sub-table.
+    (pigeonhole bootstrap, Owen 2007): `nested_bootstrap` with one prior seed.
     """
-    _check(n_boot, ci)
     x = _as_rows(arr, "arr", min_ndim=2)
-    rng = np.random.default_rng(seed)
-    s, p = x.shape[:2]
-    reps = []
-    for _ in range(n_boot):
-        si = rng.integers(0, s, size=s)
-        pi = rng.integers(0, p, size=p)
-        reps.append(stat(x[si][:, pi], axis=(0, 1)))
-    return _summarise(stat(x, axis=(0, 1)), reps, n_boot, seed, ci)
+    r = nested_bootstrap(lambda a: stat(a[0], axis=(0, 1)), {"a": x[None]}, n_boot=n_boot, seed=seed, ci=ci)
+    return {k: r[k] for k in ("estimate", "ci_low", "ci_high", "ci", "n_boot", "seed")}
 
 
 def hierarchical_bootstrap_diff(a, b, stat: Stat = np.mean, n_boot: int = 1000, seed: int = 0,
@@ -118,17 +123,75 @@ def hierarchical_bootstrap_diff(a, b, stat: Stat = np.mean, n_boot: int = 1000, 
     The conditions have their own seeds (resampled separately: seed i of a is not paired with seed i of
     b) and share the problem set (one column resample applied to both, so problem difficulty cancels).
     """
-    _check(n_boot, ci)
     xa, xb = _as_rows(a, "a", min_ndim=2), _as_rows(b, "b", min_ndim=2)
     if xa.shape[1:] != xb.shape[1:]:
         raise ValueError(f"a and b must share the problem axis and trailing axes, got {xa.shape} and {xb.shape}")
+    r = nested_bootstrap(lambda a, b: stat(b[0], axis=(0, 1)) - stat(a[0], axis=(0, 1)), {"a": xa[None], "b": xb[None]},
+                         n_boot=n_boot, seed=seed, ci=ci)
+    return {k: r[k] for k in ("estimate", "ci_low", "ci_high", "ci", "n_boot", "seed")}
+
+
+MAX_INVALID = 0.1  # above this share of non-finite replicates, nested_bootstrap's interval is undefined
+
+
+def nested_bootstrap(fn: Callable[..., float], arrays: dict, n_boot: int = 1000, seed: int = 0, ci: float = 0.95,
+                     delta: float = 0.0) -> dict:
+    """Percentile CI of fn(**arrays) for arrays [A, B, P, ...] (prior seeds x RL seeds x shared problems).
+
+    The design, the p-values and the NaN rule are in the module docstring; fn may return a scalar or a
+    vector (then the p-values are omitted)."""
+    _check(n_boot, ci)
+    xs = {k: np.asarray(v, dtype=float) for k, v in arrays.items()}
+    if not xs:
+        raise ValueError("nested_bootstrap needs at least one array")
+    for k, x in xs.items():
+        if x.ndim < 3 or 0 in x.shape[:3]:
+            raise ValueError(f"array {k!r} must be [prior seeds, RL seeds, problems, ...], got shape {x.shape}")
+    ps = {x.shape[2] for x in xs.values()}
+    if len(ps) != 1:
+        raise ValueError(f"arrays must share the problem axis, got sizes {sorted(ps)}")
+    p = ps.pop()
     rng = np.random.default_rng(seed)
-    sa, sb, p = xa.shape[0], xb.shape[0], xa.shape[1]
     reps = []
     for _ in range(n_boot):
-        ia = rng.integers(0, sa, size=sa)
-        ib = rng.integers(0, sb, size=sb)
+        picked = {}
+        for k, x in xs.items():
+            n_a, n_b = x.shape[:2]
+            ai = rng.integers(0, n_a, size=n_a) if n_a > 1 else np.zeros(1, dtype=int)
+            picked[k] = np.stack([x[a][rng.integers(0, n_b, size=n_b)] for a in ai])
         pi = rng.integers(0, p, size=p)
-        reps.append(stat(xb[ib][:, pi], axis=(0, 1)) - stat(xa[ia][:, pi], axis=(0, 1)))
-    estimate = stat(xb, axis=(0, 1)) - stat(xa, axis=(0, 1))
-    return _summarise(estimate, reps, n_boot, seed, ci)
+        reps.append(np.asarray(fn(**{k: v[:, :, pi] for k, v in picked.items()}), dtype=float))
+    est = np.asarray(fn(**xs), dtype=float)
+    reps_arr = np.stack(reps)
+    alpha = 100 * (1 - ci) / 2
+    out = {"estimate": _tolist(est), "ci": ci, "n_boot": int(n_boot), "seed": seed}
+    if est.ndim == 0:
+        ok = reps_arr[np.isfinite(reps_arr)]
+        out["n_invalid"] = int(n_boot - ok.size)
+        if ok.size == 0 or out["n_invalid"] > MAX_INVALID * n_boot:
+            return {**out, "ci_low": float("nan"), "ci_high": float("nan"), "se": float("nan"),
+                    "p_le_0": float("nan"), "p_ge_delta": float("nan"), "delta": delta}
+        lo, hi = np.percentile(ok, [alpha, 100 - alpha])
+        return {**out, "ci_low": float(lo), "ci_high": float(hi), "se": float(ok.std(ddof=1)) if ok.size > 1 else 0.0,
+                "p_le_0": float((1 + (ok <= 0).sum()) / (1 + ok.size)),
+                "p_ge_delta": float((1 + (ok >= delta).sum()) / (1 + ok.size)), "delta": delta}
+    lo, hi = np.percentile(reps_arr, [alpha, 100 - alpha], axis=0)
+    return {**out, "ci_low": _tolist(lo), "ci_high": _tolist(hi), "se": _tolist(reps_arr.std(axis=0, ddof=1))}
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjusted p-values (Holm 1979): sorted ascending, p_(i) * (m - i + 1), made monotone
+    and capped at 1; NaN entries are left out of the family and stay NaN."""
+    p = np.asarray(pvalues, dtype=float)
+    idx = [i for i in np.argsort(p, kind="stable") if np.isfinite(p[i])]
+    m, out, running = len(idx), np.full(p.shape, np.nan), 0.0
+    for rank, i in enumerate(idx):
+        running = max(running, min(1.0, p[i] * (m - rank)))
+        out[i] = running
+    return out.tolist()
+
+
+def mde(se: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Minimum detectable effect of a two-sided test at level alpha with the given power: (z_{1-alpha/2} + z_power) * se."""
+    z = NormalDist()
+    return float((z.inv_cdf(1 - alpha / 2) + z.inv_cdf(power)) * se)

@@ -2,9 +2,11 @@
 
     priorlab report runs/retest        # re-render report.html from report.json
 
-At the top, a table of the verdicts; then, per claim, the claim and its source, the protocol, the plot
-that shows the evidence, the effect with its interval next to the paper's number, the verdict and the
-rule that produced it, and the numbers behind it.
+At the top, a table of the verdicts (unadjusted and Holm-adjusted), whether each claim's mechanism was
+active (every gate passed) and the minimum detectable effect; then, per claim, the claim and its source,
+the protocol (with its sha256, and what `--protocol` overrode), the gates table (value next to
+threshold, pass/fail), the plot that shows the evidence, the effect with its interval (and at greedy
+decoding) next to the paper's number, the verdict and the rule that produced it, and the numbers behind it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ section{border-top:2px solid #d0d7de;margin-top:2em;padding-top:.5em}
 .kv{display:grid;grid-template-columns:9em 1fr;gap:.2em 1em;font-size:.93em} .kv div:nth-child(odd){color:#57606a}
 img{max-width:49%;border:1px solid #d0d7de;margin:.3em .3em 0 0} pre{background:#f6f8fa;padding:.6em;overflow:auto;
 font-size:.8em;max-height:24em} .num{font-variant-numeric:tabular-nums}
+.pass{color:#1a7f37;font-weight:600} .fail{color:#cf222e;font-weight:600} .gates td{font-size:.88em}
 """
 
 
@@ -45,6 +48,31 @@ def _interval(c: dict) -> str:
     return f'{_fmt(c["effect"])} <span class="sub">[{_fmt(c["ci_low"])}, {_fmt(c["ci_high"])}]</span>'
 
 
+def _num(x, spec: str) -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def _active(c: dict) -> str:
+    a = c.get("mechanism_active")
+    if a is None:
+        return '<span class="sub">no gates declared</span>'
+    if a:
+        return '<span class="pass">yes</span>'
+    return '<span class="fail">no</span>: ' + html.escape(", ".join(g["name"] for g in c["gates"] if not g["passed"]))
+
+
+def _gates(c: dict) -> str:
+    if not c.get("gates"):
+        return ""
+    rows = "".join(
+        f'<tr><td>{html.escape(g["name"])}</td><td class="num">{_num(g["value"], ".4g")}</td>'
+        f'<td class="num">{html.escape(g["op"])} {g["threshold"]:g}</td>'
+        f'<td class="{"pass" if g["passed"] else "fail"}">{"pass" if g["passed"] else "FAIL"}</td>'
+        f'<td>{html.escape(g.get("why", ""))}</td></tr>' for g in c["gates"])
+    return ('<table class="gates"><tr><th>gate (mechanism precondition)</th><th>measured</th><th>needs</th>'
+            f"<th></th><th>why</th></tr>{rows}</table>")
+
+
 def _img(path: Path) -> str:
     if not path.is_file():
         return f"<p>(missing plot {html.escape(str(path))})</p>"
@@ -57,21 +85,32 @@ def render(report: dict, root: Path) -> str:
     counts = {v: sum(c["verdict"] == v for c in claims) for v in COLORS}
     rows = "".join(
         f'<tr><td><a href="#{c["id"]}">{html.escape(c["id"])}</a></td><td>{_badge(c["verdict"])}</td>'
-        f'<td class="num">{_interval(c)}</td><td>{html.escape(c["metric"])}</td>'
-        f'<td>{html.escape(c["paper"])}</td></tr>' for c in claims)
+        f'<td>{_badge(c.get("verdict_holm", c["verdict"]))}</td><td>{_active(c)}</td>'
+        f'<td class="num">{_interval(c)}</td><td class="num">{_num(c.get("mde"), ".3f")}</td>'
+        f'<td>{html.escape(c["metric"])}</td><td>{html.escape(c["paper"])}</td></tr>' for c in claims)
     sections = []
     for c in claims:
-        reason = f'<p><b>Why untestable:</b> {html.escape(c["reason"])}</p>' if c.get("reason") else ""
+        why = "Why untestable" if c["verdict"] == "untestable" else "Note"
+        reason = f'<p><b>{why}:</b> {html.escape(c["reason"])}</p>' if c.get("reason") else ""
         kv = "".join(f"<div>{k}</div><div>{v}</div>" for k, v in [
             ("claim", html.escape(c["claim"])), ("source", html.escape(c["source"])),
             ("protocol", html.escape(c["protocol"])), ("metric", html.escape(c["metric"])),
             ("effect [95% CI]", _interval(c)), ("paper", html.escape(c["paper"])),
-            ("verdict", _badge(c["verdict"])), ("rule", html.escape(c["rule"])),
+            ("effect at greedy", "–" if not c.get("effect_greedy") or c["effect_greedy"]["estimate"] is None else
+             _interval({"effect": c["effect_greedy"]["estimate"], "ci_low": c["effect_greedy"]["ci_low"],
+                        "ci_high": c["effect_greedy"]["ci_high"]})),
+            ("decoding judged", html.escape(c.get("decoding", "T=1"))),
+            ("MDE (80% power)", "–" if c.get("mde") is None else f'{c["mde"]:.3f} (δ = {c.get("delta", 0):g})'),
+            ("verdict", _badge(c["verdict"]) + " · Holm-adjusted " + _badge(c.get("verdict_holm", c["verdict"]))),
+            ("mechanism active?", _active(c)), ("rule", html.escape(c["rule"])),
+            ("protocol sha256", html.escape((c.get("protocol_sha256") or "")[:16])
+             + (f' <span class="fail">overridden: {html.escape(", ".join(c["protocol_overridden"]))}</span>'
+                if c.get("protocol_overridden") else "")),
             ("seeds", html.escape(", ".join(map(str, c["seeds"]))))])
         plots = "".join(_img(root / p) for p in c.get("plots", []))
         metrics = html.escape(json.dumps(c["metrics"], indent=1, default=str))
         sections.append(f'<section id="{c["id"]}"><h2>{html.escape(c["id"])} {_badge(c["verdict"])}</h2>'
-                        f'<div class="kv">{kv}</div>{reason}<div>{plots}</div>'
+                        f'<div class="kv">{kv}</div>{reason}{_gates(c)}<div>{plots}</div>'
                         f"<details><summary>numbers behind the verdict</summary><pre>{metrics}</pre></details></section>")
     v = report["versions"]
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
@@ -82,8 +121,11 @@ def render(report: dict, root: Path) -> str:
 {report['elapsed_s'] / 60:.1f} min · {html.escape(report.get('created', ''))} · priorlab {html.escape(v['code'])},
 torch {html.escape(v['torch'])} · engine {html.escape(report.get('engine', 'local'))}</p>
 <p>{len(claims)} claims: {summary}. Effects are estimates with 95% bootstrap intervals over seeds and held-out
-problems; each verdict follows the rule printed with it.</p>
-<table><tr><th>claim</th><th>verdict</th><th>effect [95% CI]</th><th>metric</th><th>paper</th></tr>{rows}</table>
+problems; each verdict follows the rule printed with it. A verdict other than <i>untestable</i> is given only
+when every gate of the claim's mechanism passed; the Holm column adjusts for the number of claims tested
+here; MDE is the smallest effect this design detects with 80% power.</p>
+<table><tr><th>claim</th><th>verdict</th><th>Holm-adjusted</th><th>mechanism active?</th><th>effect [95% CI]</th>
+<th>MDE</th><th>metric</th><th>paper</th></tr>{rows}</table>
 {''.join(sections)}
 </body></html>"""
 

@@ -21,7 +21,9 @@ from pathlib import Path
 import priorlab
 from priorlab.claims import get_claim, parse_claims
 from priorlab.claims.base import PRESETS, Lab, Results
+from priorlab.claims.protocol import load_overrides
 from priorlab.common import codeversion, runfiles
+from priorlab.common.stats import holm
 from priorlab.lab.report import write_html
 from priorlab.lab.sweep import run_jobs
 
@@ -46,26 +48,63 @@ def budget_for(preset: str, seeds: int | None):
     return b
 
 
+def protocols_for(modules: dict, protocol_file: str | Path | None) -> dict:
+    """Each claim's PROTOCOL, with the --protocol file's overrides applied (None for claims without one)."""
+    overrides = load_overrides(protocol_file, list(modules)) if protocol_file else {}
+    out = {}
+    for cid, m in modules.items():
+        proto = getattr(m, "PROTOCOL", None)
+        if cid in overrides:
+            if proto is None:
+                raise ValueError(f"--protocol: claim {cid} has no pre-registered protocol to override")
+            proto = proto.override(overrides[cid])
+        out[cid] = proto
+    return out
+
+
+def holm_verdicts(entries: list[dict], alpha: float = 0.025) -> None:
+    """Add `verdict_holm` to each entry: the verdict rule with Holm-adjusted one-sided bootstrap p-values over
+    the claims of this retest whose gates passed (family-wise level `alpha` per side, the one-sided level
+    of the 95% intervals): reproduced if p(effect <= 0) survives and the estimate is >= delta; not
+    reproduced if p(effect >= delta) survives; untestable stays untestable."""
+    live = [e for e in entries if e["verdict"] != "untestable" and e.get("p_le_0") is not None]
+    adj_pos = holm([e["p_le_0"] for e in live])
+    adj_neg = holm([e["p_ge_delta"] for e in live])
+    for e in entries:
+        e["verdict_holm"] = e["verdict"] if e["verdict"] == "untestable" else "inconclusive"
+    for e, pp, pn in zip(live, adj_pos, adj_neg):
+        e["p_le_0_holm"], e["p_ge_delta_holm"] = pp, pn
+        if pp < alpha and e["effect"] >= e["delta"]:
+            e["verdict_holm"] = "reproduced"
+        elif pn < alpha:
+            e["verdict_holm"] = "not reproduced"
+
+
 def retest(claims: str | None = None, preset: str = "quick", seeds: int | None = None, out: str | Path = "runs/retest",
            engine: str = "local", ray_address: str | None = None, workers: int | None = None,
-           progress: bool = True, log=print) -> dict:
+           protocol_file: str | Path | None = None, progress: bool = True, log=print) -> dict:
+    """Run the selected claims' jobs at `preset` and write report.json / report.html into `out`; the report."""
     t0 = time.perf_counter()
     ids = parse_claims(claims)
     budget = budget_for(preset, seeds)
     out = Path(out)
     lab, seed_list = Lab(budget), list(range(budget.seeds))
     modules = {i: get_claim(i) for i in ids}
+    protocols = protocols_for(modules, protocol_file)
     jobs = [j for m in modules.values() for j in m.jobs(lab, seed_list)]
     log(f"retest: {len(ids)} claims, preset {preset}, {budget.seeds} seeds -> {out}")
     run_jobs(jobs, out / "jobs", engine=engine, workers=workers, ray_address=ray_address, progress=progress)
     res = Results(out / "jobs", out / "plots")
     (out / "plots").mkdir(parents=True, exist_ok=True)
-    entries = [modules[i].analyze(lab, res, seed_list) for i in ids]
+    entries = [modules[i].analyze(lab, res, seed_list) if protocols[i] is None
+               else modules[i].analyze(lab, res, seed_list, protocols[i]) for i in ids]
+    holm_verdicts(entries)
     for e in entries:
         e["plots"] = [str(Path(p).relative_to(out)) if Path(p).is_relative_to(out) else p for p in e["plots"]]
     report = {"preset": preset, "elapsed_s": time.perf_counter() - t0, "versions": versions(),
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "engine": engine,
-              "budget": dataclasses.asdict(budget), "seeds": seed_list, "claims": entries}
+              "budget": dataclasses.asdict(budget), "seeds": seed_list,
+              "protocol_file": None if protocol_file is None else str(protocol_file), "claims": entries}
     runfiles.atomic_write_json(out / "report.json", report)
 
     write_html(report, out)
