@@ -1,7 +1,7 @@
 import numpy as np
 
-from priorlab.claims.spurious_rewards import PROTOCOL, Data, measure
 from priorlab.claims.protocol import judge
+from priorlab.claims.spurious_rewards import PROTOCOL, Data, measure
 
 
 def data(rng, base=0.5, correct=0.8, random=0.75, **kw):
