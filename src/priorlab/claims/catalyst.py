@@ -185,7 +185,7 @@ def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dic
     data = Data(base_worst=base(worst), base_best=base(best), correct_worst=table(grid[(worst, "correct")][1]),
                 correct_best=table(grid[(best, "correct")][1]), random_best=table(grid[(best, "random:0.5")][1]),
                 half_best=table(grid[(best, "correct")][1], lambda j: _half(lab, j)),
-                groups_all_equal_max=max(all_equal.values()),
+                groups_all_equal_max=float(np.max(list(all_equal.values()))),  # NaN fails
                 clip_frac_random=_mean_metric(res, grid[(best, "random:0.5")][1], "loss/clip_frac"))
     m = measure(data, protocol, nb)
 
