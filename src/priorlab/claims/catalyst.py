@@ -22,12 +22,13 @@ Hence effect = min(gain(correct, best), gain(random, best), gain(correct half, b
 worst): the better prior out-gains the worse one with the correct reward and full RL even when it gets a
 random reward or half the RL. δ = 0.05 for each clause (5 accuracy points). A clause that fails (e.g. a
 random reward that lowers accuracy) makes the verdict `not reproduced` whatever the other two say; the
-three clause effects are reported beside it with their intervals.
+three clause effects are reported beside it with their intervals. (Later work bears on the second clause:
+on a clean synthetic arithmetic benchmark only the correct reward helped, arXiv 2507.10532.)
 
 Gates (`PROTOCOL`):
 - every prior's base pass rate inside the range where GRPO gets a gradient: at the first RL step (rollouts
   of the base model) of its correct-reward runs at most 80% of the groups have all-equal rewards (the
-  worst prior is the gate's value): a group of equal rewards has zero advantage, so a prior almost always
+  largest share over the priors is the gate's value): a group of equal rewards has zero advantage, so a prior almost always
   right or almost always wrong gives RL nothing to amplify (arXiv 2512.07783: RL gains need data at the
   model's edge of competence);
 - the pretraining budgets gave priors of different quality: base accuracy of the best prior minus the
