@@ -275,7 +275,7 @@ def plot_map(m: dict, path_stem) -> dict[str, str]:
                 raise ValueError(f"plot_map: no cell at {xa['name']}={xv}" + (f", {ya['name']}={yv}" if ya else ""))
             row.append({"effect": _num(c["effect"]), "ci_low": _num(c["ci_low"]), "ci_high": _num(c["ci_high"]),
                         "verdict": c["verdict"], "untestable": c["verdict"] == "untestable",
-                        "failed_gates": list(c.get("failed_gates", []))})
+                        "failed_gates": list(c.get("failed_gates", [])), "reason": c.get("reason", "")})
         rows.append(row)
     data = {"title": f"{m['claim']}: regime map ({m.get('preset', '')})", "xlabel": xa["name"],
             "ylabel": ya["name"] if ya else "", "x": [_tick(v) for v in xa["values"]],
@@ -287,11 +287,11 @@ def plot_map(m: dict, path_stem) -> dict[str, str]:
     from matplotlib.patches import Rectangle
 
     nx, ny = len(data["x"]), len(data["y"])
-    fig, ax = _figure(width=2.0 * nx + 2.6, height=1.25 * ny + 2.0)
+    fig, ax = _figure(width=2.0 * nx + 2.6, height=1.25 * ny + (2.0 if ya else 1.5))
     ax.grid(False)
     effects = [[math.nan if c["effect"] is None else c["effect"] for c in row] for row in rows]
     finite = [abs(e) for row in effects for e in row if math.isfinite(e)]
-    span = max(finite + [data["delta"] or 0.0, 1e-3])
+    span = max(finite + [1.2 * (data["delta"] or 0.0), 1e-3])
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span)
     cmap = colormaps["RdBu"].with_extremes(bad="#e6e6e6")
     img = ax.imshow(effects, cmap=cmap, norm=norm, aspect="auto", origin="lower")
@@ -305,6 +305,8 @@ def plot_map(m: dict, path_stem) -> dict[str, str]:
             if c["untestable"] and c["failed_gates"]:
                 more = len(c["failed_gates"]) - 1
                 lines.append("gate: " + c["failed_gates"][0] + (f" +{more}" if more else ""))
+            elif c["verdict"] in ("untestable", "error") and c["reason"]:  # a claim without gates says why
+                lines += textwrap.wrap(c["reason"], 30, max_lines=2, placeholder=" …")
             if c["untestable"] or c["verdict"] == "error":
                 ax.add_patch(Rectangle((ix - 0.5, iy - 0.5), 1, 1, fill=False, lw=0, edgecolor="#444444",
                                        hatch="///" if c["untestable"] else "xx", alpha=0.45))
@@ -322,7 +324,7 @@ def plot_map(m: dict, path_stem) -> dict[str, str]:
         cbar.ax.axhline(data["delta"], color="black", lw=1.5)
         label += f"\n(black line: δ = {data['delta']:g})"
     cbar.set_label(label, fontsize=8)
-    ax.set_title(data["title"] + "\nhatched: untestable (a mechanism gate failed)", fontsize=11)
+    ax.set_title(data["title"] + "\nhatched: untestable (the cell says which gate failed, or why)", fontsize=11)
     ax.set_xlabel(data["xlabel"], fontsize=10)
     ax.set_ylabel(data["ylabel"], fontsize=10)
     return _save(fig, path_stem, data)
