@@ -133,7 +133,8 @@ def _map(axes, verdicts, effects):
     points = list(itertools.product(*(a["values"] for a in axes)))
     cells = [{"at": {a["name"]: v for a, v in zip(axes, p)}, "effect": e, "ci_low": None if e is None else e - 0.1,
               "ci_high": None if e is None else e + 0.1, "verdict": v,
-              "failed_gates": ["clip_frac_random"] if v == "untestable" else [], "reason": ""}
+              "gates": [{"name": "clip_frac_random", "value": 0.0 if v == "untestable" else 0.05, "op": ">=",
+                         "threshold": 0.01, "passed": v != "untestable"}], "reason": ""}
              for p, v, e in zip(points, verdicts, effects)]
     return {"claim": "spurious-rewards", "preset": "smoke", "axes": axes, "cells": cells, "delta": 0.5,
             "metric": "gain(random) / gain(correct)"}
@@ -149,12 +150,14 @@ def test_plot_map_2d_hatches_untestable_cells(tmp_path, drawn):
     assert [[c["verdict"] for c in row] for row in data["cells"]] == [["untestable", "inconclusive"],
                                                                    ["untestable", "reproduced"]]
     assert [[c["untestable"] for c in row] for row in data["cells"]] == [[True, False], [True, False]]
-    assert data["cells"][0][0]["failed_gates"] == ["clip_frac_random"] and data["cells"][1][0]["effect"] is None
+    assert data["cells"][0][0]["failed_gates"] == [{"name": "clip_frac_random", "value": 0.0, "op": ">=",
+                                                    "threshold": 0.01}]
+    assert data["cells"][0][1]["failed_gates"] == [] and data["cells"][1][0]["effect"] is None
     ax = drawn[0].axes[0]
     hatched = [p for p in ax.patches if p.get_hatch() == "///"]
     assert sorted((p.get_x() + 0.5, p.get_y() + 0.5) for p in hatched) == [(0, 0), (0, 1)]  # column updates=1
     texts = [t.get_text() for t in ax.texts]
-    assert any("gate: clip_frac_random" in t for t in texts) and any(t.startswith("reproduced\n+0.8") for t in texts)
+    assert any("gate clip_frac_random\n= 0, needs >= 0.01" in t for t in texts) and any(t.startswith("reproduced\n+0.8") for t in texts)
 
 
 def test_plot_map_1d_is_one_row(tmp_path, drawn):

@@ -254,7 +254,8 @@ def _tick(v) -> str:
 def plot_map(m: dict, path_stem) -> dict[str, str]:
     """A regime map as a heatmap: one cell per grid point; colour = effect (diverging around 0, δ marked on the
     colour bar, grey where undefined); text = verdict and effect [95% CI]; hatched = untestable, with the
-    first failed gate named (all of them are in the map's JSON); crossed = the cell's analysis failed.
+    first failed gate, its value and threshold (all of them are in the JSON), or, for a claim without gates,
+    its reason; crossed = the cell's analysis failed.
 
     m: a map of `lab.maps.run_map` ({"claim", "preset", "axes", "cells", "metric", "delta"}). One axis -> one
     row of cells; two -> the first axis across, the second down.
@@ -275,7 +276,9 @@ def plot_map(m: dict, path_stem) -> dict[str, str]:
                 raise ValueError(f"plot_map: no cell at {xa['name']}={xv}" + (f", {ya['name']}={yv}" if ya else ""))
             row.append({"effect": _num(c["effect"]), "ci_low": _num(c["ci_low"]), "ci_high": _num(c["ci_high"]),
                         "verdict": c["verdict"], "untestable": c["verdict"] == "untestable",
-                        "failed_gates": list(c.get("failed_gates", [])), "reason": c.get("reason", "")})
+                        "failed_gates": [{k: g[k] for k in ("name", "value", "op", "threshold")}
+                                         for g in c.get("gates", []) if not g["passed"]],
+                        "reason": c.get("reason", "")})
         rows.append(row)
     data = {"title": f"{m['claim']}: regime map ({m.get('preset', '')})", "xlabel": xa["name"],
             "ylabel": ya["name"] if ya else "", "x": [_tick(v) for v in xa["values"]],
@@ -303,8 +306,10 @@ def plot_map(m: dict, path_stem) -> dict[str, str]:
             lines.append("effect –" if e is None else f"{e:+.3g}" + (
                 "" if c["ci_low"] is None else f" [{c['ci_low']:+.2g}, {c['ci_high']:+.2g}]"))
             if c["untestable"] and c["failed_gates"]:
-                more = len(c["failed_gates"]) - 1
-                lines.append("gate: " + c["failed_gates"][0] + (f" +{more}" if more else ""))
+                g, more = c["failed_gates"][0], len(c["failed_gates"]) - 1
+                value = "not measured" if g["value"] is None else f"= {g['value']:.3g}"
+                lines += [f"gate {g['name']}", f"{value}, needs {g['op']} {g['threshold']:g}"
+                          + (f" (+{more} more)" if more else "")]
             elif c["verdict"] in ("untestable", "error") and c["reason"]:  # a claim without gates says why
                 lines += textwrap.wrap(c["reason"], 30, max_lines=2, placeholder=" …")
             if c["untestable"] or c["verdict"] == "error":
