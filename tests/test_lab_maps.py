@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +106,33 @@ def test_map_end_to_end_and_resume(tmp_path):
     assert len(list((out / "jobs").iterdir())) == n_jobs
     again = json.loads((out / "maps" / "spurious-rewards.json").read_text())
     assert [c["effect"] for c in again["cells"]] == [c["effect"] for c in m["cells"]]
+
+
+def _fake_map(tmp_path, claim):
+    from priorlab.lab.plots import plot_map
+
+    cells = [{"at": {"lr": lr}, "effect": 0.1, "ci_low": -0.1, "ci_high": 0.3, "verdict": v, "reason": "",
+              "gates": [], "failed_gates": [], "plots": []}
+             for lr, v in ((1e-5, "inconclusive"), (3e-5, "untestable"))]
+    m = {"claim": claim, "preset": "smoke", "seeds": [0, 1], "axes": [{"name": "lr", "values": [1e-5, 3e-5]}],
+         "metric": "effect", "delta": 0.5, "cells": cells, "created": "now", "engine": "local", "elapsed_s": 1.0,
+         "versions": {"code": "x", "torch": "y"}}
+    stem = tmp_path / "maps" / f"{claim}-heatmap"
+    m["heatmap"] = {k: str(Path(p).relative_to(tmp_path)) for k, p in plot_map(m, stem).items() if k != "json"}
+    (tmp_path / "maps" / f"{claim}.json").write_text(json.dumps(m))
+    return m
+
+
+def test_maps_join_the_report_and_survive_a_retest_into_the_same_out(tmp_path):
+    m = _fake_map(tmp_path, "one-shot")
+    maps.add_to_report(tmp_path, m, PRESETS["smoke"])  # no retest here yet: a report with maps only
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["claims"] == [] and rep["maps"] == [maps.report_entry(m)]
+    assert rep["maps"][0]["verdicts"] == {"inconclusive": 1, "untestable": 1}
+    html = (tmp_path / "report.html").read_text()
+    assert '<section id="maps">' in html and "Regime map: lr (1e-05, 3e-05)" in html and 'class="map"' in html
+    maps.add_to_report(tmp_path, m, PRESETS["smoke"])  # the same claim again replaces its map
+    assert len(json.loads((tmp_path / "report.json").read_text())["maps"]) == 1
+    assert maps.kept_maps(tmp_path) == rep["maps"]
+    (tmp_path / "maps" / "one-shot.json").unlink()
+    assert maps.kept_maps(tmp_path) == []  # a map whose file is gone is not carried into a new report

@@ -12,7 +12,9 @@ the claim's jobs (the claim fixes that dial, or does not use it) is an error, no
 Writes `OUT/maps/CLAIM.json` (`axes`; `cells`, one per grid point: `at` {axis: value}, effect, ci_low,
 ci_high, verdict, reason, every gate's value and the failed ones), the heatmap `OUT/maps/CLAIM-heatmap.
 {png,svg,json}` (`lab.plots.plot_map`), each cell's own figures under `OUT/maps/CLAIM/<cell>/`, and adds
-the map to `OUT/report.json` ("maps") and `report.html` (under the claim).
+the map to `OUT/report.json` ("maps") and `report.html` (under the claim). A cell's verdict is the
+claim's own rule at that point, unadjusted for the number of cells: a map is read as a pattern (where
+the mechanism is active, where the effect appears), not as a family of independent tests.
 """
 
 from __future__ import annotations
