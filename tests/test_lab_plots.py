@@ -125,3 +125,47 @@ def test_plot_sparsity_from_diff_checkpoints(tmp_path):
     data = check_files(plots.plot_sparsity_per_layer(per_layer, tmp_path / "sp"))
     # blocks.0: 2 of 16 changed; other (head.w): 1 of 2
     assert data["series"] == {"frac_bf16": [0.125, 0.5], "frac_fp32": [0.125, 0.5], "frac_atol": [0.125, 0.5]}
+
+
+def _map(axes, verdicts, effects):
+    import itertools
+
+    points = list(itertools.product(*(a["values"] for a in axes)))
+    cells = [{"at": {a["name"]: v for a, v in zip(axes, p)}, "effect": e, "ci_low": None if e is None else e - 0.1,
+              "ci_high": None if e is None else e + 0.1, "verdict": v,
+              "gates": [{"name": "clip_frac_random", "value": 0.0 if v == "untestable" else 0.05, "op": ">=",
+                         "threshold": 0.01, "passed": v != "untestable"}], "reason": ""}
+             for p, v, e in zip(points, verdicts, effects)]
+    return {"claim": "spurious-rewards", "preset": "smoke", "axes": axes, "cells": cells, "delta": 0.5,
+            "metric": "gain(random) / gain(correct)"}
+
+
+def test_plot_map_2d_hatches_untestable_cells(tmp_path, drawn):
+    axes = [{"name": "updates_per_batch", "values": [1, 4]}, {"name": "prior_share", "values": [0.1, 0.35]}]
+    # cells in grid order (first axis slowest): (1, .1) (1, .35) (4, .1) (4, .35)
+    m = _map(axes, ["untestable", "untestable", "inconclusive", "reproduced"], [0.0, None, 0.2, 0.8])
+    data = check_files(plots.plot_map(m, tmp_path / "map"))
+    assert data["x"] == ["1", "4"] and data["y"] == ["0.1", "0.35"] and data["delta"] == 0.5
+    # rows are the second axis: row 0 is prior_share .1 -> cells (1, .1) and (4, .1)
+    assert [[c["verdict"] for c in row] for row in data["cells"]] == [["untestable", "inconclusive"],
+                                                                   ["untestable", "reproduced"]]
+    assert [[c["untestable"] for c in row] for row in data["cells"]] == [[True, False], [True, False]]
+    assert data["cells"][0][0]["failed_gates"] == [{"name": "clip_frac_random", "value": 0.0, "op": ">=",
+                                                    "threshold": 0.01}]
+    assert data["cells"][0][1]["failed_gates"] == [] and data["cells"][1][0]["effect"] is None
+    ax = drawn[0].axes[0]
+    hatched = [p for p in ax.patches if p.get_hatch() == "///"]
+    assert sorted((p.get_x() + 0.5, p.get_y() + 0.5) for p in hatched) == [(0, 0), (0, 1)]  # column updates=1
+    texts = [t.get_text() for t in ax.texts]
+    assert any("gate clip_frac_random\n= 0, needs >= 0.01" in t for t in texts) and any(t.startswith("reproduced\n+0.8") for t in texts)
+
+
+def test_plot_map_1d_is_one_row(tmp_path, drawn):
+    m = _map([{"name": "lr", "values": [1e-5, 3e-5, 1e-4]}], ["reproduced", "untestable", "not reproduced"],
+             [0.7, 0.1, -0.2])
+    paths = plots.plot_map(m, tmp_path / "row")
+    data = json.loads(Path(paths["json"]).read_text())
+    assert data["x"] == ["1e-05", "3e-05", "0.0001"] and data["y"] == [""] and len(data["cells"]) == 1
+    assert len([p for p in drawn[0].axes[0].patches if p.get_hatch() == "///"]) == 1
+    with pytest.raises(ValueError, match="no cell"):
+        plots.plot_map({**m, "cells": m["cells"][:2]}, tmp_path / "bad")

@@ -16,12 +16,13 @@ bootstrap of `common.stats`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from priorlab.claims import knobs as knobs_
 from priorlab.claims.protocol import Measurement, Protocol, judge
 from priorlab.common import runfiles, stats
 from priorlab.evals.snapshot import SnapshotConfig, load_snapshot
@@ -98,15 +99,19 @@ class Lab:
     """Builds the jobs of a preset; identical conditions give identical (deduplicated) jobs.
 
     Each method constructs its stage's config dataclass directly, so a wrong or renamed field raises
-    TypeError when the jobs are built, before anything runs.
+    TypeError when the jobs are built, before anything runs. `knobs` (`claims.knobs`: e.g. {"lr": 1e-5,
+    "prior_share": 0.2}) move every job to one point of a regime map; without knobs the jobs are the preset's.
     """
 
-    def __init__(self, budget: Budget):
-        self.b = budget
+    def __init__(self, budget: Budget, knobs: Mapping | None = None):
+        self.knobs = knobs_.freeze(knobs)
+        self.b = knobs_.budget(budget, self.knobs)
+        self.difficulty = self.knobs.get("difficulty", RL_DIFFICULTY)  # where a claim takes the default
 
     def prior(self, mixture: str = MAIN_PRIOR, size: str | None = None, tokens: int | None = None, seed: int = 0) -> Job:
         b = self.b
         size, tokens = size or b.size, tokens or b.tokens
+        mixture = knobs_.mixture(mixture, self.knobs)
         cfg = PretrainConfig(mixture=mixture, size=size, tokens=tokens, seed=seed, batch_size=b.pt_batch,
                              seq_len=b.pt_seq, eval_every=10_000,
                              ckpt_every=max(50, tokens // (b.pt_batch * b.pt_seq) // 4))
@@ -120,23 +125,25 @@ class Lab:
         """`rl` runs [prior seed][RL seed] from each prior; `kw` as for `rl`."""
         return [[self.rl(p, s, **kw) for s in seeds] for p in priors]
 
-    def rl(self, init: Job, seed: int, reward: str = "correct", algo: str = "grpo", difficulty: str = RL_DIFFICULTY,
+    def rl(self, init: Job, seed: int, reward: str = "correct", algo: str = "grpo", difficulty: str | None = None,
            steps: int | None = None, tag: str = "", **kw) -> Job:
         """GRPO-family run from `init`; `kw` are further RLConfig fields (e.g. train_problems, overrides)."""
         b = self.b
-        steps = steps or b.rl_steps
+        steps, difficulty = steps or b.rl_steps, difficulty or self.difficulty
+        fields, knobbed = knobs_.rl_kwargs(self.knobs, kw)
         cfg = RLConfig(reward=reward, algo=algo, steps=steps, seed=seed, prompts_per_step=b.prompts,
                        group_size=b.group, difficulty=difficulty, eval_every=max(1, steps // 2),
                        ckpt_every=max(1, steps // 2), eval_problems=min(50, b.eval_problems), eval_samples=2,
-                       max_new_tokens=b.max_new_tokens, label_samples=8 if b.name != "smoke" else 2, **kw)
-        extra = "".join(f"/{k}={v}" for k, v in kw.items())
+                       max_new_tokens=b.max_new_tokens, label_samples=8 if b.name != "smoke" else 2, **fields)
+        extra = "".join(f"/{k}={v}" for k, v in kw.items()) + knobbed
         if difficulty != RL_DIFFICULTY:
             extra += f"/{difficulty}"
         return Job("rl", cfg, deps=(init,), label=f"{tag or init.label}/{reward}/{algo}{extra}/s{seed}")
 
-    def snapshot(self, model: Job, difficulty: str = RL_DIFFICULTY, *, samples: int | None = None,
+    def snapshot(self, model: Job, difficulty: str | None = None, *, samples: int | None = None,
                  problems: int | None = None, checkpoint: int | None = None, temperature: float = 1.0) -> Job:
         b = self.b
+        difficulty = difficulty or self.difficulty
         cfg = SnapshotConfig(difficulty=difficulty, samples=samples or b.eval_samples,
                              problems=problems or b.eval_problems, temperature=temperature, seed=0,
                              max_new_tokens=max(b.max_new_tokens, 128), checkpoint=checkpoint)
@@ -152,7 +159,8 @@ class Lab:
                         lr=3e-4)
         return Job("sft", cfg, deps=(init,), label=f"{init.label}/sft-{teacher_format}/s{seed}")
 
-    def srl(self, init: Job, seed: int, expert_format: str = "code", difficulty: str = RL_DIFFICULTY) -> Job:
+    def srl(self, init: Job, seed: int, expert_format: str = "code", difficulty: str | None = None) -> Job:
+        difficulty = difficulty or self.difficulty
         cfg = SRLConfig(expert_format=expert_format, steps=self.b.srl_steps, seed=seed, difficulty=difficulty,
                         prompts_per_step=self.b.prompts, group_size=self.b.group, lr=1e-4)
         return Job("srl", cfg, deps=(init,), label=f"{init.label}/srl-{expert_format}/s{seed}")

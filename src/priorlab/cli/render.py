@@ -223,6 +223,21 @@ def retest_table(rep: dict) -> None:
     console.print(t)
 
 
+def map_table(m: dict) -> None:
+    """One row per cell of a regime map: the grid point, verdict, effect and its 95% CI, failed gates."""
+    names = [a["name"] for a in m["axes"]]
+    t = Table(title=f"regime map: {m['claim']} ({m['preset']}, {len(m['seeds'])} seeds, {m['elapsed_s'] / 60:.1f} min)")
+    for col in (*names, "verdict", "effect", "95% CI", "failed gates"):
+        t.add_column(col)
+    for c in m["cells"]:
+        ci = "-" if c["ci_low"] is None else f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+        eff = "-" if c["effect"] is None else f"{c['effect']:+.3f}"
+        v = c["verdict"]
+        t.add_row(*(f"{c['at'][n]:g}" if isinstance(c["at"][n], float) else str(c["at"][n]) for n in names),
+                  f"[{VERDICT_COLORS.get(v, 'white')}]{v}[/]", eff, ci, ", ".join(c["failed_gates"]) or "-")
+    console.print(t)
+
+
 # ------------------------------------------------------------------------------------------ diff
 def label(path: str | Path) -> str:
     """A short name for a checkpoint path: the run directory's name, not `model.safetensors`."""

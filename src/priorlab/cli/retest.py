@@ -3,6 +3,8 @@ report.html (library: `priorlab.lab.retest`).
 
     priorlab retest --preset quick --out runs/retest
     priorlab retest --claims one-shot,calibration --preset smoke --engine ray --out runs/rt
+    priorlab retest --map spurious-rewards --preset smoke --out runs/rt          # the claim's default map
+    priorlab retest --map update-sparsity --axis lr=1e-5,1e-4 --axis rl_steps=10,30 --out runs/rt
 """
 
 import signal
@@ -27,6 +29,11 @@ def retest(
     workers: int | None = typer.Option(None, help="parallel runs (default: CPU cores)"),
     protocol: Path | None = typer.Option(None, help="YAML/JSON overrides of the pre-registered protocols: "
                                          "{claim-id: {delta: x, gates: {name: threshold}}}; the report marks them"),
+    map_claim: str | None = typer.Option(None, "--map", help="a regime map of this claim: its protocol at every "
+                                         "grid point of --axis (default: the claim's default map) -> OUT/maps/"),
+    axis: list[str] | None = typer.Option(None, help="NAME=v1,v2,... a map's axis (repeat for a 2-D map); names: "
+                                          "updates_per_batch, lr, rl_steps, group_size, size, tokens, prior_share, "
+                                          "difficulty, kl_beta, entropy_coef, temperature"),
     quiet: bool = typer.Option(False, help="no progress bar"),
 ):
     """Re-test the claims: runs (shared and cached), verdicts with CIs, report.json + report.html."""
@@ -37,6 +44,19 @@ def retest(
 
     signal.signal(signal.SIGTERM, _terminate)
 
+    if map_claim is not None or axis:
+        from priorlab.lab.maps import parse_axis, run_map
+
+        if map_claim is None:
+            raise ValueError("--axis needs --map CLAIM (the claim whose protocol is mapped)")
+        if claims is not None:
+            raise ValueError("--claims and --map: a map runs one claim; run the retest and the map separately")
+        axes = [parse_axis(a) for a in axis or []]
+        m = run_map(map_claim, axes, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
+                    protocol_file=protocol, progress=not quiet, log=console.print)
+        render.map_table(m)
+        console.print(f"wrote {out}/maps/{map_claim}.json, {out}/{m['heatmap']['png']} and {out}/report.html")
+        return
     rep = run(claims, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
               protocol_file=protocol, progress=not quiet, log=console.print)
     render.retest_table(rep)

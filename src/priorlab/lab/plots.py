@@ -1,4 +1,5 @@
-"""Figures for the report: pass@k curves, reliability diagrams, format shares, entropy, update sparsity.
+"""Figures for the report: pass@k curves, reliability diagrams, format shares, entropy, update sparsity,
+regime-map heatmaps.
 
 Every function writes three files next to each other and returns their paths:
 
@@ -239,4 +240,96 @@ def plot_conditions(values: dict, path_stem, ylabel: str, title: str = "Conditio
     if reference is not None:
         ax.axhline(reference, color="grey", ls="--", lw=1)
     _label(ax, data)
+    return _save(fig, path_stem, data)
+
+
+VERDICT_SHORT = {"reproduced": "reproduced", "not reproduced": "not reproduced", "inconclusive": "inconclusive",
+                 "untestable": "untestable", "error": "analysis error"}
+
+
+def _tick(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def plot_map(m: dict, path_stem) -> dict[str, str]:
+    """A regime map as a heatmap: one cell per grid point; colour = effect (diverging around 0, δ marked on the
+    colour bar, grey where undefined); text = verdict and effect [95% CI]; hatched = untestable, with the
+    first failed gate, its value and threshold (all of them are in the JSON), or, for a claim without gates,
+    its reason; crossed = the cell's analysis failed.
+
+    m: a map of `lab.maps.run_map` ({"claim", "preset", "axes", "cells", "metric", "delta"}). One axis -> one
+    row of cells; two -> the first axis across, the second down.
+    """
+    import textwrap
+
+    axes, cells = m["axes"], m["cells"]
+    if not 1 <= len(axes) <= 2 or not cells:
+        raise ValueError(f"plot_map needs 1 or 2 axes and some cells, got {len(axes)} axes, {len(cells)} cells")
+    xa, ya = axes[0], axes[1] if len(axes) == 2 else None
+    by_at = {tuple(c["at"][a["name"]] for a in axes): c for c in cells}
+    rows = []
+    for yv in (ya["values"] if ya else [None]):
+        row = []
+        for xv in xa["values"]:
+            c = by_at.get((xv,) if ya is None else (xv, yv))
+            if c is None:
+                raise ValueError(f"plot_map: no cell at {xa['name']}={xv}" + (f", {ya['name']}={yv}" if ya else ""))
+            row.append({"effect": _num(c["effect"]), "ci_low": _num(c["ci_low"]), "ci_high": _num(c["ci_high"]),
+                        "verdict": c["verdict"], "untestable": c["verdict"] == "untestable",
+                        "failed_gates": [{k: g[k] for k in ("name", "value", "op", "threshold")}
+                                         for g in c.get("gates", []) if not g["passed"]],
+                        "reason": c.get("reason", "")})
+        rows.append(row)
+    data = {"title": f"{m['claim']}: regime map ({m.get('preset', '')})", "xlabel": xa["name"],
+            "ylabel": ya["name"] if ya else "", "x": [_tick(v) for v in xa["values"]],
+            "y": [_tick(v) for v in ya["values"]] if ya else [""], "metric": m.get("metric", ""),
+            "delta": _num(m.get("delta")), "cells": rows}
+
+    from matplotlib import colormaps
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Rectangle
+
+    nx, ny = len(data["x"]), len(data["y"])
+    fig, ax = _figure(width=2.0 * nx + 2.6, height=1.25 * ny + (2.0 if ya else 1.5))
+    ax.grid(False)
+    effects = [[math.nan if c["effect"] is None else c["effect"] for c in row] for row in rows]
+    finite = [abs(e) for row in effects for e in row if math.isfinite(e)]
+    span = max(finite + [1.2 * (data["delta"] or 0.0), 1e-3])
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span)
+    cmap = colormaps["RdBu"].with_extremes(bad="#e6e6e6")
+    img = ax.imshow(effects, cmap=cmap, norm=norm, aspect="auto", origin="lower")
+    for iy, row in enumerate(rows):
+        for ix, c in enumerate(row):
+            e = c["effect"]
+            dark = e is not None and abs(e) / span > 0.6
+            lines = [VERDICT_SHORT.get(c["verdict"], c["verdict"])]
+            lines.append("effect –" if e is None else f"{e:+.3g}" + (
+                "" if c["ci_low"] is None else f" [{c['ci_low']:+.2g}, {c['ci_high']:+.2g}]"))
+            if c["untestable"] and c["failed_gates"]:
+                g, more = c["failed_gates"][0], len(c["failed_gates"]) - 1
+                value = "not measured" if g["value"] is None else f"= {g['value']:.3g}"
+                lines += [f"gate {g['name']}", f"{value}, needs {g['op']} {g['threshold']:g}"
+                          + (f" (+{more} more)" if more else "")]
+            elif c["verdict"] in ("untestable", "error") and c["reason"]:  # a claim without gates says why
+                lines += textwrap.wrap(c["reason"], 30, max_lines=2, placeholder=" …")
+            if c["untestable"] or c["verdict"] == "error":
+                ax.add_patch(Rectangle((ix - 0.5, iy - 0.5), 1, 1, fill=False, lw=0, edgecolor="#444444",
+                                       hatch="///" if c["untestable"] else "xx", alpha=0.45))
+            ax.text(ix, iy, "\n".join(lines), ha="center", va="center", fontsize=8,
+                    color="white" if dark else "black", fontweight="bold" if c["verdict"] == "reproduced" else None,
+                    bbox=None if not (c["untestable"] or c["verdict"] == "error") else
+                    {"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.75})
+    ax.set_xticks(range(nx), data["x"])
+    ax.set_yticks(range(ny), data["y"])
+    if ya is None:
+        ax.tick_params(axis="y", left=False)
+    cbar = fig.colorbar(img, ax=ax, fraction=0.08, pad=0.03)
+    label = "effect: " + "\n".join(textwrap.wrap(data["metric"], 40))
+    if data["delta"]:
+        cbar.ax.axhline(data["delta"], color="black", lw=1.5)
+        label += f"\n(black line: δ = {data['delta']:g})"
+    cbar.set_label(label, fontsize=8)
+    ax.set_title(data["title"] + "\nhatched: untestable (the cell says which gate failed, or why)", fontsize=11)
+    ax.set_xlabel(data["xlabel"], fontsize=10)
+    ax.set_ylabel(data["ylabel"], fontsize=10)
     return _save(fig, path_stem, data)

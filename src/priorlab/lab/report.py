@@ -6,7 +6,9 @@ At the top, a table of the verdicts (unadjusted and Holm-adjusted), whether each
 active (every gate passed) and the minimum detectable effect; then, per claim, the claim and its source,
 the protocol (with its sha256, and what `--protocol` overrode), the gates table (value next to
 threshold, pass/fail), the plot that shows the evidence, the effect with its interval (and at greedy
-decoding) next to the paper's number, the verdict and the rule that produced it, and the numbers behind it.
+decoding) next to the paper's number, the verdict and the rule that produced it, and the numbers behind it;
+and the claim's regime maps (`priorlab retest --map`, `lab.maps`): the heatmap and a table of its cells.
+Maps of claims this report did not retest get a section of their own.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ section{border-top:2px solid #d0d7de;margin-top:2em;padding-top:.5em}
 .kv{display:grid;grid-template-columns:9em 1fr;gap:.2em 1em;font-size:.93em} .kv div:nth-child(odd){color:#57606a}
 img{max-width:49%;border:1px solid #d0d7de;margin:.3em .3em 0 0} pre{background:#f6f8fa;padding:.6em;overflow:auto;
 font-size:.8em;max-height:24em} .num{font-variant-numeric:tabular-nums}
-.pass{color:#1a7f37;font-weight:600} .fail{color:#cf222e;font-weight:600} .gates td{font-size:.88em}
+img.map{max-width:100%} .pass{color:#1a7f37;font-weight:600} .fail{color:#cf222e;font-weight:600} .gates td{font-size:.88em}
 """
 
 
@@ -73,15 +75,38 @@ def _gates(c: dict) -> str:
             f"<th></th><th>why</th></tr>{rows}</table>")
 
 
-def _img(path: Path) -> str:
+def _img(path: Path, cls: str = "") -> str:
     if not path.is_file():
         return f"<p>(missing plot {html.escape(str(path))})</p>"
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    klass = f' class="{cls}"' if cls else ""
+    return f'<img{klass} alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+
+
+def _value(v) -> str:
+    return format(v, "g") if isinstance(v, float) else str(v)
+
+
+def _map(mp: dict, root: Path) -> str:
+    """A regime map: its axes, verdict counts, heatmap and (folded) one row per cell from OUT/maps/CLAIM.json."""
+    axes = " × ".join(f'{a["name"]} ({", ".join(_value(v) for v in a["values"])})' for a in mp["axes"])
+    counts = ", ".join(f"{n} {v}" for v, n in mp.get("verdicts", {}).items())
+    rows = ""
+    path = root / mp["file"]
+    if path.is_file():
+        for c in json.loads(path.read_text())["cells"]:
+            at = ", ".join(f"{k}={_value(v)}" for k, v in c["at"].items())
+            rows += (f'<tr><td>{html.escape(at)}</td><td>{_badge(c["verdict"])}</td><td class="num">{_interval(c)}</td>'
+                     f'<td>{html.escape(", ".join(c["failed_gates"]) or "–")}</td></tr>')
+    table = ("<details><summary>cells</summary><table><tr><th>point</th><th>verdict</th><th>effect [95% CI]</th>"
+             f"<th>failed gates</th></tr>{rows}</table></details>") if rows else ""
+    return (f'<h3>Regime map: {html.escape(axes)}</h3><p class="sub">preset {html.escape(str(mp.get("preset")))} · '
+            f'{mp["cells"]} cells: {html.escape(counts)} · {html.escape(mp["file"])}</p>'
+            f'{_img(root / mp["heatmap"]["png"], "map")}{table}')
 
 
 def render(report: dict, root: Path) -> str:
-    claims = report["claims"]
+    claims, maps = report["claims"], report.get("maps", [])
     counts = {v: sum(c["verdict"] == v for c in claims) for v in COLORS}
     rows = "".join(
         f'<tr><td><a href="#{c["id"]}">{html.escape(c["id"])}</a></td><td>{_badge(c["verdict"])}</td>'
@@ -108,12 +133,20 @@ def render(report: dict, root: Path) -> str:
                 if c.get("protocol_overridden") else "")),
             ("seeds", html.escape(", ".join(map(str, c["seeds"]))))])
         plots = "".join(_img(root / p) for p in c.get("plots", []))
+        plots += "".join(_map(mp, root) for mp in maps if mp["claim"] == c["id"])
         metrics = html.escape(json.dumps(c["metrics"], indent=1, default=str))
         sections.append(f'<section id="{c["id"]}"><h2>{html.escape(c["id"])} {_badge(c["verdict"])}</h2>'
                         f'<div class="kv">{kv}</div>{reason}{_gates(c)}<div>{plots}</div>'
                         f"<details><summary>numbers behind the verdict</summary><pre>{metrics}</pre></details></section>")
+    retested = {c["id"] for c in claims}
+    orphans = [mp for mp in maps if mp["claim"] not in retested]
+    if orphans:
+        sections.append('<section id="maps"><h2>Regime maps</h2><p>Claims mapped in this directory without a '
+                        "retest of the claim itself; each cell is the claim's protocol at that point, judged by "
+                        "its rule.</p>" + "".join(f'<h2 id="map-{html.escape(mp["claim"])}">{html.escape(mp["claim"])}'
+                                                 f"</h2>{_map(mp, root)}" for mp in orphans) + "</section>")
     v = report["versions"]
-    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "none retested here, only regime maps"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>priorlab retest ({report['preset']})</title>
 <style>{CSS}</style></head><body>
 <h1>priorlab retest</h1>

@@ -2,6 +2,7 @@
 
     priorlab retest --preset quick --out runs/retest          # all twelve claims
     priorlab retest --claims one-shot,calibration --preset smoke --seeds 2 --out /tmp/rt
+    priorlab retest --map spurious-rewards --axis lr=1e-5,3e-5 --preset smoke --out /tmp/rt   # lab.maps
 
 Collects the jobs of every selected claim (shared conditions are one job), runs the ones not finished
 yet (locally in worker processes, or on Ray), then lets each claim analyse its results and writes
@@ -24,6 +25,7 @@ from priorlab.claims.base import PRESETS, Lab, Results
 from priorlab.claims.protocol import load_overrides
 from priorlab.common import codeversion, runfiles
 from priorlab.common.stats import holm
+from priorlab.lab.maps import kept_maps
 from priorlab.lab.report import write_html
 from priorlab.lab.sweep import run_jobs
 
@@ -105,6 +107,9 @@ def retest(claims: str | None = None, preset: str = "quick", seeds: int | None =
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "engine": engine,
               "budget": dataclasses.asdict(budget), "seeds": seed_list,
               "protocol_file": None if protocol_file is None else str(protocol_file), "claims": entries}
+    maps = kept_maps(out)  # regime maps written into this OUT before stay in its report
+    if maps:
+        report["maps"] = maps
     runfiles.atomic_write_json(out / "report.json", report)
 
     write_html(report, out)

@@ -7,13 +7,18 @@ verbalised confidence, shortcuts) and the corpus size. Named presets ship as YAM
 `world/presets/`; a user passes their own file (YAML or JSON) with `--mixture PATH`.
 
     mix = load_mixture("code-prior")        # or load_mixture("my_mix.yaml")
+    mix = load_mixture("code-prior@code=0.2")   # derived: code's share 0.2, the others rescaled
+
+A derived mixture `BASE@FORMAT=SHARE` is named by its recipe, so the name alone determines its content
+(given the sources, which the job and pretraining caches hash): regime maps dial a prior's format share
+through it without writing mixture files.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -133,11 +138,36 @@ def preset_names() -> list[str]:
                   if p.name.endswith(".yaml"))
 
 
+def with_share(mix: Mixture, fmt: str, share: float) -> Mixture:
+    """`mix` with `fmt`'s share set to `share` and every other format's share scaled by (1 - share) / (1 - old
+    share), so they keep their ratios and the shares sum to 1; noise, difficulty and behaviours unchanged.
+    A format the mixture lacks is added clean (no corruption, no misconception)."""
+    if fmt not in FORMATS:
+        raise MixtureError(f"mixture {mix.name}@{fmt}: unknown format (valid: {', '.join(FORMATS)})")
+    share = _num(f"{mix.name}@{fmt}", share)
+    old = mix.formats[fmt].share if fmt in mix.formats else 0.0
+    if old >= 1.0 and share < 1.0:
+        raise MixtureError(f"mixture {mix.name}@{fmt}={share!r}: {fmt} is the only format; nothing to rescale")
+    scale = (1.0 - share) / (1.0 - old) if old < 1.0 else 0.0
+    formats = {f: replace(spec, share=spec.share * scale) for f, spec in mix.formats.items()}
+    formats[fmt] = replace(mix.formats.get(fmt, FormatSpec(0.0)), share=share)
+    return replace(mix, name=f"{mix.name}@{fmt}={share!r}", formats=formats)
+
+
 def load_mixture(name_or_path: str | Path) -> Mixture:
-    """A preset name (see `preset_names()`) or a path to a YAML/JSON mixture file."""
+    """A preset name (see `preset_names()`), a path to a YAML/JSON mixture file, or either followed by
+    `@FORMAT=SHARE` (`with_share`)."""
     import yaml
 
     s = str(name_or_path)
+    base, sep, recipe = s.rpartition("@")
+    if sep and "=" in recipe and not Path(s).is_file():
+        fmt, _, value = recipe.partition("=")
+        try:
+            share = float(value)
+        except ValueError:
+            raise MixtureError(f"mixture {s!r}: {value!r} after {fmt}= is not a number") from None
+        return with_share(load_mixture(base), fmt.strip(), share)
     if s in preset_names():
         text, name = resources.files("priorlab.world.presets").joinpath(f"{s}.yaml").read_text(), s
     else:
