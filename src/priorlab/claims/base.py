@@ -152,6 +152,15 @@ class Lab:
                         lr=3e-4)
         return Job("sft", cfg, deps=(init,), label=f"{init.label}/sft-{teacher_format}/s{seed}")
 
+    def sft_at(self, init: Job, seed: int, lr: float, steps: int, teacher_format: str = "code",
+               difficulty: str = RL_DIFFICULTY) -> Job:
+        """SFT with a given learning rate and number of updates (update-sparsity's control, matched to an RL
+        run's optimizer updates); evaluated and checkpointed once, at the end."""
+        cfg = SFTConfig(teacher_format=teacher_format, steps=steps, seed=seed, difficulty=difficulty, lr=lr,
+                        eval_every=steps, ckpt_every=steps, eval_problems=min(50, self.b.eval_problems),
+                        eval_samples=2, max_new_tokens=self.b.max_new_tokens)
+        return Job("sft", cfg, deps=(init,), label=f"{init.label}/sft-{teacher_format}/lr={lr:g}/n={steps}/s{seed}")
+
     def srl(self, init: Job, seed: int, expert_format: str = "code", difficulty: str = RL_DIFFICULTY) -> Job:
         cfg = SRLConfig(expert_format=expert_format, steps=self.b.srl_steps, seed=seed, difficulty=difficulty,
                         prompts_per_step=self.b.prompts, group_size=self.b.group, lr=1e-4)
