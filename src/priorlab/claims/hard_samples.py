@@ -6,8 +6,8 @@ always fails, the rare success in a group is often a shortcut or a lucky guess, 
 advantage makes it the exemplar for the whole group. "Overly hard" there means a near-zero base pass rate.
 
 Protocol: the default prior; GRPO with the correct reward on the hard set only (`Budget.hard_difficulty`:
-6 operands of 2 digits at the quick and full presets, problems the prior, pretrained on 1-digit operands,
-almost never solves) versus matched-difficulty problems (3x1). Metric: the shortcut rate on held-out hard
+6 operands of 2 digits at every preset: the prior saw only 1-digit operands, so it is expected to fail
+nearly always, which the first gate checks) versus matched-difficulty problems (3x1). Metric: the shortcut rate on held-out hard
 problems after hard-only RL minus after matched RL, at T = 1, a shortcut being any of operand repetition,
 skipped step, repeated answer or truncation (`evals.shortcuts`), counted whether the answer comes out
 right or wrong (a copied operand that happens to be the answer is the rare success the mechanism needs).
