@@ -7,11 +7,11 @@ advantage makes it the exemplar for the whole group. "Overly hard" there means a
 
 Protocol: the default prior; GRPO with the correct reward on the hard set only (`Budget.hard_difficulty`:
 6 operands of 2 digits at every preset: the prior saw only 1-digit operands, so it is expected to fail
-nearly always, which the first gate checks) versus matched-difficulty problems (3x1). Metric: the shortcut rate on held-out hard
-problems after hard-only RL minus after matched RL, at T = 1, a shortcut being any of operand repetition,
-skipped step, repeated answer or truncation (`evals.shortcuts`), counted whether the answer comes out
-right or wrong (a copied operand that happens to be the answer is the rare success the mechanism needs).
-δ = 0.02 (two points more shortcuts). The change of accuracy on easy problems (2x1), the prior's skill
+nearly always, which the first gate checks) versus matched-difficulty problems (3x1). Metric: the shortcut
+rate on held-out hard problems after hard-only RL minus after matched RL, at T = 1, a shortcut being any
+of operand repetition, skipped step, repeated answer or truncation (`evals.shortcuts`), counted whether
+the answer comes out right or wrong (a copied operand that happens to be the answer is the rare success
+the mechanism needs). δ = 0.02 (two points more shortcuts). The change of accuracy on easy problems (2x1), the prior's skill
 that hard-only RL is said to contaminate, is reported beside it, as are both arms' shortcut rates against
 the prior's and the share of shortcuts that were correct.
 
