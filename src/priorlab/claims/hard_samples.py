@@ -11,9 +11,9 @@ nearly always, which the first gate checks) versus matched-difficulty problems (
 rate on held-out hard problems after hard-only RL minus after matched RL, at T = 1, a shortcut being any
 of operand repetition, skipped step, repeated answer or truncation (`evals.shortcuts`), counted whether
 the answer comes out right or wrong (a copied operand that happens to be the answer is the rare success
-the mechanism needs). δ = 0.02 (two points more shortcuts). The change of accuracy on easy problems (2x1), the prior's skill
-that hard-only RL is said to contaminate, is reported beside it, as are both arms' shortcut rates against
-the prior's and the share of shortcuts that were correct.
+the mechanism needs). δ = 0.02 (two points more shortcuts). The change of accuracy on easy problems
+(2x1), the prior's skill that hard-only RL is said to contaminate, is reported beside it, as are both
+arms' shortcut rates against the prior's and the share of shortcuts that were correct.
 
 Gates (`PROTOCOL`): the hard set's base pass rate (the prior's accuracy at T = 1 on held-out hard
 problems) at most 0.10, so that nearly all rollouts fail (at most 1 in 10: the paper's "overly hard",
