@@ -71,7 +71,7 @@ def _conditions(lab: Lab, seeds):
 
 def jobs(lab: Lab, seeds) -> list:
     priors, hard, matched = _conditions(lab, seeds)
-    js = [lab.snapshot(p) for p in priors]  # the matched set's base pass rate
+    js = [lab.snapshot(p, RL_DIFFICULTY) for p in priors]  # the matched set's base pass rate
     for j in [*priors, *(r for rows in (hard, matched) for row in rows for r in row)]:
         js += [lab.snapshot(j, lab.b.hard_difficulty), lab.snapshot(j, lab.b.easy_difficulty)]
     return js
