@@ -8,6 +8,7 @@ from priorlab.analysis.params import (
     Checkpoint,
     chance_jaccard,
     diff_checkpoints,
+    half_ulp_bf16,
     iter_tensors,
     layer_group,
     resolve_checkpoint,
@@ -211,3 +212,27 @@ def test_chance_magnitude_stratifies_by_the_base_weights_exponent(tmp_path):
     assert o["chance"] == pytest.approx(1 / 7)
     assert o["chance_magnitude"] == pytest.approx(8.5 / 41.5)
     assert r["overlap"][0]["global"]["chance_magnitude"] == pytest.approx(8.5 / 41.5)
+
+
+def test_half_ulp_bf16_by_hand():
+    # 0.02 = 0.64 * 2^-5 lies in [2^-6, 2^-5): bf16 spacing 2^(-6-7), half of it 2^-14
+    w = torch.tensor([0.02, -0.02, 1.0, 1.5, 0.0, 2.0 ** -130])
+    assert half_ulp_bf16(w).tolist() == [2.0 ** -14, 2.0 ** -14, 2.0 ** -8, 2.0 ** -8, 2.0 ** -134, 2.0 ** -134]
+    # the definition agrees with bf16 rounding: w + 0.9 h rounds back to bf16(w), w + 1.1 h does not
+    # (w on the bf16 grid, away from a binade edge)
+    b = torch.tensor([0.01953125, 1.0078125, -0.75])  # exact bf16 values
+    h = half_ulp_bf16(b)
+    assert torch.equal((b + 0.9 * h).bfloat16(), b.bfloat16()) and not torch.equal((b + 1.1 * h).bfloat16(), b.bfloat16())
+
+
+def test_rho_and_precision_shares_by_hand(tmp_path):
+    s = {"w.weight": torch.tensor([0.02, 0.02, 1.0, 1.0]), "idx": torch.tensor([1, 2])}
+    run = {"w.weight": torch.tensor([0.02 + 3 * 2.0 ** -14, 0.02, 1.0 + 2.0 ** -9, 1.0]), "idx": torch.tensor([1, 2])}
+    g = diff_checkpoints(write(tmp_path / "a", s), [write(tmp_path / "b", run)], rank=False)["per_run"][0]["global"]
+    # |Delta| = 3*2^-14, 0, 2^-9, 0; h = 2^-14, 2^-14, 2^-8, 2^-8
+    sum_h = 2 * 2.0 ** -14 + 2 * 2.0 ** -8
+    assert g["numel_float"] == 4  # the integer buffer is left out of the precision measures
+    assert g["rho"] == pytest.approx((3 * 2.0 ** -14 + 2.0 ** -9) / sum_h, rel=1e-4)
+    assert g["frac_above_half_ulp"] == 0.25  # only the first entry moved by more than h (3h; the third by h/2)
+    # expected bf16 share: min(1, |Delta| / 2h) = 1, 0, 1/4, 0 -> mean 5/16
+    assert g["frac_bf16_expected"] == pytest.approx(5 / 16, rel=1e-4)

@@ -3,7 +3,6 @@ import pytest
 
 from priorlab.claims import CLAIM_IDS, get_claim, parse_claims
 from priorlab.claims.base import PRESETS, Lab, bootstrap, decide, room
-from priorlab.claims.update_sparsity import band_verdict
 
 
 def _effect(a, b, n_boot=500):
@@ -41,13 +40,6 @@ def test_bootstrap_shares_problems_and_resamples_seeds():
     assert e["estimate"] == pytest.approx(0.1) and e["ci_low"] == pytest.approx(0.1) and e["ci_high"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="problem axis"):
         bootstrap(lambda a, b: 0.0, {"a": np.zeros((1, 3)), "b": np.zeros((1, 4))}, 10)
-
-
-def test_band_rule_of_update_sparsity():
-    assert band_verdict({"ci_low": 0.1, "ci_high": 0.2}, True) == "reproduced"
-    assert band_verdict({"ci_low": 0.1, "ci_high": 0.2}, False) == "inconclusive"  # no shared subnetwork shown
-    assert band_verdict({"ci_low": 0.6, "ci_high": 0.9}, True) == "not reproduced"  # RL moved most weights
-    assert band_verdict({"ci_low": 0.2, "ci_high": 0.4}, True) == "inconclusive"
 
 
 def test_room_marks_untestable_priors():

@@ -12,6 +12,15 @@ checkpoint and of each run fine-tuned from it, Delta = theta_run - theta_base, a
   when the checkpoints are stored in bf16.
 - changed (atol), when atol is given: not torch.isclose(fp32 run, fp32 base, rtol=0, atol=atol), i.e.
   |Delta| > atol in fp32. (The paper applies atol=1e-5 to the bf16 Delta, nearly the bf16 exact count.)
+- rho, the update in units of the bf16 precision: h(w) = half the spacing of bf16 numbers at the base
+  weight w, 2^(e-8) for |w| in [2^e, 2^(e+1)) (bf16 keeps 7 fraction bits; e >= -126, and 2^-134 at 0
+  and below, bf16's subnormal half-spacing); `rho` = sum |Delta| / sum h(w) over the floating-point
+  entries of the scope, the mean cumulative update in half-ulps (PULSE, arXiv 2602.03839: Adam moves
+  each weight by about lr per step, below h for small lr, which hides the update in bf16). Beside it
+  `frac_above_half_ulp` = share with |Delta| > h(w), and `frac_bf16_expected` = mean min(1, |Delta| / 2h(w)),
+  the share a bf16 comparison would show if each base weight sat at a uniformly random place in its
+  bf16 rounding cell: what precision alone predicts from the update's magnitudes. A weight of 0.02
+  (e = -6) has h = 2^-14 = 6.1e-5, so 120 Adam steps of lr 3e-5 (up to 3.6e-3) are far above it.
 - rank of each 2-D Delta: torch.linalg.matrix_rank(Delta_fp32) with torch's default tolerance
   (singular values above sigma_max * max(m, n) * eps_fp32, eps_fp32 = 2^-23), as a fraction of min(m, n).
 - for several runs from one base: Jaccard overlap |A & B| / |A | B| of the bf16 changed masks per tensor,
@@ -151,6 +160,14 @@ def update_rank(delta: torch.Tensor) -> int:
     return int(torch.linalg.matrix_rank(delta.to(torch.float32)))
 
 
+def half_ulp_bf16(w: torch.Tensor) -> torch.Tensor:
+    """h(w): half the spacing of bf16 numbers at |w| (module doc), as fp32. 0.02 -> 2^-14, 1.0 -> 2^-8, 0 -> 2^-134."""
+    w = w.to(torch.float32)
+    e = torch.frexp(w).exponent.to(torch.int32) - 1  # w = m 2^(e+1), |m| in [0.5, 1): |w| in [2^e, 2^(e+1))
+    e = torch.where(w == 0, torch.full_like(e, -126), e).clamp(min=-126)
+    return torch.ldexp(torch.ones_like(w), e - 8)
+
+
 def chance_jaccard(p: float, q: float) -> float | None:
     """Expected Jaccard of independent masks with densities p, q: pq / (p + q - pq); None if both 0."""
     union = p + q - p * q
@@ -172,14 +189,32 @@ def _changed_masks(base: torch.Tensor, run: torch.Tensor, atol: float | None) ->
     return masks
 
 
+PRECISION_SUMS = ("numel_float", "abs_update_sum", "half_ulp_sum", "n_above_half_ulp", "expected_bf16_sum")
+
+
+def _precision_sums(base: torch.Tensor, run: torch.Tensor) -> dict:
+    """The sums behind rho, frac_above_half_ulp and frac_bf16_expected (module doc); zeros for integer buffers."""
+    if not base.is_floating_point():
+        return dict.fromkeys(PRECISION_SUMS, 0)
+    b32 = base.to(torch.float32)
+    d, h = (run.to(torch.float32) - b32).abs().double(), half_ulp_bf16(b32).double()
+    return {"numel_float": base.numel(), "abs_update_sum": float(d.sum()), "half_ulp_sum": float(h.sum()),
+            "n_above_half_ulp": int((d > h).sum()), "expected_bf16_sum": float((d / (2 * h)).clamp(max=1).sum())}
+
+
 def _empty_counts(measures) -> dict:
-    return {"numel": 0, "n_tensors": 0, **{f"changed_{m}": 0 for m in measures}, "_rank_fracs": []}
+    return {"numel": 0, "n_tensors": 0, **{f"changed_{m}": 0 for m in measures},
+            **dict.fromkeys(PRECISION_SUMS, 0), "_rank_fracs": []}
 
 
 def _finish(acc: dict, measures) -> dict:
     out = {k: v for k, v in acc.items() if not k.startswith("_")}
     for m in measures:
         out[f"frac_{m}"] = acc[f"changed_{m}"] / acc["numel"] if acc["numel"] else None
+    n = acc["numel_float"]
+    out["rho"] = acc["abs_update_sum"] / acc["half_ulp_sum"] if acc["half_ulp_sum"] > 0 else None
+    out["frac_above_half_ulp"] = acc["n_above_half_ulp"] / n if n else None
+    out["frac_bf16_expected"] = acc["expected_bf16_sum"] / n if n else None
     fracs = acc["_rank_fracs"]
     out["n_matrices_ranked"] = len(fracs)
     out["mean_rank_frac"] = sum(fracs) / len(fracs) if fracs else None
@@ -209,7 +244,8 @@ def diff_checkpoints(base, runs, atol: float | None = None, rank: bool = True) -
       "tensors": {name: {"shape", "numel", "group"}},
       "per_run": [{"run",
                    "global":    {"numel", "n_tensors", "changed_<m>", "frac_<m>", "n_matrices_ranked",
-                                 "mean_rank_frac"},
+                                 "mean_rank_frac", "rho", "frac_above_half_ulp", "frac_bf16_expected",
+                                 and their sums: "numel_float", "abs_update_sum", "half_ulp_sum", ...},
                    "per_layer": {group: same keys as global},      # layer order, then "other"
                    "per_tensor": {name: {"changed_<m>", "frac_<m>"[, "rank", "full_rank", "rank_frac"]}}}],
       "overlap": [{"runs": [i, j],                                  # every pair i < j of runs (bf16 masks)
@@ -248,6 +284,7 @@ def diff_checkpoints(base, runs, atol: float | None = None, rank: bool = True) -
                 masks = _changed_masks(theta0, theta, atol)
                 masks_bf16.append(masks["bf16"])
                 entry = {}
+                sums = _precision_sums(theta0, theta)
                 for m in measures:
                     n_changed = int(masks[m].sum())
                     entry[f"changed_{m}"] = n_changed
@@ -263,6 +300,8 @@ def diff_checkpoints(base, runs, atol: float | None = None, rank: bool = True) -
                     scope["n_tensors"] += 1
                     for m in measures:
                         scope[f"changed_{m}"] += entry[f"changed_{m}"]
+                    for k, v in sums.items():
+                        scope[k] += v
                     if "rank_frac" in entry:
                         scope["_rank_fracs"].append(entry["rank_frac"])
             strata = _exponent_strata(theta0) if pairs else None

@@ -81,15 +81,15 @@ class Budget:
 PRESETS = {
     "smoke": Budget("smoke", seeds=2, size="xs", small_size="xs", tokens=16 * 64 * 120, pt_batch=16, pt_seq=64,
                     rl_steps=3, prompts=4, group=4, eval_problems=12, eval_samples=2, passk_problems=8,
-                    passk_samples=8, passk_difficulty="5x1", hard_difficulty="5x1", easy_difficulty="2x1",
+                    passk_samples=8, passk_difficulty="5x1", hard_difficulty="6x2", easy_difficulty="2x1",
                     sft_steps=4, srl_steps=2, n_boot=200, max_new_tokens=64),
     "quick": Budget("quick", seeds=2, size="s", small_size="xs", tokens=6_000_000, pt_batch=32, pt_seq=128,
                     rl_steps=30, prompts=16, group=8, eval_problems=100, eval_samples=8, passk_problems=60,
-                    passk_samples=128, passk_difficulty="6x1", hard_difficulty="6x1", easy_difficulty="2x1",
+                    passk_samples=128, passk_difficulty="6x1", hard_difficulty="6x2", easy_difficulty="2x1",
                     sft_steps=300, srl_steps=30, n_boot=1000),
     "full": Budget("full", seeds=5, size="s", small_size="xs", tokens=8_000_000, pt_batch=32, pt_seq=128,
                    rl_steps=150, prompts=16, group=8, eval_problems=300, eval_samples=16, passk_problems=200,
-                   passk_samples=256, passk_difficulty="6x1", hard_difficulty="6x1", easy_difficulty="2x1",
+                   passk_samples=256, passk_difficulty="6x1", hard_difficulty="6x2", easy_difficulty="2x1",
                    sft_steps=400, srl_steps=100, n_boot=2000, catalyst_fractions=(8, 3, 1)),
 }
 MAIN_PRIOR = "code-prior-conf"  # code-prior plus calibrated confidence tags: serves every claim that needs one
@@ -158,6 +158,16 @@ class Lab:
         cfg = SFTConfig(teacher_format=teacher_format, steps=self.b.sft_steps, seed=seed, difficulty=difficulty,
                         lr=3e-4)
         return Job("sft", cfg, deps=(init,), label=f"{init.label}/sft-{teacher_format}/s{seed}")
+
+    def sft_at(self, init: Job, seed: int, lr: float, steps: int, teacher_format: str = "code",
+               difficulty: str | None = None) -> Job:
+        """SFT with a given learning rate and number of updates (update-sparsity's control, matched to an RL
+        run's optimizer updates); evaluated and checkpointed once, at the end."""
+        difficulty = difficulty or self.difficulty
+        cfg = SFTConfig(teacher_format=teacher_format, steps=steps, seed=seed, difficulty=difficulty, lr=lr,
+                        eval_every=steps, ckpt_every=steps, eval_problems=min(50, self.b.eval_problems),
+                        eval_samples=2, max_new_tokens=self.b.max_new_tokens)
+        return Job("sft", cfg, deps=(init,), label=f"{init.label}/sft-{teacher_format}/lr={lr:g}/n={steps}/s{seed}")
 
     def srl(self, init: Job, seed: int, expert_format: str = "code", difficulty: str | None = None) -> Job:
         difficulty = difficulty or self.difficulty

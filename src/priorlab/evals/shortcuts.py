@@ -2,8 +2,12 @@
 
 Each detector returns a bool per completion; `shortcut_rates` averages them. Definitions:
 
-- `operand_repeat`: the answer is wrong and equals a number that appears in the prompt (the model
-  copied an operand instead of computing);
+- `operand_repeat`: the answer equals a number that appears in the prompt and no complete trace computed
+  it (the answer is wrong, or the completion writes fewer operations than the problem has: a direct
+  answer). A shortcut counts whether it succeeds or fails: a copied operand that happens to be the
+  answer is the rare success that GRPO then reinforces (arXiv 2605.28388). The text cannot tell a
+  correct direct answer that equals an operand from a copy, so those count too; how often a problem's
+  answer is one of its operands (`operand_answer_share`) bounds that;
 - `skipped_step`: a trace (nl or code) writes fewer operations than the problem has (n_operands - 1);
 - `answer_repeated`: more than one `A: <int>` line;
 - `truncated`: the completion hit the length limit without `<eos>`.
@@ -20,14 +24,20 @@ DETECTORS = ("operand_repeat", "skipped_step", "answer_repeated", "truncated")
 
 def detect(problem: Problem, parsed: Parsed, finished: bool = True) -> dict[str, bool]:
     wrong = parsed.answer is not None and parsed.answer != problem.answer
+    computed = parsed.format in ("nl", "code") and parsed.n_ops >= len(problem.operands) - 1 and not wrong
     flags = {
-        "operand_repeat": wrong and parsed.answer in problem.operands,
+        "operand_repeat": parsed.answer is not None and parsed.answer in problem.operands and not computed,
         "skipped_step": parsed.format in ("nl", "code") and parsed.n_ops < len(problem.operands) - 1,
         "answer_repeated": parsed.n_answer_lines > 1,
         "truncated": not finished,
     }
     flags["any"] = any(flags.values())
     return flags
+
+
+def operand_answer_share(problems: list[Problem]) -> float:
+    """Share of problems whose answer is one of their operands (where a direct answer looks like a copy)."""
+    return sum(p.answer in p.operands for p in problems) / len(problems) if problems else 0.0
 
 
 def shortcut_rates(flags: list[dict[str, bool]]) -> dict[str, float]:

@@ -239,10 +239,12 @@ class WorldEnv(VerifiedEnv):
         return [v.answer == label for v in verdicts], None
 
     def rollout_metrics(self, ro: Rollouts) -> dict:
-        """The world's own: entropy of planning and execution tokens, format shares, well-formed rate."""
-        m = {}
+        """The world's own: entropy and share of planning and execution tokens (`tokens/<type>`: share of the
+        completion tokens), format shares, well-formed rate."""
+        m, n = {}, int(ro.completion_mask.sum())
         for key, mask in (("planning", ro.planning_mask), ("execution", ro.execution_mask)):
             m[f"entropy/{key}"] = _mean_entropy(ro.entropies, mask)
+            m[f"tokens/{key}"] = int(mask.sum()) / n if n else float("nan")
         parsed = [parse(t) for t in ro.texts]
         counts = Counter(p.format or "none" for p in parsed)
         for f in (*FORMATS, "none"):
