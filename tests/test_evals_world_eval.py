@@ -23,6 +23,18 @@ def test_summary_by_hand():
     assert s["shortcuts"]["skipped_step"] == 0.25 and s["shortcuts"]["truncated"] == 0.25
 
 
+def test_summary_accuracy_by_format_and_class_by_hand():
+    p1, p2 = Problem.from_expr("3-5+4"), Problem.from_expr("4+2-4")  # negative-intermediate; repeated-operand
+    comps = [[{"text": "Code: x=3; x-=5 #-2; x+=4 #2;\nA: 2", "finished": True, "length": 30, "logprob": 0.0},
+              {"text": "Think: 3-5=2. 2+4=6.\nA: 6", "finished": True, "length": 25, "logprob": 0.0}],
+             [{"text": "Code: x=4; x+=2 #6; x-=4 #3;\nA: 3", "finished": True, "length": 30, "logprob": 0.0},
+              {"text": "Think: 4+2=6. 6-4=2.\nA: 2", "finished": True, "length": 25, "logprob": 0.0}]]
+    s = summarize([p1, p2], score([p1, p2], comps), k=2)
+    assert s["accuracy_by_class"] == {"negative-intermediate": 0.5, "repeated-operand": 0.5}
+    assert s["accuracy_by_format_class"] == {"code": {"negative-intermediate": 1.0, "repeated-operand": 0.0},
+                                             "nl": {"negative-intermediate": 0.0, "repeated-operand": 1.0}}
+
+
 def test_eval_problems_are_distinct_test_split_and_seeded():
     ps = draw(Difficulty(3, 1), 50, seed=0)
     assert len({p.expr for p in ps}) == 50 and all(p.split == "test" for p in ps)

@@ -49,6 +49,7 @@ from priorlab.evals.passk import compare_curves, default_ks, passk_curve
 from priorlab.evals.shortcuts import detect, shortcut_rates
 from priorlab.lab.plots import plot_passk
 from priorlab.model.sampling import sample
+from priorlab.world.classes import classes_of
 from priorlab.world.formats import FORMATS, parse
 from priorlab.world.labels import token_labels
 from priorlab.world.tasks import Difficulty, Problem, get_task, parse_difficulties
@@ -175,6 +176,12 @@ def summarize(problems: list[Problem], completions: list[list[dict]], k: int) ->
     by_diff = defaultdict(list)
     for p, row in zip(problems, correct):
         by_diff[p.difficulty.key].append(row)
+    by_class, by_fmt_class = defaultdict(list), defaultdict(list)  # strategy-problem affinity (world.classes)
+    for p, comps in zip(problems, completions):
+        for cls in classes_of(p) or ("none",):  # a problem counts in each class it belongs to
+            for c in comps:
+                by_class[cls].append(c["correct"])
+                by_fmt_class[(c["format"] or "none", cls)].append(c["correct"])
     return {
         "n_problems": len(problems), "samples": k, "accuracy": float(correct.mean()),
         "pass@1": float(correct.mean()), f"pass@{k}": float(correct.any(axis=1).mean()),
@@ -182,6 +189,9 @@ def summarize(problems: list[Problem], completions: list[list[dict]], k: int) ->
         f"pass@{k}_by_difficulty": {d: float(np.any(rows, axis=1).mean()) for d, rows in sorted(by_diff.items())},
         "format_shares": {f: fmt_counts.get(f, 0) / len(flat) for f in (*FORMATS, "none")},
         "accuracy_by_format": {f: float(np.mean(v)) for f, v in sorted(per_fmt.items())},
+        "accuracy_by_class": {c: float(np.mean(v)) for c, v in sorted(by_class.items())},
+        "accuracy_by_format_class": {f: {c: float(np.mean(v)) for (f2, c), v in sorted(by_fmt_class.items()) if f2 == f}
+                                     for f in sorted({f for f, _ in by_fmt_class})},
         "well_formed": float(np.mean([c["well_formed"] for c in flat])),
         "shortcuts": shortcut_rates([c["shortcuts"] for c in flat]),
         "mean_length": float(np.mean([c["length"] for c in flat])),

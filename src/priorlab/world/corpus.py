@@ -11,10 +11,11 @@ stays unseen.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from priorlab.world.classes import in_class
 from priorlab.world.formats import Style, trace
 from priorlab.world.mixtures import Mixture
 from priorlab.world.tasks import Difficulty, Problem, Task, get_task
@@ -34,6 +35,8 @@ def correct_probability(problem: Problem, fmt: str, mix: Mixture) -> float:
     if spec.misconception:
         triggered = trace(problem.operands, problem.ops, Style(fmt, misconception=spec.misconception))[-1][2] != problem.answer
         p *= 1.0 - spec.misconception_rate * triggered
+    if spec.fails_on and in_class(problem, spec.fails_on):
+        p *= 1.0 - spec.fails_on_rate
     return p
 
 
@@ -62,11 +65,15 @@ def sample_style(rng: random.Random, problem: Problem, mix: Mixture) -> Style:
             conf = 10
         else:
             conf = rng.randint(0, 10)
-    return Style(
+    style = Style(
         format=fmt, order="pos_first" if rng.random() < mix.pos_first else "ltr", coarse=coarse,
         check=rng.random() < mix.check, conf=conf, corrupt_step=corrupt_step, corrupt_delta=delta,
         misconception=mis, shortcut=shortcut,
     )
+    # drawn last, and only where the format has an affinity rule, so mixtures without one are unchanged
+    if spec.fails_on and in_class(problem, spec.fails_on) and rng.random() < spec.fails_on_rate:
+        style = replace(style, class_error=True)
+    return style
 
 
 def documents(mix: Mixture, seed: int, n: int | None = None, task: Task | None = None):

@@ -12,7 +12,9 @@ Planning choices change the path but not the answer: the order of operations (`l
 `pos_first`: additions first, then subtractions), the step size of nl traces (`coarse`: two operations
 per step), and whether to self-check. Behaviours layered on top: corruption (an arithmetic error in one
 step, propagated to the answer), a systematic misconception (`sign-drop`: a negative intermediate result
-is written without its sign, a deterministic function of the problem), and shortcuts (`operand`: the
+is written without its sign, a deterministic function of the problem), a class error (strategy–problem
+affinity, `world.classes`: on problems of a class the format fails on, the last result is off by one),
+and shortcuts (`operand`: the
 answer repeats an operand; `skip`: one necessary operation is left out).
 
 Token labels (one per character, the world's tokens): `planning` = strategy and section markers, the
@@ -47,6 +49,7 @@ class Style:
     corrupt_delta: int = 0
     misconception: str | None = None
     shortcut: str | None = None
+    class_error: bool = False  # the format fails on this problem's class (affinity): the last result is off by 1
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -82,6 +85,8 @@ def trace(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> list
             value = -value
         if style.corrupt_step == k:
             value += style.corrupt_delta
+        if style.class_error and k == len(chunks) - 1:
+            value += 1
         steps.append((start, chunk, value))
     return steps
 
@@ -97,7 +102,8 @@ def render(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> str
     steps = trace(operands, ops, style)
     final = steps[-1][2]
     if style.format == "direct" and style.corrupt_step is not None:
-        final = sum(b if o == "+" else -b for o, b in zip(ops, operands[1:])) + operands[0] + style.corrupt_delta
+        final = (sum(b if o == "+" else -b for o, b in zip(ops, operands[1:])) + operands[0] + style.corrupt_delta
+                 + style.class_error)
     lines = []
     if style.format == "nl":
         lines.append("Think: " + " ".join(_step_text(*s) for s in steps))

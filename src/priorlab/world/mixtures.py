@@ -2,7 +2,8 @@
 
 A mixture says which share of the corpus is written in each solution format, how noisy each format is
 (per-sample corruption, and systematic misconceptions that are a deterministic function of the
-problem), the difficulty distribution, the rates of optional behaviours (planning choices, self-checks,
+problem), strategy–problem affinity (a format that fails on a problem class, `world.classes`), the
+difficulty distribution, the rates of optional behaviours (planning choices, self-checks,
 verbalised confidence, shortcuts) and the corpus size. Named presets ship as YAML files in
 `world/presets/`; a user passes their own file (YAML or JSON) with `--mixture PATH`.
 
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from priorlab.world.classes import CLASSES
 from priorlab.world.formats import FORMATS, MISCONCEPTIONS
 
 CONFIDENCE_MODES = ("calibrated", "overconfident", "random")
@@ -32,6 +34,8 @@ class FormatSpec:
     corrupt: float = 0.0  # per-document probability of one arithmetic error, propagated
     misconception: str | None = None  # a systematic error rule, see formats.MISCONCEPTIONS
     misconception_rate: float = 1.0  # share of this format's documents that follow the rule
+    fails_on: str | None = None  # a problem class (world.classes) on which this format's answer is wrong
+    fails_on_rate: float = 1.0  # share of this format's documents of that class that fail
 
 
 @dataclass(frozen=True)
@@ -97,11 +101,16 @@ def mixture_from_dict(raw: dict, name: str = "custom") -> Mixture:
             raise MixtureError(f"mixture field formats.{fmt}.misconception: {mis!r} not in {MISCONCEPTIONS}")
         if mis is not None and fmt == "direct":
             raise MixtureError(f"mixture field formats.{fmt}.misconception: direct answers have no steps")
+        fails_on = spec.get("fails_on")
+        if fails_on is not None and fails_on not in CLASSES:
+            raise MixtureError(f"mixture field formats.{fmt}.fails_on: {fails_on!r} not in {tuple(CLASSES)}")
         formats[fmt] = FormatSpec(
             share=_num(f"formats.{fmt}.share", spec.get("share", 0.0)),
             corrupt=_num(f"formats.{fmt}.corrupt", spec.get("corrupt", 0.0)),
             misconception=mis,
             misconception_rate=_num(f"formats.{fmt}.misconception_rate", spec.get("misconception_rate", 1.0)),
+            fails_on=fails_on,
+            fails_on_rate=_num(f"formats.{fmt}.fails_on_rate", spec.get("fails_on_rate", 1.0)),
         )
     total = sum(f.share for f in formats.values())
     if abs(total - 1.0) > 1e-6:
