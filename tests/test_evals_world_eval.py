@@ -50,8 +50,11 @@ def test_config_validation():
 
 
 def test_end_to_end_pretrain_then_eval(tmp_path, tiny_mixture):
-    """The whole foundation from the CLI: a few hundred steps at the smallest size, then an evaluation."""
-    run_cli("pretrain", "--mixture", tiny_mixture, "--size", "xs", "--tokens", 16 * 64 * 200, "--batch-size", 16,
+    """The whole foundation from the CLI: a few hundred steps at the smallest size, then an evaluation; the
+    prior saw half of the evaluation's problems with their answers, and the evaluation splits them out."""
+    mix = tmp_path / "contaminated.yaml"
+    mix.write_text(tiny_mixture.read_text() + "contaminate: {fraction: 0.5, repeats: 20, pool: 10, seed: 0}\n")
+    run_cli("pretrain", "--mixture", mix, "--size", "xs", "--tokens", 16 * 64 * 200, "--batch-size", 16,
             "--seq-len", 64, "--quiet", "--out", tmp_path / "pt")
     proc = run_cli("eval", "--model", tmp_path / "pt", "--problems", 10, "--samples", 4, "--difficulty", "2x1,3x1",
                    "--out", tmp_path / "ev")
@@ -59,6 +62,9 @@ def test_end_to_end_pretrain_then_eval(tmp_path, tiny_mixture):
     assert s["n_problems"] == 20 and set(s["accuracy_by_difficulty"]) == {"2x1", "3x1"}
     assert s["well_formed"] > 0.5  # 200 steps are enough to learn the grammar
     assert "pass@4" in proc.stdout and (tmp_path / "ev" / "samples.jsonl").read_text().count("\n") == 80
+    c = s["contamination"]
+    assert c["contaminated"]["n_problems"] + c["clean"]["n_problems"] == 20 and c["contaminated"]["n_problems"] > 3
+    assert "contamination: contaminated" in proc.stdout
 
 
 # ----------------------------------------------------------------- pass@k curve, baseline, behaviour

@@ -42,6 +42,10 @@ def mixture(mix) -> None:
              "order pos_first": mix.pos_first, "coarse nl steps": mix.coarse, "self-check": mix.check,
              "confidence": f"{mix.confidence:g} ({mix.confidence_mode})", "shortcuts": mix.shortcut,
              "documents": f"{mix.documents:,}"}
+    if mix.contaminate is not None:
+        c = mix.contaminate
+        dials["contaminate"] = (f"{c.fraction:g} of {c.pool} held-out problems per difficulty (eval seed {c.seed}) "
+                                f"x{c.repeats}, {c.form}" + (f" in {c.solution_format}" if c.form == "solution" else ""))
     console.print("  ".join(f"[bold]{k}[/]: {v}" for k, v in dials.items()))
     console.print("[bold magenta]planning[/]  [cyan]execution[/]  [dim]other[/]  [red]unparsed[/]\n")
 
@@ -129,6 +133,11 @@ def eval_summary(s: dict) -> None:
             c.add_row(name, *(_fmt(row.get(cl)) for cl in classes))
         c.add_row("all", *(_fmt(s["accuracy_by_class"][cl]) for cl in classes), style="bold")
         console.print(c)
+    if "contamination" in s:  # the prior saw some held-out problems with their answers
+        c = s["contamination"]
+        console.print("contamination: " + " | ".join(
+            f"{side} {c[side]['n_problems']} problems, accuracy {_fmt(c[side]['accuracy'])}, pass@{k} "
+            f"{_fmt(c[side][f'pass@{k}'])}" for side in ("contaminated", "clean")))
     sc = ", ".join(f"{k2} {v:.3f}" for k2, v in s["shortcuts"].items())
     console.print(f"well-formed {s['well_formed']:.3f} | parse failures {s.get('parse_failure', NAN):.3f} | "
                   f"mean length {s['mean_length']:.1f} | shortcuts: {sc}")

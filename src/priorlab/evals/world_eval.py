@@ -30,7 +30,6 @@ The baseline is sampled on the same problems with the same settings and the same
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
@@ -50,9 +49,11 @@ from priorlab.evals.shortcuts import detect, shortcut_rates
 from priorlab.lab.plots import plot_passk
 from priorlab.model.sampling import sample
 from priorlab.world.classes import classes_of
+from priorlab.world.contamination import contaminated_set
 from priorlab.world.formats import FORMATS, parse
 from priorlab.world.labels import token_labels
-from priorlab.world.tasks import Difficulty, Problem, get_task, parse_difficulties
+from priorlab.world.tasks import Problem, get_task, parse_difficulties
+from priorlab.world.tasks import held_out_problems as test_problems
 from priorlab.world.tokenizer import Tokenizer
 
 DEFAULT_DIFFICULTIES = "2x1,3x1,4x1"
@@ -116,19 +117,6 @@ def _int_k(part: str, spec: str) -> int:
         return int(part)
     except ValueError:
         raise ValueError(f"--k {spec!r}: {part!r} is not an integer (expected e.g. 1,2,4,...,256)") from None
-
-
-def test_problems(diff: Difficulty, n: int, seed: int) -> list[Problem]:
-    """`n` distinct test-split problems (fewer if the space is smaller), a pure function of the seed."""
-    task, rng, seen, out = get_task(), random.Random(f"eval:{seed}:{diff.key}"), set(), []
-    for _ in range(50 * n):
-        p = task.generate(rng, diff, split="test")
-        if p.expr not in seen:
-            seen.add(p.expr)
-            out.append(p)
-            if len(out) == n:
-                break
-    return out
 
 
 def generate(model, problems: list[Problem], k: int, cfg: EvalConfig, seed: int) -> list[list[dict]]:
@@ -226,6 +214,19 @@ def prior_checks(summary: dict, mixture_spec: dict) -> dict:
     }
 
 
+def contamination_split(problems: list[Problem], completions: list[list[dict]], contaminated: set[str]) -> dict:
+    """Accuracy and pass@K on the held-out problems the prior saw in pretraining vs on the clean ones."""
+    correct = correctness_matrix(completions)
+    hit = np.array([p.expr in contaminated for p in problems], dtype=bool)
+    k = correct.shape[1]
+
+    def side(rows: np.ndarray) -> dict:
+        return {"n_problems": int(rows.shape[0]), "accuracy": float(rows.mean()) if rows.size else None,
+                f"pass@{k}": float(rows.any(axis=1).mean()) if rows.size else None}
+
+    return {"contaminated": side(correct[hit]), "clean": side(correct[~hit])}
+
+
 def correctness_matrix(completions: list[list[dict]]) -> np.ndarray:
     """[P, K] bool: completion j of problem i is correct."""
     return np.array([[c["correct"] for c in comps] for comps in completions], dtype=bool)
@@ -247,6 +248,8 @@ def _evaluate_one(model, problems: list[Problem], ks: list[int], cfg: EvalConfig
     summary["passk"] = {key: curve[key] for key in ("k", "mean", "ci_low", "ci_high")}
     if mixture_spec:
         summary["prior"] = prior_checks(summary, mixture_spec)
+        if mixture_spec.get("contaminate"):  # always split memorised from clean held-out problems
+            summary["contamination"] = contamination_split(problems, completions, contaminated_set(mixture_spec))
     return {"completions": completions, "summary": summary, "curve": curve, "by_difficulty": by_diff}
 
 

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from priorlab.world.classes import CLASSES
+from priorlab.world.contamination import Contamination
 from priorlab.world.formats import FORMATS, MISCONCEPTIONS
 
 CONFIDENCE_MODES = ("calibrated", "overconfident", "random")
@@ -49,7 +50,8 @@ class Mixture:
     confidence: float = 0.0  # share of documents with a `Conf:` line
     confidence_mode: str = "calibrated"
     shortcut: float = 0.0  # share of documents that take a shortcut (half `operand`, half `skip`)
-    documents: int = 200_000  # corpus size
+    documents: int = 200_000  # corpus size (regular documents; contamination adds its own)
+    contaminate: Contamination | None = None  # held-out problems put into the corpus (world.contamination)
     description: str = ""
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -133,8 +135,27 @@ def mixture_from_dict(raw: dict, name: str = "custom") -> Mixture:
     kw = {k: _num(k, raw[k]) for k in ("pos_first", "coarse", "check", "confidence", "shortcut") if k in raw}
     return Mixture(
         name=str(raw.get("name", name)), formats=formats, difficulty=difficulty, confidence_mode=mode,
-        documents=docs, description=str(raw.get("description", "")), **kw,
+        documents=docs, contaminate=_contamination(raw.get("contaminate")), description=str(raw.get("description", "")),
+        **kw,
     )
+
+
+def _contamination(raw) -> Contamination | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise MixtureError("mixture field contaminate: must be a mapping {fraction, repeats, form, pool, seed}")
+    for key in raw:
+        if key not in Contamination.__dataclass_fields__:
+            raise MixtureError(f"mixture field contaminate.{key}: unknown (valid: {', '.join(Contamination.__dataclass_fields__)})")
+    for key in ("repeats", "pool", "seed"):
+        v = raw.get(key, 0 if key == "seed" else 1)
+        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
+            raise MixtureError(f"mixture field contaminate.{key}: must be an integer >= {0 if key == 'seed' else 1}, got {v!r}")
+    try:
+        return Contamination(**{**raw, "fraction": _num("contaminate.fraction", raw.get("fraction", 0.0))})
+    except ValueError as e:
+        raise MixtureError(f"mixture field {e}") from None
 
 
 def preset_names() -> list[str]:
