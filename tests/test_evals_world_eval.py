@@ -33,6 +33,7 @@ def test_summary_accuracy_by_format_and_class_by_hand():
     assert s["accuracy_by_class"] == {"negative-intermediate": 0.5, "repeated-operand": 0.5}
     assert s["accuracy_by_format_class"] == {"code": {"negative-intermediate": 1.0, "repeated-operand": 0.0},
                                              "nl": {"negative-intermediate": 0.0, "repeated-operand": 1.0}}
+    assert s["accuracy_by_order"] == {"ltr": 0.5, "either": 0.5}  # 4+2-4 adds first either way
 
 
 def test_eval_problems_are_distinct_test_split_and_seeded():

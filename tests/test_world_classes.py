@@ -64,3 +64,19 @@ def test_mixtures_without_affinity_draw_the_same_documents():
     a = [t for _, _, t in documents(mixture_from_dict(raw), seed=0)]
     raw["formats"]["code"]["fails_on"] = None
     assert a == [t for _, _, t in documents(mixture_from_dict(raw), seed=0)]
+
+
+def test_order_of_recovers_the_planning_choice_and_it_changes_correctness_under_sign_drop():
+    from priorlab.world.formats import order_of
+
+    p = Problem.from_expr("3-5+4")  # left to right passes through -2; adding first does not
+    got = {}
+    for order in ("ltr", "pos_first"):
+        for fmt in ("nl", "code"):
+            text = render(p.operands, p.ops, Style(fmt, order=order, misconception="sign-drop"))
+            assert order_of(p.operands, p.ops, parse(text)) == order
+            got[(order, fmt)] = get_task().verify(p, text).correct
+    assert got == {("ltr", "nl"): False, ("ltr", "code"): False, ("pos_first", "nl"): True, ("pos_first", "code"): True}
+    q = Problem.from_expr("3+5-4")  # both orders write the same trace
+    assert order_of(q.operands, q.ops, parse(render(q.operands, q.ops, Style("nl")))) == "either"
+    assert order_of(q.operands, q.ops, parse("A: 4")) is None

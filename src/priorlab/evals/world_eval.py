@@ -50,7 +50,7 @@ from priorlab.lab.plots import plot_passk
 from priorlab.model.sampling import sample
 from priorlab.world.classes import classes_of
 from priorlab.world.contamination import contaminated_set
-from priorlab.world.formats import FORMATS, parse
+from priorlab.world.formats import FORMATS, order_of, parse
 from priorlab.world.labels import token_labels
 from priorlab.world.tasks import Problem, get_task, parse_difficulties
 from priorlab.world.tasks import held_out_problems as test_problems
@@ -150,7 +150,8 @@ def score(problems: list[Problem], completions: list[list[dict]]) -> list[list[d
         for c in comps:
             v, parsed = task.verify(p, c["text"]), parse(c["text"])
             c.update(correct=v.correct, answer=v.answer, well_formed=v.well_formed, format=v.format,
-                     confidence=v.confidence, shortcuts=detect(p, parsed, c["finished"]))
+                     confidence=v.confidence, shortcuts=detect(p, parsed, c["finished"]),
+                     order=order_of(p.operands, p.ops, parsed))
     return completions
 
 
@@ -178,6 +179,8 @@ def summarize(problems: list[Problem], completions: list[list[dict]], k: int) ->
         "format_shares": {f: fmt_counts.get(f, 0) / len(flat) for f in (*FORMATS, "none")},
         "accuracy_by_format": {f: float(np.mean(v)) for f, v in sorted(per_fmt.items())},
         "accuracy_by_class": {c: float(np.mean(v)) for c, v in sorted(by_class.items())},
+        "accuracy_by_order": {o: float(np.mean([c["correct"] for c in flat if c.get("order") == o]))
+                              for o in ("ltr", "pos_first", "either") if any(c.get("order") == o for c in flat)},
         "accuracy_by_format_class": {f: {c: float(np.mean(v)) for (f2, c), v in sorted(by_fmt_class.items()) if f2 == f}
                                      for f in sorted({f for f, _ in by_fmt_class})},
         "well_formed": float(np.mean([c["well_formed"] for c in flat])),
