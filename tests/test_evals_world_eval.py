@@ -23,6 +23,19 @@ def test_summary_by_hand():
     assert s["shortcuts"]["skipped_step"] == 0.25 and s["shortcuts"]["truncated"] == 0.25
 
 
+def test_summary_accuracy_by_format_and_class_by_hand():
+    p1, p2 = Problem.from_expr("3-5+4"), Problem.from_expr("4+2-4")  # negative-intermediate; repeated-operand
+    comps = [[{"text": "Code: x=3; x-=5 #-2; x+=4 #2;\nA: 2", "finished": True, "length": 30, "logprob": 0.0},
+              {"text": "Think: 3-5=2. 2+4=6.\nA: 6", "finished": True, "length": 25, "logprob": 0.0}],
+             [{"text": "Code: x=4; x+=2 #6; x-=4 #3;\nA: 3", "finished": True, "length": 30, "logprob": 0.0},
+              {"text": "Think: 4+2=6. 6-4=2.\nA: 2", "finished": True, "length": 25, "logprob": 0.0}]]
+    s = summarize([p1, p2], score([p1, p2], comps), k=2)
+    assert s["accuracy_by_class"] == {"negative-intermediate": 0.5, "repeated-operand": 0.5}
+    assert s["accuracy_by_format_class"] == {"code": {"negative-intermediate": 1.0, "repeated-operand": 0.0},
+                                             "nl": {"negative-intermediate": 0.0, "repeated-operand": 1.0}}
+    assert s["accuracy_by_order"] == {"ltr": 0.5, "either": 0.5}  # 4+2-4 adds first either way
+
+
 def test_eval_problems_are_distinct_test_split_and_seeded():
     ps = draw(Difficulty(3, 1), 50, seed=0)
     assert len({p.expr for p in ps}) == 50 and all(p.split == "test" for p in ps)
@@ -38,8 +51,11 @@ def test_config_validation():
 
 
 def test_end_to_end_pretrain_then_eval(tmp_path, tiny_mixture):
-    """The whole foundation from the CLI: a few hundred steps at the smallest size, then an evaluation."""
-    run_cli("pretrain", "--mixture", tiny_mixture, "--size", "xs", "--tokens", 16 * 64 * 200, "--batch-size", 16,
+    """The whole foundation from the CLI: a few hundred steps at the smallest size, then an evaluation; the
+    prior saw half of the evaluation's problems with their answers, and the evaluation splits them out."""
+    mix = tmp_path / "contaminated.yaml"
+    mix.write_text(tiny_mixture.read_text() + "contaminate: {fraction: 0.5, repeats: 20, pool: 10, seed: 0}\n")
+    run_cli("pretrain", "--mixture", mix, "--size", "xs", "--tokens", 16 * 64 * 200, "--batch-size", 16,
             "--seq-len", 64, "--quiet", "--out", tmp_path / "pt")
     proc = run_cli("eval", "--model", tmp_path / "pt", "--problems", 10, "--samples", 4, "--difficulty", "2x1,3x1",
                    "--out", tmp_path / "ev")
@@ -47,6 +63,9 @@ def test_end_to_end_pretrain_then_eval(tmp_path, tiny_mixture):
     assert s["n_problems"] == 20 and set(s["accuracy_by_difficulty"]) == {"2x1", "3x1"}
     assert s["well_formed"] > 0.5  # 200 steps are enough to learn the grammar
     assert "pass@4" in proc.stdout and (tmp_path / "ev" / "samples.jsonl").read_text().count("\n") == 80
+    c = s["contamination"]
+    assert c["contaminated"]["n_problems"] + c["clean"]["n_problems"] == 20 and c["contaminated"]["n_problems"] > 3
+    assert "contamination: contaminated" in proc.stdout
 
 
 # ----------------------------------------------------------------- pass@k curve, baseline, behaviour

@@ -31,16 +31,21 @@ def highlighted(prompt: str, completion: str) -> Text:
 def mixture(mix) -> None:
     """A mixture's formats as a table, its other dials on one line, and the colour legend."""
     table = Table(title=f"mixture {mix.name}", caption=mix.description or None)
-    for col in ("format", "share", "corrupt", "misconception"):
+    for col in ("format", "share", "corrupt", "misconception", "fails on (class)"):
         table.add_column(col)
     for f, s in mix.formats.items():
         table.add_row(f, f"{s.share:.2f}", f"{s.corrupt:.2f}",
-                      f"{s.misconception} ({s.misconception_rate:.0%})" if s.misconception else "-")
+                      f"{s.misconception} ({s.misconception_rate:.0%})" if s.misconception else "-",
+                      f"{s.fails_on} ({s.fails_on_rate:.0%})" if s.fails_on else "-")
     console.print(table)
     dials = {"difficulty": ", ".join(f"{k}: {v:g}" for k, v in mix.difficulty.items()),
              "order pos_first": mix.pos_first, "coarse nl steps": mix.coarse, "self-check": mix.check,
              "confidence": f"{mix.confidence:g} ({mix.confidence_mode})", "shortcuts": mix.shortcut,
              "documents": f"{mix.documents:,}"}
+    if mix.contaminate is not None:
+        c = mix.contaminate
+        dials["contaminate"] = (f"{c.fraction:g} of {c.pool} held-out problems per difficulty (eval seed {c.seed}) "
+                                f"x{c.repeats}, {c.form}" + (f" in {c.solution_format}" if c.form == "solution" else ""))
     console.print("  ".join(f"[bold]{k}[/]: {v}" for k, v in dials.items()))
     console.print("[bold magenta]planning[/]  [cyan]execution[/]  [dim]other[/]  [red]unparsed[/]\n")
 
@@ -119,6 +124,20 @@ def eval_summary(s: dict) -> None:
         if share > 0 or (prior and name in prior["mixture_shares"]):
             f.add_row(name, f"{share:.3f}", *mix, f"{s['accuracy_by_format'].get(name, NAN):.3f}")
     console.print(f)
+    if s.get("accuracy_by_format_class"):  # strategy-problem affinity: accuracy per (format, problem class)
+        classes = list(s["accuracy_by_class"])
+        c = Table(title="accuracy by format and problem class")
+        for col in ("format", *classes):
+            c.add_column(col, justify="right")
+        for name, row in s["accuracy_by_format_class"].items():
+            c.add_row(name, *(_fmt(row.get(cl)) for cl in classes))
+        c.add_row("all", *(_fmt(s["accuracy_by_class"][cl]) for cl in classes), style="bold")
+        console.print(c)
+    if "contamination" in s:  # the prior saw some held-out problems with their answers
+        c = s["contamination"]
+        console.print("contamination: " + " | ".join(
+            f"{side} {c[side]['n_problems']} problems, accuracy {_fmt(c[side]['accuracy'])}, pass@{k} "
+            f"{_fmt(c[side][f'pass@{k}'])}" for side in ("contaminated", "clean")))
     sc = ", ".join(f"{k2} {v:.3f}" for k2, v in s["shortcuts"].items())
     console.print(f"well-formed {s['well_formed']:.3f} | parse failures {s.get('parse_failure', NAN):.3f} | "
                   f"mean length {s['mean_length']:.1f} | shortcuts: {sc}")

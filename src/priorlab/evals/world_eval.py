@@ -30,7 +30,6 @@ The baseline is sampled on the same problems with the same settings and the same
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
@@ -49,9 +48,12 @@ from priorlab.evals.passk import compare_curves, default_ks, passk_curve
 from priorlab.evals.shortcuts import detect, shortcut_rates
 from priorlab.lab.plots import plot_passk
 from priorlab.model.sampling import sample
-from priorlab.world.formats import FORMATS, parse
+from priorlab.world.classes import classes_of
+from priorlab.world.contamination import contaminated_set
+from priorlab.world.formats import FORMATS, order_of, parse
 from priorlab.world.labels import token_labels
-from priorlab.world.tasks import Difficulty, Problem, get_task, parse_difficulties
+from priorlab.world.tasks import Problem, get_task, parse_difficulties
+from priorlab.world.tasks import held_out_problems as test_problems
 from priorlab.world.tokenizer import Tokenizer
 
 DEFAULT_DIFFICULTIES = "2x1,3x1,4x1"
@@ -117,19 +119,6 @@ def _int_k(part: str, spec: str) -> int:
         raise ValueError(f"--k {spec!r}: {part!r} is not an integer (expected e.g. 1,2,4,...,256)") from None
 
 
-def test_problems(diff: Difficulty, n: int, seed: int) -> list[Problem]:
-    """`n` distinct test-split problems (fewer if the space is smaller), a pure function of the seed."""
-    task, rng, seen, out = get_task(), random.Random(f"eval:{seed}:{diff.key}"), set(), []
-    for _ in range(50 * n):
-        p = task.generate(rng, diff, split="test")
-        if p.expr not in seen:
-            seen.add(p.expr)
-            out.append(p)
-            if len(out) == n:
-                break
-    return out
-
-
 def generate(model, problems: list[Problem], k: int, cfg: EvalConfig, seed: int) -> list[list[dict]]:
     """K completions per problem, in problem order: [{text, finished, length, logprob, token_types,
     token_entropies, token_logprobs}]; the token_* fields (one per generated token, `<eos>` included;
@@ -161,7 +150,8 @@ def score(problems: list[Problem], completions: list[list[dict]]) -> list[list[d
         for c in comps:
             v, parsed = task.verify(p, c["text"]), parse(c["text"])
             c.update(correct=v.correct, answer=v.answer, well_formed=v.well_formed, format=v.format,
-                     confidence=v.confidence, shortcuts=detect(p, parsed, c["finished"]))
+                     confidence=v.confidence, shortcuts=detect(p, parsed, c["finished"]),
+                     order=order_of(p.operands, p.ops, parsed))
     return completions
 
 
@@ -175,6 +165,12 @@ def summarize(problems: list[Problem], completions: list[list[dict]], k: int) ->
     by_diff = defaultdict(list)
     for p, row in zip(problems, correct):
         by_diff[p.difficulty.key].append(row)
+    by_class, by_fmt_class = defaultdict(list), defaultdict(list)  # strategy-problem affinity (world.classes)
+    for p, comps in zip(problems, completions):
+        for cls in classes_of(p) or ("none",):  # a problem counts in each class it belongs to
+            for c in comps:
+                by_class[cls].append(c["correct"])
+                by_fmt_class[(c["format"] or "none", cls)].append(c["correct"])
     return {
         "n_problems": len(problems), "samples": k, "accuracy": float(correct.mean()),
         "pass@1": float(correct.mean()), f"pass@{k}": float(correct.any(axis=1).mean()),
@@ -182,6 +178,11 @@ def summarize(problems: list[Problem], completions: list[list[dict]], k: int) ->
         f"pass@{k}_by_difficulty": {d: float(np.any(rows, axis=1).mean()) for d, rows in sorted(by_diff.items())},
         "format_shares": {f: fmt_counts.get(f, 0) / len(flat) for f in (*FORMATS, "none")},
         "accuracy_by_format": {f: float(np.mean(v)) for f, v in sorted(per_fmt.items())},
+        "accuracy_by_class": {c: float(np.mean(v)) for c, v in sorted(by_class.items())},
+        "accuracy_by_order": {o: float(np.mean([c["correct"] for c in flat if c.get("order") == o]))
+                              for o in ("ltr", "pos_first", "either") if any(c.get("order") == o for c in flat)},
+        "accuracy_by_format_class": {f: {c: float(np.mean(v)) for (f2, c), v in sorted(by_fmt_class.items()) if f2 == f}
+                                     for f in sorted({f for f, _ in by_fmt_class})},
         "well_formed": float(np.mean([c["well_formed"] for c in flat])),
         "shortcuts": shortcut_rates([c["shortcuts"] for c in flat]),
         "mean_length": float(np.mean([c["length"] for c in flat])),
@@ -216,6 +217,19 @@ def prior_checks(summary: dict, mixture_spec: dict) -> dict:
     }
 
 
+def contamination_split(problems: list[Problem], completions: list[list[dict]], contaminated: set[str]) -> dict:
+    """Accuracy and pass@K on the held-out problems the prior saw in pretraining vs on the clean ones."""
+    correct = correctness_matrix(completions)
+    hit = np.array([p.expr in contaminated for p in problems], dtype=bool)
+    k = correct.shape[1]
+
+    def side(rows: np.ndarray) -> dict:
+        return {"n_problems": int(rows.shape[0]), "accuracy": float(rows.mean()) if rows.size else None,
+                f"pass@{k}": float(rows.any(axis=1).mean()) if rows.size else None}
+
+    return {"contaminated": side(correct[hit]), "clean": side(correct[~hit])}
+
+
 def correctness_matrix(completions: list[list[dict]]) -> np.ndarray:
     """[P, K] bool: completion j of problem i is correct."""
     return np.array([[c["correct"] for c in comps] for comps in completions], dtype=bool)
@@ -237,6 +251,8 @@ def _evaluate_one(model, problems: list[Problem], ks: list[int], cfg: EvalConfig
     summary["passk"] = {key: curve[key] for key in ("k", "mean", "ci_low", "ci_high")}
     if mixture_spec:
         summary["prior"] = prior_checks(summary, mixture_spec)
+        if mixture_spec.get("contaminate"):  # always split memorised from clean held-out problems
+            summary["contamination"] = contamination_split(problems, completions, contaminated_set(mixture_spec))
     return {"completions": completions, "summary": summary, "curve": curve, "by_difficulty": by_diff}
 
 

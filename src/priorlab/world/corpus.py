@@ -2,7 +2,8 @@
 
 A document is `<bos>Q: 3+5-2=?\\n<completion><eos>`. The corpus is a pure function of (mixture, seed):
 the same arguments give the same documents, and only train-split problems are used, so the test split
-stays unseen.
+stays unseen -- unless the mixture contaminates it on purpose (`world.contamination`: chosen held-out
+problems and their answers appended after the regular documents).
 
     corpus = build_corpus(load_mixture("code-prior"), seed=0)
     corpus.tokens, corpus.starts        # uint8 stream, start offset of every document
@@ -11,10 +12,13 @@ stays unseen.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from priorlab.world.classes import in_class
+from priorlab.world.contamination import contaminated_problems
+from priorlab.world.contamination import document as contamination_document
 from priorlab.world.formats import Style, trace
 from priorlab.world.mixtures import Mixture
 from priorlab.world.tasks import Difficulty, Problem, Task, get_task
@@ -34,6 +38,8 @@ def correct_probability(problem: Problem, fmt: str, mix: Mixture) -> float:
     if spec.misconception:
         triggered = trace(problem.operands, problem.ops, Style(fmt, misconception=spec.misconception))[-1][2] != problem.answer
         p *= 1.0 - spec.misconception_rate * triggered
+    if spec.fails_on and in_class(problem, spec.fails_on):
+        p *= 1.0 - spec.fails_on_rate
     return p
 
 
@@ -62,11 +68,15 @@ def sample_style(rng: random.Random, problem: Problem, mix: Mixture) -> Style:
             conf = 10
         else:
             conf = rng.randint(0, 10)
-    return Style(
+    style = Style(
         format=fmt, order="pos_first" if rng.random() < mix.pos_first else "ltr", coarse=coarse,
         check=rng.random() < mix.check, conf=conf, corrupt_step=corrupt_step, corrupt_delta=delta,
         misconception=mis, shortcut=shortcut,
     )
+    # drawn last, and only where the format has an affinity rule, so mixtures without one are unchanged
+    if spec.fails_on and in_class(problem, spec.fails_on) and rng.random() < spec.fails_on_rate:
+        style = replace(style, class_error=True)
+    return style
 
 
 def documents(mix: Mixture, seed: int, n: int | None = None, task: Task | None = None):
@@ -79,6 +89,12 @@ def documents(mix: Mixture, seed: int, n: int | None = None, task: Task | None =
         problem = task.generate(rng, diff, split="train")
         style = sample_style(rng, problem, mix)
         yield problem, style, task.prompt(problem) + task.render(problem, style)
+    if n is None and mix.contaminate is not None:  # held-out problems with their answers, after the rest
+        spec = mix.contaminate
+        style = Style("direct" if spec.form == "answer" else spec.solution_format)
+        for problem in contaminated_problems(spec, diffs):
+            for _ in range(spec.repeats):
+                yield problem, style, contamination_document(problem, spec)
 
 
 @dataclass

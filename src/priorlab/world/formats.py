@@ -8,11 +8,15 @@ A completion is a few lines; every solution ends with `A: <int>`:
     Conf: 7                             <- optional verbalised confidence, 0..10 tenths
     A: 51
 
-Planning choices change the path but not the answer: the order of operations (`ltr`: left to right;
+Planning choices change the path, and under a misconception the answer too (`sign-drop` acts on the
+running values, so adding first avoids the negative intermediates left to right would write; `order_of`
+recovers the choice from a trace): the order of operations (`ltr`: left to right;
 `pos_first`: additions first, then subtractions), the step size of nl traces (`coarse`: two operations
 per step), and whether to self-check. Behaviours layered on top: corruption (an arithmetic error in one
 step, propagated to the answer), a systematic misconception (`sign-drop`: a negative intermediate result
-is written without its sign, a deterministic function of the problem), and shortcuts (`operand`: the
+is written without its sign, a deterministic function of the problem), a class error (strategy–problem
+affinity, `world.classes`: on problems of a class the format fails on, the last result is off by one),
+and shortcuts (`operand`: the
 answer repeats an operand; `skip`: one necessary operation is left out).
 
 Token labels (one per character, the world's tokens): `planning` = strategy and section markers, the
@@ -47,6 +51,7 @@ class Style:
     corrupt_delta: int = 0
     misconception: str | None = None
     shortcut: str | None = None
+    class_error: bool = False  # the format fails on this problem's class (affinity): the last result is off by 1
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -82,6 +87,8 @@ def trace(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> list
             value = -value
         if style.corrupt_step == k:
             value += style.corrupt_delta
+        if style.class_error and k == len(chunks) - 1:
+            value += 1
         steps.append((start, chunk, value))
     return steps
 
@@ -97,7 +104,8 @@ def render(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> str
     steps = trace(operands, ops, style)
     final = steps[-1][2]
     if style.format == "direct" and style.corrupt_step is not None:
-        final = sum(b if o == "+" else -b for o, b in zip(ops, operands[1:])) + operands[0] + style.corrupt_delta
+        final = (sum(b if o == "+" else -b for o, b in zip(ops, operands[1:])) + operands[0] + style.corrupt_delta
+                 + style.class_error)
     lines = []
     if style.format == "nl":
         lines.append("Think: " + " ".join(_step_text(*s) for s in steps))
@@ -135,6 +143,19 @@ class Parsed:
     has_check: bool = False
     n_answer_lines: int = 0
     labels: list[str] = field(default_factory=list)
+    pairs: list[tuple[str, int]] = field(default_factory=list)  # (op, operand) in the order the trace applies them
+
+
+def order_of(operands: tuple[int, ...], ops: tuple[str, ...], parsed: Parsed) -> str | None:
+    """The planning choice a parsed trace made for this problem: `ltr`, `pos_first`, `either` (both orders
+    give the same trace, e.g. no addition after a subtraction), or None (no trace, or neither order)."""
+    if not parsed.pairs:
+        return None
+    ltr = list(zip(ops, operands[1:]))
+    pos = [q for q in ltr if q[0] == "+"] + [q for q in ltr if q[0] == "-"]
+    if ltr == pos:
+        return "either" if parsed.pairs == ltr else None
+    return "ltr" if parsed.pairs == ltr else "pos_first" if parsed.pairs == pos else None
 
 
 def _label_step(labels: list[str], m: re.Match, offset: int) -> None:
@@ -162,8 +183,9 @@ def _scan(line: str, pattern: re.Pattern, sep: str) -> list[re.Match] | None:
     return out
 
 
-def _parse_body(line: str, labels: list[str], off: int, fmt: str) -> tuple[bool, int, int]:
-    """Labels a trace line in place; returns (ok, n_steps, n_ops)."""
+def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | None = None) -> tuple[bool, int, int]:
+    """Labels a trace line in place and appends its (op, operand) pairs to `pairs`; returns (ok, n_steps, n_ops)."""
+    pairs = [] if pairs is None else pairs
     marker = MARKERS[fmt] + " "
     labels[off : off + len(marker) - 1] = "p" * (len(marker) - 1)
     labels[off + len(marker) - 1] = "o"
@@ -175,6 +197,7 @@ def _parse_body(line: str, labels: list[str], off: int, fmt: str) -> tuple[bool,
         for m in steps:
             _label_step(labels, m, roff)
             labels[roff + m.start() - 1 : roff + m.start()] = "o" if m.start() > 0 else labels[roff - 1 : roff]
+            pairs.extend((op, int(b)) for op, b in re.findall(r"([+-])(\d+)", m.group(2)))
         return True, len(steps), sum(m.group(2).count("+") + m.group(2).count("-") for m in steps)
     m0 = _CODE_INIT.match(rest)
     if not m0:
@@ -187,6 +210,7 @@ def _parse_body(line: str, labels: list[str], off: int, fmt: str) -> tuple[bool,
         return False, 0, 0
     base = roff + m0.end()
     for m in steps:
+        pairs.append((m.group(1), int(m.group(2))))
         s = base + m.start()
         labels[s : s + 2] = "oo"  # " x"
         labels[s + 2 : s + 4 + len(m.group(2))] = "p" * (2 + len(m.group(2)))  # "+=45"
@@ -212,8 +236,9 @@ def parse(text: str) -> Parsed:
     for fmt, marker in MARKERS.items():
         if first.startswith(marker + " "):
             p.format = fmt
-            body_ok, p.n_steps, p.n_ops = _parse_body(first, p.labels, 0, fmt)
+            body_ok, p.n_steps, p.n_ops = _parse_body(first, p.labels, 0, fmt, p.pairs)
             if not body_ok:
+                p.pairs.clear()
                 p.labels[: len(first)] = "u" * len(first)
                 ok = False
             i = 1

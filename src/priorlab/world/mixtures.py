@@ -2,7 +2,8 @@
 
 A mixture says which share of the corpus is written in each solution format, how noisy each format is
 (per-sample corruption, and systematic misconceptions that are a deterministic function of the
-problem), the difficulty distribution, the rates of optional behaviours (planning choices, self-checks,
+problem), strategy–problem affinity (a format that fails on a problem class, `world.classes`), the
+difficulty distribution, the rates of optional behaviours (planning choices, self-checks,
 verbalised confidence, shortcuts) and the corpus size. Named presets ship as YAML files in
 `world/presets/`; a user passes their own file (YAML or JSON) with `--mixture PATH`.
 
@@ -22,6 +23,8 @@ from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
+from priorlab.world.classes import CLASSES
+from priorlab.world.contamination import Contamination
 from priorlab.world.formats import FORMATS, MISCONCEPTIONS
 
 CONFIDENCE_MODES = ("calibrated", "overconfident", "random")
@@ -37,6 +40,8 @@ class FormatSpec:
     corrupt: float = 0.0  # per-document probability of one arithmetic error, propagated
     misconception: str | None = None  # a systematic error rule, see formats.MISCONCEPTIONS
     misconception_rate: float = 1.0  # share of this format's documents that follow the rule
+    fails_on: str | None = None  # a problem class (world.classes) on which this format's answer is wrong
+    fails_on_rate: float = 1.0  # share of this format's documents of that class that fail
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ class Mixture:
     confidence: float = 0.0  # share of documents with a `Conf:` line
     confidence_mode: str = "calibrated"
     shortcut: float = 0.0  # share of documents that take a shortcut (half `operand`, half `skip`)
-    documents: int = 200_000  # corpus size
+    documents: int = 200_000  # corpus size (regular documents; contamination adds its own)
+    contaminate: Contamination | None = None  # held-out problems put into the corpus (world.contamination)
     description: str = ""
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -102,11 +108,16 @@ def mixture_from_dict(raw: dict, name: str = "custom") -> Mixture:
             raise MixtureError(f"mixture field formats.{fmt}.misconception: {mis!r} not in {MISCONCEPTIONS}")
         if mis is not None and fmt == "direct":
             raise MixtureError(f"mixture field formats.{fmt}.misconception: direct answers have no steps")
+        fails_on = spec.get("fails_on")
+        if fails_on is not None and fails_on not in CLASSES:
+            raise MixtureError(f"mixture field formats.{fmt}.fails_on: {fails_on!r} not in {tuple(CLASSES)}")
         formats[fmt] = FormatSpec(
             share=_num(f"formats.{fmt}.share", spec.get("share", 0.0)),
             corrupt=_num(f"formats.{fmt}.corrupt", spec.get("corrupt", 0.0)),
             misconception=mis,
             misconception_rate=_num(f"formats.{fmt}.misconception_rate", spec.get("misconception_rate", 1.0)),
+            fails_on=fails_on,
+            fails_on_rate=_num(f"formats.{fmt}.fails_on_rate", spec.get("fails_on_rate", 1.0)),
         )
     total = sum(f.share for f in formats.values())
     if abs(total - 1.0) > 1e-6:
@@ -129,8 +140,27 @@ def mixture_from_dict(raw: dict, name: str = "custom") -> Mixture:
     kw = {k: _num(k, raw[k]) for k in ("pos_first", "coarse", "check", "confidence", "shortcut") if k in raw}
     return Mixture(
         name=str(raw.get("name", name)), formats=formats, difficulty=difficulty, confidence_mode=mode,
-        documents=docs, description=str(raw.get("description", "")), **kw,
+        documents=docs, contaminate=_contamination(raw.get("contaminate")), description=str(raw.get("description", "")),
+        **kw,
     )
+
+
+def _contamination(raw) -> Contamination | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise MixtureError("mixture field contaminate: must be a mapping {fraction, repeats, form, pool, seed}")
+    for key in raw:
+        if key not in Contamination.__dataclass_fields__:
+            raise MixtureError(f"mixture field contaminate.{key}: unknown (valid: {', '.join(Contamination.__dataclass_fields__)})")
+    for key in ("repeats", "pool", "seed"):
+        v = raw.get(key, 0 if key == "seed" else 1)
+        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1):
+            raise MixtureError(f"mixture field contaminate.{key}: must be an integer >= {0 if key == 'seed' else 1}, got {v!r}")
+    try:
+        return Contamination(**{**raw, "fraction": _num("contaminate.fraction", raw.get("fraction", 0.0))})
+    except ValueError as e:
+        raise MixtureError(f"mixture field {e}") from None
 
 
 def preset_names() -> list[str]:

@@ -159,6 +159,20 @@ class ArithmeticTask:
 TASKS: dict[str, Task] = {"arithmetic": ArithmeticTask()}
 
 
+def held_out_problems(diff: Difficulty, n: int, seed: int) -> list[Problem]:
+    """`n` distinct test-split problems (fewer if the space is smaller), a pure function of the seed: the
+    evaluation set of `priorlab eval` and of the retest's snapshots (a smaller n gives a prefix)."""
+    task, rng, seen, out = get_task(), random.Random(f"eval:{seed}:{diff.key}"), set(), []
+    for _ in range(50 * n):
+        p = task.generate(rng, diff, split="test")
+        if p.expr not in seen:
+            seen.add(p.expr)
+            out.append(p)
+            if len(out) == n:
+                break
+    return out
+
+
 def get_task(name: str = "arithmetic") -> Task:
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")

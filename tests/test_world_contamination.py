@@ -1,0 +1,57 @@
+import json
+
+import numpy as np
+import pytest
+
+from priorlab.evals.world_eval import contamination_split
+from priorlab.world.contamination import Contamination, chosen, contaminated_problems, contaminated_set, document
+from priorlab.world.corpus import documents
+from priorlab.world.mixtures import MixtureError, mixture_from_dict
+from priorlab.world.tasks import Difficulty, Problem, held_out_problems
+
+RAW = {"formats": {"code": {"share": 1.0}}, "difficulty": {"3x1": 1.0}, "documents": 50,
+       "contaminate": {"fraction": 0.5, "repeats": 3, "form": "answer", "pool": 40, "seed": 0}}
+
+
+def test_choice_is_a_pure_function_of_the_problem_at_about_the_fraction():
+    pool = held_out_problems(Difficulty(3, 1), 200, seed=0)
+    picks = [chosen(p, 0.3) for p in pool]
+    assert picks == [chosen(p, 0.3) for p in pool] and 0.2 < np.mean(picks) < 0.4
+    assert not any(chosen(p, 0.0) for p in pool) and all(chosen(p, 1.0) for p in pool)
+    assert all(chosen(p, 0.6) for p in pool if chosen(p, 0.3))  # nested: a larger fraction keeps the smaller's picks
+
+
+def test_contaminated_documents_follow_the_regular_ones():
+    mix = mixture_from_dict(RAW)
+    docs = list(documents(mix, seed=0))
+    regular, extra = docs[:50], docs[50:]
+    assert all(p.split == "train" for p, _, _ in regular)
+    picked = contaminated_problems(mix.contaminate, [Difficulty(3, 1)])
+    assert len(extra) == 3 * len(picked) and 10 < len(picked) < 30
+    assert [p.expr for p, _, _ in extra] == [p.expr for p in picked for _ in range(3)]
+    p = picked[0]
+    assert extra[0][2] == f"Q: {p.expr}=?\nA: {p.answer}" and p.split == "test"
+    assert set(p.expr for p in picked) <= {q.expr for q in held_out_problems(Difficulty(3, 1), 40, 0)}
+    sol = document(p, Contamination(fraction=1, form="solution", solution_format="nl"))
+    assert sol.startswith(f"Q: {p.expr}=?\nThink: ") and sol.endswith(f"A: {p.answer}")
+
+
+def test_contaminated_set_from_a_saved_spec_and_the_eval_split():
+    mix = mixture_from_dict(RAW)
+    spec = json.loads(json.dumps(mix.to_dict()))  # as a run's config.json keeps it
+    hit = contaminated_set(spec)
+    assert hit == {p.expr for p in contaminated_problems(mix.contaminate, [Difficulty(3, 1)])}
+    assert contaminated_set({"formats": {}, "difficulty": {"3x1": 1}}) == set()
+    p1, p2 = Problem.from_expr("1+2+3"), Problem.from_expr("4+2-1")
+    comps = [[{"correct": True}, {"correct": True}], [{"correct": False}, {"correct": True}]]
+    s = contamination_split([p1, p2], comps, {"1+2+3"})
+    assert s == {"contaminated": {"n_problems": 1, "accuracy": 1.0, "pass@2": 1.0},
+                 "clean": {"n_problems": 1, "accuracy": 0.5, "pass@2": 1.0}}
+
+
+@pytest.mark.parametrize("bad, field", [({"fraction": 2}, "contaminate.fraction"), ({"repeats": 0}, "contaminate.repeats"),
+                                        ({"form": "poem"}, "contaminate.form"), ({"oops": 1}, "contaminate.oops"),
+                                        ({"pool": 1.5}, "contaminate.pool")])
+def test_bad_contamination_fields_name_the_field(bad, field):
+    with pytest.raises(MixtureError, match=field.replace(".", r"\.")):
+        mixture_from_dict({**RAW, "contaminate": {**RAW["contaminate"], **bad}})
