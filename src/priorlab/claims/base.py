@@ -86,11 +86,11 @@ PRESETS = {
     "quick": Budget("quick", seeds=2, size="s", small_size="xs", tokens=6_000_000, pt_batch=32, pt_seq=128,
                     rl_steps=30, prompts=16, group=8, eval_problems=100, eval_samples=8, passk_problems=60,
                     passk_samples=128, passk_difficulty="6x1", hard_difficulty="6x2", easy_difficulty="2x1",
-                    sft_steps=300, srl_steps=30, n_boot=1000),
+                    sft_steps=300, srl_steps=30, n_boot=1000, prior_seeds=2),
     "full": Budget("full", seeds=5, size="s", small_size="xs", tokens=8_000_000, pt_batch=32, pt_seq=128,
                    rl_steps=150, prompts=16, group=8, eval_problems=300, eval_samples=16, passk_problems=200,
                    passk_samples=256, passk_difficulty="6x1", hard_difficulty="6x2", easy_difficulty="2x1",
-                   sft_steps=400, srl_steps=100, n_boot=2000, catalyst_fractions=(8, 3, 1)),
+                   sft_steps=400, srl_steps=100, n_boot=2000, catalyst_fractions=(8, 3, 1), prior_seeds=3),
 }
 MAIN_PRIOR = "code-prior-conf"  # code-prior plus calibrated confidence tags: serves every claim that needs one
 
