@@ -1,13 +1,18 @@
-"""verl: `compute_score` is a custom reward function (`reward.custom_reward_function.path=.../integrations/verl.py`).
+"""verl: `compute_score` is a custom reward function.
 
-verl 0.9.1's reward loop -- every registered reward manager: `naive` (the default), `dapo`, `gdpo`, `remote` --
-calls `compute_score(data_source=, solution_str=, ground_truth=, extra_info=, **reward_kwargs)` once per
-sample, from the threads of an asyncio executor (Ray actors under `remote`), and adds `reward_router_address`
-and `reward_model_tokenizer` when a reward-model router is configured. Keywords this function does not use
-are accepted and ignored (a name verl is not known to pass is logged once, so a typo in reward_kwargs shows).
-It returns {score, acc, pred, grade_status, format_ok} (acc is the headline validation metric, pred enables
-maj@N). The random draw uses a per-process call counter as step (under threads, which sample gets which
-draw depends on call order; the draws stay independent). The wrong label comes from extra_info.
+    reward.custom_reward_function.path=pkg://priorlab.integrations.verl
+    reward.custom_reward_function.name=compute_score
+    +reward.custom_reward_function.reward_kwargs.reward=format          # any priorlab spec but majority
+
+verl 0.9.1's reward loop -- every registered reward manager: `naive` (the default), `dapo`, `gdpo`,
+`rate_limited`, `remote` -- calls `compute_score(data_source=, solution_str=, ground_truth=, extra_info=,
+**reward_kwargs)` once per sample, from the threads of an asyncio executor (Ray actors under `remote`), and
+adds `reward_router_address` and `reward_model_tokenizer` when a reward-model router is configured. Keywords
+this function does not use are accepted and ignored (a name verl is not known to pass is logged once, so a
+typo in reward_kwargs shows). It returns {score, acc, pred, grade_status, format_ok} (acc is the headline
+validation metric, pred enables maj@N). The random draw uses a per-process call counter as step (under
+threads, which sample gets which draw depends on call order; the draws stay independent). The wrong label
+comes from extra_info.
 
 `majority` needs a prompt's whole group in one call, which a per-sample call never has: it raises. The batch
 form (`data_sources=`, `solution_strs=`, `ground_truths=`, `extra_infos=`) serves verl's `BatchRewardManager`

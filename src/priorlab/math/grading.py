@@ -34,8 +34,9 @@ workers, TRL's threads; Math-Verify #50, #55) and has been swallowed into all-ze
 PR #5635). Here its timeouts are off (`parsing_timeout=None`, `timeout_seconds=None`) and each comparison
 runs in a worker subprocess that the parent kills after `timeout` s; errors are raised (`raise_on_error=True`)
 and counted. The pool (`VerifyPool`) may be called from many threads at once (verl's and OpenRLHF's reward loops
-call reward functions from threads) and from forked or spawned processes, with the same results as serially. A gold/prediction pair that parses to several candidates is equal if any candidate pair is;
-it is an error only if none is equal and one raised. Results of `ok`/`error` comparisons are cached per
+call reward functions from threads) and from forked or spawned processes, with the same results as serially.
+A gold/prediction pair that parses to several candidates is equal if any candidate pair is; it is an error
+only if none is equal and one raised. Results of `ok`/`error` comparisons are cached per
 `Grader` (completions repeat answers), timeouts are not (they can depend on load).
 
 Tests: `.venv/bin/pytest tests/test_math_grading.py` (MATH-500-, GSM8K- and AIME-shaped fixtures in tests/fixtures).
@@ -225,7 +226,7 @@ def math_verify_version() -> str | None:
 def _require_math_verify() -> None:
     if math_verify_version() is None:
         raise RuntimeError("grading non-integer answers needs the math-verify package: "
-                           "pip install 'math-verify[antlr4_13_2]==0.9.0'")
+                           "pip install 'math-verify==0.9.0'")
 
 
 def mv_equal(gold: str, pred: str) -> bool:
