@@ -6,7 +6,7 @@
     ds = load_data("my.parquet", question_field="prompt", answer_field="target", on_error="skip")
     ds = load_data(hf_dataset)                                        # an in-memory datasets.Dataset
     ds = load_data("data/gsm8k_disk:test")                            # a save_to_disk folder, split test
-    ds = load_data("openai/gsm8k:test", layout="gsm8k")              # a hub id (needs the network)
+    ds = load_data("HuggingFaceH4/MATH-500")                          # a hub id, its only split (network)
     ds.examples[0].question, ds.examples[0].answer, ds.style, ds.skipped   # skipped: [BadRecord(line, reason)]
 
 Sources (`datasets` is in the `hf` extra): a JSONL or Parquet file; a `datasets.Dataset` object; a folder
