@@ -1,4 +1,6 @@
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,13 +128,49 @@ def test_trl_reward_signature_standard_and_conversational():
 
 
 def test_trl_groups_by_prompt_for_majority_and_incorrect():
-    maj = trl_reward("majority")
-    # prompt A: 3, 3, 5 -> majority 3; prompt B (interleaved): 5 alone -> its own majority
-    assert maj(prompts=["A", "B", "A", "A"], completions=["\\boxed{3}", "\\boxed{5}", "\\boxed{3}", "\\boxed{5}"],
-               answer=["3", "1", "3", "3"]) == [1.0, 1.0, 1.0, 0.0]
+    maj = trl_reward("majority", group_size=2)
+    # interleaved prompts A (3, 3) and B (5, 7): A's majority 3; B's tie goes to the first answer, 5
+    assert maj(prompts=["A", "B", "A", "B"], completions=["\\boxed{3}", "\\boxed{5}", "\\boxed{3}", "\\boxed{7}"],
+               answer=["3", "1", "3", "1"]) == [1.0, 1.0, 1.0, 0.0]
+    # prompt A drawn twice in one batch: two groups of 2 in order, [3, 3] and [5, 5], each its own majority
+    # (one group of 4 would be a tie won by 3: [1, 1, 0, 0])
+    assert maj(prompts=["A"] * 4, completions=["\\boxed{3}", "\\boxed{3}", "\\boxed{5}", "\\boxed{5}"],
+               answer=["3"] * 4) == [1.0] * 4
+    with pytest.raises(ValueError, match="3 completion.* not a multiple of group_size=2.*num_generations"):
+        maj(prompts=["A", "A", "A"], completions=["\\boxed{3}"] * 3, answer=["3"] * 3)
     inc = trl_reward("incorrect")
     assert inc(prompts=["A", "A"], completions=["\\boxed{3}", "\\boxed{4}"], answer=["3", "3"],
                incorrect_label=["4", "4"]) == [0.0, 1.0]
+
+
+def test_majority_needs_a_group_size_of_at_least_two():
+    with pytest.raises(ValueError, match="pass group_size=<GRPOConfig.num_generations>"):
+        trl_reward("majority")
+    with pytest.raises(ValueError, match="got 1"):
+        trl_reward("majority", group_size=1)  # a vote of one rewards every answer
+    with pytest.raises(ValueError, match="positive integer"):
+        trl_reward("correct", group_size=0)
+
+
+@pytest.mark.parametrize("per_device, whole", [(4, True), (8, True), (2, False), (6, False)])
+def test_trl_majority_across_processes(per_device, whole):
+    # TRL 1.16 with 2 processes and num_generations 4: each process scores its own share of the generation
+    # batch (TRL's RepeatSampler, sharded by accelerate). A share of 4 or 8 holds whole groups; 2 or 6 does not.
+    pytest.importorskip("trl")
+    from tests.trainer_calls import trl_process_rows
+
+    answers = [str(k) for k in range(8)]
+    shares = trl_process_rows(8, num_processes=2, per_device_train_batch_size=per_device, num_generations=4)
+    fn = trl_reward("majority", group_size=4)
+    for rows in shares:
+        # completion j of a prompt answers the gold for j < 3 and 99 after: majority right, the last one wrong
+        texts = [f"\\boxed{{{answers[r] if rows[:i].count(r) < 3 else 99}}}" for i, r in enumerate(rows)]
+        call = {"prompts": [f"Q{r}" for r in rows], "completions": texts, "answer": [answers[r] for r in rows]}
+        if whole:
+            assert fn(**call) == [0.0 if rows[:i].count(r) == 3 else 1.0 for i, r in enumerate(rows)]
+        else:
+            with pytest.raises(ValueError, match="not a multiple of group_size=4"):
+                fn(**call)
 
 
 def test_trl_random_steps_per_call():
@@ -155,19 +193,73 @@ def test_verl_compute_score_per_sample():
     assert (d["score"], d["acc"]) == (1.0, False)
     b = compute_score("x", "\\boxed{3} <confidence>1</confidence>", "3", reward="brier")
     assert b["score"] == 1.0  # 1 - (1 - 1)^2
-    with pytest.raises(ValueError, match="batch reward manager"):
+    with pytest.raises(ValueError, match="once per sample"):
         compute_score("x", "\\boxed{3}", "3", reward="majority")
     with pytest.raises(ValueError, match="extra_info\\['incorrect_label'\\]"):
         compute_score("x", "\\boxed{3}", "3", {}, reward="incorrect")
-    with pytest.raises(TypeError, match="rewrd"):
-        compute_score("x", "\\boxed{3}", "3", rewrd="random")  # a typo in reward_kwargs is loud
 
 
-def test_verl_batch_form_groups_for_majority():
-    res = compute_score(data_sources=["m"] * 4, solution_strs=["\\boxed{2}", "\\boxed{2}", "\\boxed{9}", "\\boxed{9}"],
-                        ground_truths=["2", "2", "9", "9"], extra_infos=[{"index": 0}, {"index": 0}, {"index": 1},
-                                                                         {"index": 1}], reward="majority")
-    assert [d["score"] for d in res] == [1.0] * 4 and [d["acc"] for d in res] == [True] * 4
+def test_verl_compute_score_accepts_keywords_it_does_not_use(caplog, monkeypatch):
+    import priorlab.integrations.verl as verl
+
+    monkeypatch.setattr(verl, "_IGNORED", set())
+    # verl 0.9.1 adds reward_router_address and reward_model_tokenizer when a reward router is configured;
+    # a later verl may add more. Unknown names are logged once (a typo in reward_kwargs shows), never fatal.
+    d = compute_score("x", "\\boxed{3}", "3", {}, reward_router_address="h:1", reward_model_tokenizer=object())
+    assert d["score"] == 1.0 and caplog.records == []
+    for _ in range(2):
+        assert compute_score("x", "\\boxed{3}", "3", rewrd="random", future_keyword=1)["score"] == 1.0
+    assert [r.getMessage() for r in caplog.records] == [
+        "priorlab compute_score ignores the keyword 'future_keyword' (a typo in reward_kwargs?)",
+        "priorlab compute_score ignores the keyword 'rewrd' (a typo in reward_kwargs?)"]
+
+
+def verl_samples(n_prompts=10, n=4):
+    """verl rows (rollout.n = 4, consecutive): prompt k's gold is 2k/(2k+2); its completions answer k/(k+1),
+    the same as \\dfrac, (k+1)/(k+2) (the wrong label), and nothing. Fractions, so every comparison is
+    Math-Verify's, in the grading subprocesses (integers take an in-process fast path)."""
+    def frac(a, b, cmd="frac"):
+        return f"\\{cmd}{{{a}}}{{{b}}}"
+    return [{"data_source": "math", "ground_truth": frac(2 * k, 2 * k + 2),
+             "extra_info": {"index": k, "incorrect_label": frac(k + 1, k + 2, "dfrac")},
+             "response": [f"\\boxed{{{frac(k, k + 1)}}}", f"so \\boxed{{{frac(k, k + 1, 'dfrac')}}}",
+                          f"\\boxed{{{frac(k + 1, k + 2)}}}", "no idea"][j]}
+            for k in range(1, n_prompts + 1) for j in range(n)]
+
+
+@pytest.mark.parametrize("router", [False, True])
+@pytest.mark.parametrize("spec", ["correct", "incorrect", "format+length:0.01"])
+def test_verl_reward_loop_per_sample_from_threads(spec, router):
+    # verl 0.9.1's reward loop: 8 workers, each scoring its chunk's samples concurrently in executor threads
+    from tests.trainer_calls import verl_reward_loop
+
+    samples = verl_samples()
+    out = verl_reward_loop(compute_score, samples, {"reward": spec}, router=router)
+    serial = [compute_score(s["data_source"], s["response"], s["ground_truth"], s["extra_info"], reward=spec)
+              for s in samples]
+    assert [o["reward_score"] for o in out] == [d["score"] for d in serial]
+    assert [o["reward_extra_info"] for o in out] == serial
+    want = {"correct": [1.0, 1.0, 0.0, 0.0], "incorrect": [0.0, 0.0, 1.0, 0.0]}.get(spec)
+    if want:  # per prompt: right, right, the wrong label k + 1, no answer
+        assert [o["reward_score"] for o in out] == want * 10
+    assert [o["reward_extra_info"]["acc"] for o in out] == [True, True, False, False] * 10
+
+
+def test_verl_majority_is_refused_by_the_reward_loop_and_checked_in_the_batch_manager():
+    from tests.trainer_calls import verl_batch_manager, verl_reward_loop
+
+    samples = verl_samples(n_prompts=2)
+    with pytest.raises(ValueError, match="majority.*once per sample"):
+        verl_reward_loop(compute_score, samples, {"reward": "majority"})
+    # the batch manager passes the whole step: per prompt k, k, k+1 vote k; the unanswered one scores 0
+    res = verl_batch_manager(compute_score, samples, {"reward": "majority", "group_size": 4})
+    assert [d["score"] for d in res] == [1.0, 1.0, 0.0, 0.0] * 2
+    with pytest.raises(ValueError, match="4 completion.* not a multiple of group_size=8.*rollout.n"):
+        verl_batch_manager(compute_score, samples, {"reward": "majority", "group_size": 8})
+    with pytest.raises(ValueError, match="group_size=<actor_rollout_ref.rollout.n>"):
+        verl_batch_manager(compute_score, samples, {"reward": "majority"})
+    assert [d["score"] for d in verl_batch_manager(compute_score, samples, {"reward": "correct"})] == \
+        [1.0, 1.0, 0.0, 0.0] * 2
 
 
 # ------------------------------------------------------------------------------------------- OpenRLHF
@@ -195,29 +287,36 @@ def test_openrlhf_brier_scores_in_unit_interval_and_incorrect_labels():
         reward_func(["P\\boxed{5}"], ["P"], ["2"], reward="incorrect")
 
 
+def test_openrlhf_agent_executor_one_query_at_a_time_from_threads():
+    # OpenRLHF 0.11.2: every sample's executor calls reward_func([query], [prompt], [label]) in its own thread
+    from tests.trainer_calls import openrlhf_single_turn
+
+    # gold k/(k+1) against fractions, so that every comparison runs in the grading subprocesses
+    samples = [{"prompt": f"Q{k}: ", "label": lab, "response": resp}
+               for k in range(1, 11)
+               for lab, resp in [(f"\\frac{{{k}}}{{{k + 1}}}", f"\\boxed{{\\frac{{{2 * k}}}{{{2 * k + 2}}}}}"),
+                                 (f"\\frac{{{k}}}{{{k + 1}}}", f"\\boxed{{\\frac{{{k + 1}}}{{{k + 2}}}}}"),
+                                 (json.dumps({"answer": f"\\frac{{{k}}}{{{k + 1}}}", "incorrect_label": "x"}),
+                                  f"\\boxed{{\\dfrac{{{k}}}{{{k + 1}}}}}"),
+                                 (f"\\frac{{{k}}}{{{k + 1}}}", "none")]]
+    out = openrlhf_single_turn(openrlhf_reward("correct+malformed:0.5"), samples)
+    assert [o["error"] for o in out] == [None] * 40
+    # per prompt: right, wrong, right (a JSON label), no answer (0 - 0.5 malformed)
+    assert [o["reward"].tolist() for o in out] == [[1.0], [0.0], [1.0], [-0.5]] * 10
+    assert [o["scores"].tolist() for o in out] == [[1.0], [0.0], [1.0], [0.0]] * 10  # base reward, no penalty
+    assert [o["extra_logs"]["format_ok"].item() for o in out] == [1.0, 1.0, 1.0, 0.0] * 10
+    assert all(o["extra_logs"]["prompt_not_prefix"].item() == 0.0 for o in out)
+
+
+def test_openrlhf_refuses_majority_when_built():
+    # one query per call never holds a group; an error inside a call would be logged and dropped by OpenRLHF
+    with pytest.raises(ValueError, match="majority.*one query at a time"):
+        openrlhf_reward("majority")
+    with pytest.raises(ValueError, match="one query at a time"):
+        reward_func(["P\\boxed{1}"], ["P"], ["1"], reward="majority")
+
+
 # --------------------------------------------------------------------------- TRL GRPOTrainer, two steps
-
-
-def tiny_hf_model(path):
-    """A 2-layer random LlamaForCausalLM and a character tokenizer (pad != eos), saved to `path`."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    chars = list("0123456789+-=?{}\\abcdefghijklmnopqrstuvwxyz :.\n")
-    vocab = {"<pad>": 0, "<eos>": 1, "<unk>": 2, **{c: i + 3 for i, c in enumerate(chars)}}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")  # one token per character
-    tok.decoder = decoders.Fuse()
-    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
-                                         max_position_embeddings=64, pad_token_id=0, eos_token_id=1,
-                                         bos_token_id=None))
-    model.save_pretrained(path)
-    hf_tok.save_pretrained(path)
-    return model, hf_tok
 
 
 def test_trl_grpo_trainer_two_steps_with_priorlab_rewards(tmp_path):
@@ -225,6 +324,8 @@ def test_trl_grpo_trainer_two_steps_with_priorlab_rewards(tmp_path):
     datasets = pytest.importorskip("datasets")
     import torch
     from trl import GRPOConfig, GRPOTrainer
+
+    from tests.trainer_calls import tiny_hf_model
 
     model, tok = tiny_hf_model(tmp_path / "tiny")
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -259,11 +360,55 @@ def test_trl_grpo_trainer_two_steps_with_priorlab_rewards(tmp_path):
     assert any(not torch.equal(before[k], after[k].cpu()) for k in before)  # the update happened
 
 
-def test_the_trainer_wrappers_import_no_torch():
-    # installed beside TRL / verl / OpenRLHF, the wrappers must not pull in (or pin) a torch of their own
+@pytest.mark.slow
+def test_trl_grpo_trainer_two_processes_majority_needs_whole_groups(tmp_path):
+    # TRL's GRPOTrainer in 2 CPU processes (torch.distributed, gloo), num_generations 4, one step each:
+    # per_device_train_batch_size 2 gives each process half a group (refused), 4 a whole one (trains)
+    pytest.importorskip("trl")
     import subprocess
     import sys
 
-    code = ("import sys, priorlab.integrations.trl, priorlab.integrations.verl, priorlab.integrations.openrlhf; "
-            "assert 'torch' not in sys.modules")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+    from tests.trainer_calls import tiny_hf_model
+
+    tiny_hf_model(tmp_path / "tiny")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "src"), str(root)]), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        str(root / "tests" / "trl_two_procs.py"), str(tmp_path / "tiny"), str(tmp_path)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{k}.json").read_text()) for k in range(2)]
+    for rep in ranks:
+        half, whole = rep["per_device_2"], rep["per_device_4"]
+        assert [len(c) for c in half["calls"]] == [2] and "2 completion(s) in this call" in half["error"]
+        assert [len(c) for c in whole["calls"]] == [4] and len(set(whole["calls"][0])) == 1 and whole["error"] is None
+    assert ranks[0]["per_device_4"]["calls"] != ranks[1]["per_device_4"]["calls"]  # a different prompt each
+
+
+NO_TORCH = """
+import importlib.abc, sys
+class NoTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, NoTorch())
+from priorlab.integrations.trl import trl_reward
+from priorlab.integrations.verl import compute_score
+from priorlab.integrations.openrlhf import openrlhf_reward
+assert trl_reward("correct")(prompts=["Q", "Q"], completions=["\\\\boxed{2}", "\\\\boxed{3}"],
+                             answer=["2", "2"]) == [1.0, 0.0]
+assert compute_score("m", "so \\\\boxed{\\\\frac{1}{2}}", "0.5")["score"] == 1.0
+out = openrlhf_reward("correct")(["P\\\\boxed{2}"], ["P"], ["2"])
+assert out["rewards"] == [1.0] and out["extra_logs"]["correct"] == [1.0], out
+assert not any(m == "torch" or m.startswith("torch.") for m in sys.modules)
+print("ok")
+"""
+
+
+def test_the_trainer_wrappers_work_without_torch():
+    # installed beside TRL / verl / OpenRLHF, the wrappers must not need (or pin) a torch of their own
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", NO_TORCH], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-3000:]

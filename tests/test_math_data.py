@@ -189,7 +189,7 @@ def test_non_utf8_file(tmp_path):
 def test_hub_id_reads_through_datasets(monkeypatch):
     import datasets
 
-    calls = []
+    calls, splits = [], {"HuggingFaceH4/MATH-500": ["test"], "openai/gsm8k": ["train", "test"]}
 
     def fake_load(name, split):
         calls.append((name, split))
@@ -197,11 +197,16 @@ def test_hub_id_reads_through_datasets(monkeypatch):
                 {"problem": "What is $2+2$?", "solution": "$\\boxed{4}$", "answer": "4"}]
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
-    ds = load_data("HuggingFaceH4/MATH-500")
+    monkeypatch.setattr(datasets, "get_dataset_split_names", lambda name: splits[name])
+    ds = load_data("HuggingFaceH4/MATH-500")  # its only split
     assert calls == [("HuggingFaceH4/MATH-500", "test")]
-    assert ds.layout == "math" and [e.answer for e in ds.examples] == ["2", "4"]
+    assert ds.layout == "math" and [e.answer for e in ds.examples] == ["2", "4"] and ds.unit == "row"
     load_data("openai/gsm8k:train", layout="math")
     assert calls[-1] == ("openai/gsm8k", "train")
+    with pytest.raises(DataError, match=r"openai/gsm8k: 2 splits \(train, test\) and none named; name one, "
+                                        r"e.g. openai/gsm8k:train"):
+        load_data("openai/gsm8k")
+    assert len(calls) == 2  # nothing loaded without a split
 
 
 def test_hub_id_offline_is_one_clear_error(monkeypatch):
@@ -213,3 +218,53 @@ def test_hub_id_offline_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(DataError, match=r"no-such-owner/no-such-set: no such file, and the datasets hub could not"):
         load_data("no-such-owner/no-such-set")
+
+
+# ------------------------------------------------------------------- datasets objects and save_to_disk folders
+
+
+def math_rows(n, offset=0):
+    return [{"problem": f"What is {k}+1?", "answer": str(k + 1), "solution": f"\\boxed{{{k + 1}}}"}
+            for k in range(offset, offset + n)]
+
+
+def test_in_memory_dataset():
+    import datasets
+
+    ds = load_data(datasets.Dataset.from_list(math_rows(3) + [{"problem": "x", "answer": "", "solution": "y"}]),
+                   on_error="skip")
+    assert [e.answer for e in ds.examples] == ["1", "2", "3"] and [e.line for e in ds.examples] == [1, 2, 3]
+    assert (ds.layout, ds.path, ds.unit) == ("math", "<in-memory Dataset>", "row")
+    assert ds.describe_skipped() == ("skipped 1 malformed record(s) of <in-memory Dataset>: "
+                                     "row 4: answer field 'answer' is empty")
+    one = datasets.DatasetDict({"test": datasets.Dataset.from_list(math_rows(2))})
+    assert len(load_data(one)) == 2  # a single split is used
+    two = datasets.DatasetDict({"train": datasets.Dataset.from_list(math_rows(2)),
+                                "test": datasets.Dataset.from_list(math_rows(1))})
+    with pytest.raises(DataError, match=r"2 splits \(train, test\) and none named; name one, e.g. ds\['train'\]"):
+        load_data(two)
+    assert len(load_data(two["test"])) == 1
+
+
+def test_save_to_disk_folders(tmp_path, monkeypatch):
+    import datasets
+
+    datasets.Dataset.from_list(math_rows(3)).save_to_disk(str(tmp_path / "one"))
+    assert [e.answer for e in load_data(tmp_path / "one").examples] == ["1", "2", "3"]
+    dd = datasets.DatasetDict({"train": datasets.Dataset.from_list(math_rows(4)),
+                               "test": datasets.Dataset.from_list(math_rows(2, offset=10))})
+    dd.save_to_disk(str(tmp_path / "dd"))
+    folder = str(tmp_path / "dd")
+    assert [e.answer for e in load_data(f"{folder}:test").examples] == ["11", "12"]
+    assert len(load_data(f"{folder}:train")) == 4 and load_data(f"{folder}:train").unit == "row"
+    with pytest.raises(DataError, match=rf"{folder}: 2 splits \(train, test\) and none named; "
+                                        rf"name one, e.g. {folder}:train"):
+        load_data(folder)
+    with pytest.raises(DataError, match=r"no split 'dev'; splits: train, test"):
+        load_data(f"{folder}:dev")
+    monkeypatch.chdir(tmp_path.parent)
+    monkeypatch.setattr(datasets, "load_dataset", None)  # `<dir>/dd:test` has a hub id's shape: the folder wins
+    assert len(load_data(f"{tmp_path.name}/dd:test")) == 2
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"empty: a folder, but not one datasets' load_from_disk reads"):
+        load_data(tmp_path / "empty")

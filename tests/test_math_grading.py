@@ -1,4 +1,5 @@
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,7 @@ def test_summarize_arithmetic():
 def test_integer_fast_path_needs_no_worker():
     g = Grader("int", workers=1)
     assert [x.correct for x in g.grade(["\\boxed{025}", "\\boxed{24}"], ["25", "25"])] == [True, False]
-    assert g.pool._workers == []  # plain integers never reach Math-Verify
+    assert not g.pool._workers  # plain integers never reach Math-Verify
     g.close()
 
 
@@ -199,7 +200,7 @@ def test_gsm8k_golds_parse_and_grade(path, n, first_gold):
     assert all(x.correct for x in ok)
     rot = g.grade([probs[(i + 1) % n]["answer"] for i in range(n)], [p["answer"] for p in probs])
     assert all(x.correct == (golds[i] == golds[(i + 1) % n]) for i, x in enumerate(rot))
-    assert g.pool._workers == []  # integers only: no Math-Verify needed
+    assert not g.pool._workers  # integers only: no Math-Verify needed
     g.close()
 
 
@@ -224,3 +225,73 @@ def test_aime_integer_answers(path, n, no_box_id, n_correct, textbf_id, textbf):
     by_id = {p["id"]: x for p, x in zip(probs, grades)}
     assert by_id[no_box_id].status == "no_answer"
     assert sum(x.correct for x in grades) == n_correct and by_id[textbf_id].pred == textbf
+
+
+# ------------------------------------------------------- the pool under threads and processes (verl, OpenRLHF, Ray)
+
+
+def fixture_pairs():
+    """The MATH-500 fixture's solutions against their own and the next problem's answers (28 texts, golds)."""
+    probs = rows(FIXTURES / "math500_sample.jsonl")
+    n = len(probs)
+    texts = [p["solution"] for p in probs] + [probs[(i + 1) % n]["solution"] for i in range(n)]
+    return texts, [p["answer"] for p in probs] * 2
+
+
+def grade_one_per_call(pair):
+    """One completion per call, as verl's and OpenRLHF's reward loops do, on this process's shared grader."""
+    from priorlab.math.grading import shared_grader
+
+    return shared_grader("math", 10.0).grade([pair[0]], [pair[1]])[0]
+
+
+def test_eight_threads_grade_as_serially():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts, golds = fixture_pairs()
+    with Grader("math", timeout=10, workers=2) as g:
+        serial = g.grade(texts, golds)
+    with Grader("math", timeout=10, workers=2) as g, ThreadPoolExecutor(8) as ex:
+        threaded = list(ex.map(lambda p: g.grade([p[0]], [p[1]])[0], zip(texts, golds)))
+        batched = list(ex.map(lambda _: g.grade(texts, golds), range(4)))  # 4 threads, each the whole list
+        assert len(g.pool._workers) <= 2  # the pool, not the callers, bounds the subprocesses
+    assert threaded == serial and all(b == serial for b in batched)
+    assert sum(x.correct for x in serial) == 14  # each solution matches its own answer, none the next one's
+
+
+def test_timeouts_hold_under_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    # 2^(2^40) never finishes; four such calls among eight, on two workers with a 1 s limit
+    jobs = [("\\boxed{3}", "2^{2^{40}}") if i % 2 else ("\\boxed{\\frac{2}{4}}", "\\frac{1}{2}") for i in range(8)]
+    with Grader("math", timeout=1, workers=2) as g:
+        g.grade(["\\boxed{x}"], ["y"])  # both workers' start-up is not part of what is timed
+        g.grade(["\\boxed{x}", "\\boxed{y}"], ["z", "w"])
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(8) as ex:
+            out = list(ex.map(lambda j: g.grade([j[0]], [j[1]])[0], jobs))
+        elapsed = time.monotonic() - t0
+    assert [x.status for x in out] == ["ok", "timeout"] * 4 and all(x.correct for x in out[::2])
+    # four 1 s timeouts on two workers: at least 2 s; and they end (2^(2^40) alone would never), replacements
+    # starting at once
+    assert 2.0 <= elapsed < 60.0, elapsed
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_several_processes_grade_as_one(method):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from priorlab.math.grading import shared_grader
+
+    texts, golds = fixture_pairs()
+    with Grader("math", timeout=10, workers=1) as g:
+        serial = g.grade(texts, golds)
+    parent = shared_grader("math", 10.0)
+    parent.grade(["\\boxed{x}", "\\boxed{y}"], ["z", "w"])  # its workers are running when the children fork
+    before = {w.proc.pid for w in parent.pool._workers}
+    with ProcessPoolExecutor(2, mp_context=mp.get_context(method)) as ex:
+        children = list(ex.map(grade_one_per_call, zip(texts, golds)))
+    assert children == serial
+    assert parent.grade(texts, golds) == serial  # the children neither used nor closed the parent's workers
+    assert before <= {w.proc.pid for w in parent.pool._workers}

@@ -2,6 +2,9 @@
 
 A group is the completions of one prompt within a call (keyed by prompt and gold answer, plus verl's
 `extra_info["index"]`), in order of first appearance; `prompt_index` is the group's order in the call.
+With `group_size` G, a prompt's completions in a call must number a multiple of G, and are split in order
+into groups of G (a prompt drawn twice in one batch is two groups); any other count is a ValueError, because
+the call holds part of a group. `majority` (TTRL) votes within a group, so it requires G >= 2.
 """
 
 from __future__ import annotations
@@ -42,10 +45,34 @@ def prompt_key(prompt) -> str:
     return prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True, default=str)
 
 
+def check_group_size(reward: MathReward, group_size: int | None, setting: str) -> None:
+    """At construction: `majority` needs `group_size` (named `setting` in the trainer's config), >= 2."""
+    if group_size is not None and (isinstance(group_size, bool) or not isinstance(group_size, int)
+                                   or group_size < 1):
+        raise ValueError(f"group_size={group_size!r} must be a positive integer")
+    if reward.base == "majority" and (group_size is None or group_size < 2):
+        raise ValueError(f"reward {reward.name!r} votes within a prompt's group: pass group_size=<{setting}> "
+                         f"(>= 2, got {group_size}) so that a call holding part of a group is refused")
+
+
+def whole_groups(keys: Sequence[Hashable], group_size: int | None, hint: str) -> list[list[int]]:
+    """`groups(keys)`, each split into groups of `group_size` (module doc); ValueError on a partial group."""
+    if group_size is None:
+        return groups(keys)
+    out = []
+    for idx in groups(keys):
+        if len(idx) % group_size:
+            raise ValueError(f"a prompt has {len(idx)} completion(s) in this call, not a multiple of "
+                             f"group_size={group_size}: the call holds part of its group ({hint})")
+        out.extend(idx[k:k + group_size] for k in range(0, len(idx), group_size))
+    return out
+
+
 def score_batch(reward: MathReward, texts: Sequence[str], golds: Sequence[str], keys: Sequence[Hashable],
-                 step: int, wrong: Sequence[str] | None) -> list[Scored]:
+                step: int, wrong: Sequence[str] | None, group_size: int | None = None,
+                hint: str = "") -> list[Scored]:
     out: list[Scored | None] = [None] * len(texts)
-    for gi, idx in enumerate(groups(keys)):
+    for gi, idx in enumerate(whole_groups(keys, group_size, hint)):
         scored = reward.score([texts[i] for i in idx], golds[idx[0]], step=step, prompt_index=gi,
                               wrong_label=wrong[idx[0]] if wrong is not None else None)
         for i, s in zip(idx, scored):

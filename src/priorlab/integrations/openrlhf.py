@@ -3,14 +3,20 @@
 The response is the query with its prompt prefix removed (the whole query, counted in extra_logs
 `prompt_not_prefix`, if it does not start with it); a label is the gold answer, or a dict / JSON object
 {"answer": ..., "incorrect_label": ...}. Returns {"rewards", "scores", "extra_logs"}; `scores` (OpenRLHF's
-[0, 1] value for dynamic filtering) is the base reward without penalties, brier mapped from [−2, 1] to [0, 1].
+[0, 1] value for dynamic filtering) is the base reward without penalties, brier mapped from [−2, 1] to [0, 1];
+as float32 torch tensors, or lists of floats where torch is not installed.
 The module-level `reward_func` serves `--remote_rm_url .../priorlab/integrations/openrlhf.py` directly.
+
+OpenRLHF 0.11.2's `SingleTurnAgentExecutor` calls `reward_func([query], [prompt], [label])` once per sample, from
+threads (`asyncio.to_thread`), and logs and drops any exception it raises. No call sees a prompt's group, so
+`majority` (TTRL) is refused when the function is built, where the error stops the run.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Callable
 
 from priorlab.integrations.batch import score_batch
@@ -18,6 +24,7 @@ from priorlab.math.grading import DEFAULT_TIMEOUT
 from priorlab.math.reward import MathReward
 
 _OPENRLHF: dict[tuple, Callable[..., dict]] = {}
+_LOCK = threading.Lock()
 
 
 def _label(label) -> tuple[str, str | None]:
@@ -37,9 +44,18 @@ def _label(label) -> tuple[str, str | None]:
 def openrlhf_reward(spec: str = "correct", *, style: str = "math", seed: int = 0,
                     timeout: float = DEFAULT_TIMEOUT) -> Callable[..., dict]:
     """An OpenRLHF `reward_func(queries, prompts, labels, **kwargs) -> dict` for `spec` (module doc)."""
-    import torch
-
     reward = MathReward(spec, style=style, seed=seed, timeout=timeout)
+    if reward.base == "majority":
+        raise ValueError(f"reward {reward.name!r} (TTRL) needs a prompt's whole group in one call, and OpenRLHF "
+                         "(0.11.2) calls reward_func with one query at a time; use it under TRL or `priorlab rl`")
+    try:
+        import torch
+
+        def as_floats(xs):
+            return torch.tensor(xs, dtype=torch.float32)
+    except ImportError:
+        def as_floats(xs):
+            return [float(x) for x in xs]
     calls = itertools.count()
 
     def reward_func(queries, prompts, labels, **_kwargs) -> dict:
@@ -61,9 +77,9 @@ def openrlhf_reward(spec: str = "correct", *, style: str = "math", seed: int = 0
         scored = score_batch(reward, texts, golds, list(zip(prompts, golds)), next(calls), wrong)
         logs = {c: [s.out.components[c] for s in scored] for c in ("correct", "format_ok", "grade_failed")}
         logs["prompt_not_prefix"] = [float(not_prefix)] * len(scored)
-        return {"rewards": torch.tensor([s.out.score for s in scored], dtype=torch.float32),
-                "scores": torch.tensor([reward.base_unit_score(s.out) for s in scored], dtype=torch.float32),
-                "extra_logs": {k: torch.tensor(v, dtype=torch.float32) for k, v in logs.items()}}
+        return {"rewards": as_floats([s.out.score for s in scored]),
+                "scores": as_floats([reward.base_unit_score(s.out) for s in scored]),
+                "extra_logs": {k: as_floats(v) for k, v in logs.items()}}
 
     reward_func.reward = reward  # type: ignore[attr-defined]
     return reward_func
@@ -73,6 +89,8 @@ def reward_func(queries, prompts, labels, reward: str = "correct", style: str = 
     """Module-level OpenRLHF entry point (`--remote_rm_url .../priorlab/integrations/openrlhf.py`): reward `correct` unless
     the caller passes `reward=`; build your own with `openrlhf_reward(spec)` for any other spec."""
     key = (reward, style, seed)
-    if key not in _OPENRLHF:
-        _OPENRLHF[key] = openrlhf_reward(reward, style=style, seed=seed)
-    return _OPENRLHF[key](queries, prompts, labels, **kwargs)
+    with _LOCK:
+        if key not in _OPENRLHF:
+            _OPENRLHF[key] = openrlhf_reward(reward, style=style, seed=seed)
+        fn = _OPENRLHF[key]
+    return fn(queries, prompts, labels, **kwargs)

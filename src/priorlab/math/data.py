@@ -1,10 +1,18 @@
-"""Real math benchmarks from JSONL or Parquet files: records in, `Example`s (question, gold answer) out.
+"""Real math benchmarks from JSONL or Parquet files or `datasets`: records in, `Example`s (question, gold) out.
 
     from priorlab.math.data import load_data
     ds = load_data("math500.jsonl")                                   # layout detected: math
     ds = load_data("gsm8k_test.jsonl", layout="gsm8k")                # gold = the number after '####'
     ds = load_data("my.parquet", question_field="prompt", answer_field="target", on_error="skip")
+    ds = load_data(hf_dataset)                                        # an in-memory datasets.Dataset
+    ds = load_data("data/gsm8k_disk:test")                            # a save_to_disk folder, split test
+    ds = load_data("HuggingFaceH4/MATH-500")                          # a hub id, its only split (network)
     ds.examples[0].question, ds.examples[0].answer, ds.style, ds.skipped   # skipped: [BadRecord(line, reason)]
+
+Sources (`datasets` is in the `hf` extra): a JSONL or Parquet file; a `datasets.Dataset` object; a folder
+written by `save_to_disk`, as `FOLDER` or `FOLDER:SPLIT`; a hub id `owner/name[:split]` where no local file or
+folder has that name. A `DatasetDict` (a folder, a hub dataset, an object) with one split uses it; with several
+and none named it is a `DataError` that lists them -- never a silent default.
 
 Built-in layouts (`LAYOUTS`); `question_field` / `answer_field` / `solution_field` override their fields:
 
@@ -22,7 +30,7 @@ cannot be graded is malformed here, not a silent zero later.
 Malformed records -- a line that is not a JSON object, a missing, empty or non-text field, an unusable
 gold answer -- are never dropped silently. `on_error="raise"` (the default) reads the whole file, then
 raises one `DataError` naming the file, the number of bad records and the first few with their line
-numbers (1-based; Parquet: row numbers). `on_error="skip"` keeps the good records and lists every bad one
+numbers (1-based; Parquet and `datasets`: row numbers). `on_error="skip"` keeps the good records and lists every bad one
 in `Dataset.skipped`, for the caller to report. Blank lines of a JSONL file are not records. Nothing here
 depends on a particular benchmark file; the tests use small fixtures in tests/fixtures/.
 
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +71,7 @@ class Example:
     question: str
     answer: str
     solution: str | None
-    line: int  # 1-based line (JSONL) or row (Parquet) in the file
+    line: int  # 1-based line (JSONL) or row (Parquet, datasets) of the source
     raw_answer: str  # the answer field as written (GSM8K: the whole rationale)
 
 
@@ -80,6 +89,7 @@ class Dataset:
     fields: dict[str, str | None]
     examples: list[Example]
     skipped: list[BadRecord] = field(default_factory=list)
+    unit: str = "line"  # what Example.line counts: JSONL lines, or rows of every other source
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -89,10 +99,15 @@ class Dataset:
         if not self.skipped:
             return ""
         return (f"skipped {len(self.skipped)} malformed record(s) of {self.path}: "
-                + describe_bad(self.skipped, limit, record_unit(self.path)))
+                + describe_bad(self.skipped, limit, self.unit))
 
 
-def record_unit(path: str | Path) -> str:
+def record_unit(path) -> str:
+    """`line` for a JSONL file, `row` for every other source."""
+    if is_hf_dataset(path) or _disk_folder(path) is not None:
+        return "row"
+    if not Path(path).is_file() and HUB_ID.fullmatch(str(path)):
+        return "row"
     return "row" if is_parquet(path) else "line"
 
 
@@ -108,6 +123,13 @@ def is_parquet(path: str | Path) -> bool:
 def read_records(path: str | Path) -> Iterator[tuple[int, dict | str]]:
     """(line or row number, record) for each record of a JSONL or Parquet file; a record that is not a
     JSON object comes as the reason string instead. Raises DataError if the file cannot be read at all."""
+    if is_hf_dataset(path):
+        yield from enumerate(_one_split(path, "the DatasetDict passed", None, "ds[{split!r}]"), start=1)
+        return
+    folder = _disk_folder(path)
+    if folder is not None:
+        yield from _disk_records(*folder)
+        return
     if not Path(path).is_file() and HUB_ID.fullmatch(str(path)):
         yield from _hub_records(str(path))
         return
@@ -137,22 +159,90 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict | str]]:
                 from None
 
 
-# A `datasets` hub id, used when no local file has that name: owner/name, optionally :split (default test).
+# A `datasets` hub id, used when no local file or folder has that name: owner/name, optionally :split.
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+(:[\w.-]+)?")
+NEEDS_DATASETS = "needs the datasets package: pip install 'priorlab[hf]'"
+
+
+def is_hf_dataset(obj) -> bool:
+    """A `datasets.Dataset` or `DatasetDict` object (checked without importing datasets)."""
+    ds = sys.modules.get("datasets")
+    return ds is not None and isinstance(obj, (ds.Dataset, ds.DatasetDict))
+
+
+def source_name(path) -> str:
+    """How a source is named in messages and in `Dataset.path`."""
+    return f"<in-memory {type(path).__name__}>" if is_hf_dataset(path) else str(path)
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)[:200]
+
+
+def _one_split(obj, spec: str, split: str | None, how: str):
+    """`obj` if a Dataset, else its split `split`, or its only split; DataError listing the splits otherwise.
+    `how` shows how to name a split, formatted with `split`."""
+    import datasets
+
+    if isinstance(obj, datasets.Dataset):
+        if split is not None:
+            raise DataError(f"{spec}: a single Dataset has no splits to choose from (asked for {split!r})")
+        return obj
+    names = list(obj)
+    if split is None and len(names) == 1:
+        split = names[0]
+    if split is None:
+        raise DataError(f"{spec}: {len(names)} splits ({', '.join(names)}) and none named; "
+                        f"name one, e.g. {how.format(split=names[0])}")
+    if split not in obj:
+        raise DataError(f"{spec}: no split {split!r}; splits: {', '.join(names)}")
+    return obj[split]
+
+
+def _disk_folder(path) -> tuple[Path, str | None] | None:
+    """(folder, split) when `path` is `FOLDER` or `FOLDER:SPLIT` of an existing folder, else None."""
+    if not isinstance(path, (str, Path)):
+        return None
+    if Path(path).is_dir():
+        return Path(path), None
+    head, sep, split = str(path).rpartition(":")
+    return (Path(head), split) if sep and head and split and Path(head).is_dir() else None
+
+
+def _disk_records(folder: Path, split: str | None) -> Iterator[tuple[int, dict | str]]:
+    """Rows of a folder written by `Dataset.save_to_disk` or `DatasetDict.save_to_disk`, numbered from 1."""
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(f"{folder}: a folder; reading one written by save_to_disk {NEEDS_DATASETS}") from None
+    try:
+        obj = datasets.load_from_disk(str(folder))
+    except Exception as e:  # not a save_to_disk folder, a damaged one: datasets raises several kinds
+        raise DataError(f"{folder}: a folder, but not one datasets' load_from_disk reads ({_first_line(e)})") \
+            from None
+    yield from enumerate(_one_split(obj, str(folder), split, f"{folder}:{{split}}"), start=1)
 
 
 def _hub_records(spec: str) -> Iterator[tuple[int, dict | str]]:
-    """Rows of a `datasets` hub dataset `owner/name[:split]`, numbered from 1 (needs the network)."""
+    """Rows of a `datasets` hub dataset `owner/name[:split]`, numbered from 1 (needs the network). Without a
+    split, the dataset's only split; several are a DataError that lists them."""
     name, _, split = spec.partition(":")
     try:
         import datasets
     except ImportError:
-        raise DataError(f"{spec}: no such file, and reading a hub dataset needs `pip install datasets`") from None
+        raise DataError(f"{spec}: no such file, and reading a hub dataset {NEEDS_DATASETS}") from None
     try:
-        rows = datasets.load_dataset(name, split=split or "test")
+        if not split:
+            names = datasets.get_dataset_split_names(name)
+            if len(names) != 1:
+                raise DataError(f"{spec}: {len(names)} splits ({', '.join(names)}) and none named; "
+                                f"name one, e.g. {name}:{names[0] if names else 'test'}")
+            split = names[0]
+        rows = datasets.load_dataset(name, split=split)
+    except DataError:
+        raise
     except Exception as e:  # offline, unknown id, unknown split: datasets raises many kinds
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"{spec}: no such file, and the datasets hub could not load it ({first[:200]})") from None
+        raise DataError(f"{spec}: no such file, and the datasets hub could not load it ({_first_line(e)})") from None
     yield from enumerate(rows, start=1)
 
 
@@ -190,7 +280,7 @@ def _detect(rec: dict) -> str:
 
 
 def load_data(
-    path: str | Path,
+    path,
     *,
     layout: str = "auto",
     question_field: str | None = None,
@@ -199,7 +289,8 @@ def load_data(
     on_error: str = "raise",
     limit: int | None = None,
 ) -> Dataset:
-    """Read a JSONL/Parquet file of problems into a `Dataset` (module doc: layouts, fields, errors).
+    """Read problems from `path` -- a JSONL or Parquet file, a `datasets.Dataset`, a save_to_disk folder, a hub id
+    (module doc: sources, layouts, fields, errors) -- into a `Dataset`.
 
     `limit` keeps the first `limit` good examples (malformed records before them are still reported).
     """
@@ -225,16 +316,16 @@ def load_data(
             bad.append(BadRecord(n, str(e)))
         if limit is not None and len(examples) >= limit:
             break
-    unit = record_unit(path)
+    unit, name = record_unit(path), source_name(path)
     if bad and on_error == "raise":
-        raise DataError(f"{path}: {len(bad)} malformed record(s): {describe_bad(bad, SHOW_BAD, unit)} "
+        raise DataError(f"{name}: {len(bad)} malformed record(s): {describe_bad(bad, SHOW_BAD, unit)} "
                         "(fix them, or skip them with on_error='skip' / --skip-bad)")
     if not examples:
-        raise DataError(f"{path}: no usable records" + (f" ({describe_bad(bad, SHOW_BAD, unit)})" if bad else ""))
+        raise DataError(f"{name}: no usable records" + (f" ({describe_bad(bad, SHOW_BAD, unit)})" if bad else ""))
     assert spec is not None
     fields = {"question": question_field or "/".join(spec["question"]), "answer": answer_field or spec["answer"],
               "solution": solution_field or spec["solution"]}
-    return Dataset(str(path), spec["layout"], spec["style"], fields, examples, bad)
+    return Dataset(name, spec["layout"], spec["style"], fields, examples, bad, unit)
 
 
 def _example(rec: dict, n: int, spec: dict, qf: str | None, af: str | None, sf: str | None) -> Example:

@@ -33,8 +33,10 @@ Why a process pool: Math-Verify's own timeout uses SIGALRM, which fails outside 
 workers, TRL's threads; Math-Verify #50, #55) and has been swallowed into all-zero scores elsewhere (verl
 PR #5635). Here its timeouts are off (`parsing_timeout=None`, `timeout_seconds=None`) and each comparison
 runs in a worker subprocess that the parent kills after `timeout` s; errors are raised (`raise_on_error=True`)
-and counted. A gold/prediction pair that parses to several candidates is equal if any candidate pair is;
-it is an error only if none is equal and one raised. Results of `ok`/`error` comparisons are cached per
+and counted. The pool (`VerifyPool`) may be called from many threads at once (verl's and OpenRLHF's reward loops
+call reward functions from threads) and from forked or spawned processes, with the same results as serially.
+A gold/prediction pair that parses to several candidates is equal if any candidate pair is; it is an error
+only if none is equal and one raised. Results of `ok`/`error` comparisons are cached per
 `Grader` (completions repeat answers), timeouts are not (they can depend on load).
 
 Tests: `.venv/bin/pytest tests/test_math_grading.py` (MATH-500-, GSM8K- and AIME-shaped fixtures in tests/fixtures).
@@ -43,6 +45,7 @@ Tests: `.venv/bin/pytest tests/test_math_grading.py` (MATH-500-, GSM8K- and AIME
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import math
@@ -50,9 +53,11 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
-from collections import deque
+import weakref
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -217,10 +222,11 @@ def math_verify_version() -> str | None:
         return None
 
 
+@functools.cache
 def _require_math_verify() -> None:
     if math_verify_version() is None:
         raise RuntimeError("grading non-integer answers needs the math-verify package: "
-                           "pip install 'math-verify[antlr4_13_2]==0.9.0'")
+                           "pip install 'math-verify==0.9.0'")
 
 
 def mv_equal(gold: str, pred: str) -> bool:
@@ -281,8 +287,8 @@ def _cap_cpu(seconds: float) -> None:
 
 
 class _Worker:
-    """A `python -c` subprocess running `_serve`: not multiprocessing, whose spawn re-imports the caller's
-    `__main__` (breaking unguarded user scripts) and whose fork is unsafe under threads."""
+    """A `python -c` subprocess running `_serve`: not multiprocessing, whose spawn and forkserver re-import the
+    caller's `__main__` (breaking unguarded user scripts) and whose fork is unsafe under threads."""
 
     def __init__(self):
         src = str(Path(__file__).resolve().parents[2])  # priorlab importable even when not installed
@@ -292,8 +298,19 @@ class _Worker:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
         self.started = time.monotonic()
         self.ready = False
-        self.job: int | None = None  # index of the pair in flight
-        self.deadline = 0.0
+
+    def wait_ready(self) -> None:
+        """Block until the worker has imported Math-Verify; RuntimeError if it dies or takes STARTUP_TIMEOUT s."""
+        if self.ready:
+            return
+        if not wait([self.proc.stdout], timeout=max(0.0, self.started + STARTUP_TIMEOUT - time.monotonic())):
+            raise RuntimeError(f"a Math-Verify grading worker did not start in {STARTUP_TIMEOUT:g} s")
+        try:
+            kind, _ = self.recv()
+        except (EOFError, OSError, ValueError):
+            raise RuntimeError(f"a Math-Verify grading worker died at start (exit code {self.proc.wait(10)}); "
+                               "its error is printed above") from None
+        self.ready = kind == "ready"
 
     def send(self, pair: tuple[str, str], timeout: float) -> None:
         self.proc.stdin.write(json.dumps([*pair, 2 * timeout + 10]) + "\n")
@@ -310,6 +327,10 @@ class _Worker:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(timeout=10)
+        self.drop()
+
+    def drop(self) -> None:
+        """Close this process's ends of the pipes (a forked child's copies; the worker keeps running)."""
         for f in (self.proc.stdin, self.proc.stdout):
             try:
                 f.close()
@@ -318,75 +339,115 @@ class _Worker:
 
 
 class VerifyPool:
-    """Worker subprocesses running `mv_equal`, each comparison limited to `timeout` s of wall clock.
+    """Up to `workers` worker subprocesses running `mv_equal`, each comparison limited to `timeout` s of wall clock.
 
-    The clock starts when a pair is sent to an idle, ready worker (so worker start-up never counts); a
-    worker past its deadline is killed and replaced.
+    Safe to call from many threads at once: a `concurrent.futures.ThreadPoolExecutor` with one thread per worker
+    runs the comparisons, each thread taking an idle worker, sending it one pair and waiting at most `timeout` s
+    from the send (worker start-up never counts). A worker past its deadline is killed and a fresh one started.
+    A forked child forgets its parent's workers (`os.register_at_fork`) and starts its own.
+    Not `ProcessPoolExecutor` (it cannot kill a running task) nor pebble (multiprocessing start methods, see
+    `_Worker`).
     """
 
     def __init__(self, workers: int | None = None):
         self.n = workers if workers is not None else max(1, min(4, os.cpu_count() or 1))
         if self.n < 1:
             raise ValueError(f"grading workers={self.n} must be >= 1")
-        self._workers: list[_Worker] = []
+        self._reset()
+        _POOLS.add(self)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._idle: list[_Worker] = []
+        self._workers: set[_Worker] = set()  # idle and busy, for close()
 
     def run(self, pairs: Sequence[tuple[str, str]], timeout: float) -> list[tuple[str, bool, str | None]]:
         """(status, equal, error message) per (gold, pred) pair; status is ok, timeout or error."""
         if not pairs:
             return []
         _require_math_verify()
-        while len(self._workers) < min(self.n, len(pairs)):
-            self._workers.append(_Worker())
-        todo = deque(range(len(pairs)))
-        out: list[tuple[str, bool, str | None] | None] = [None] * len(pairs)
-        while todo or any(w.job is not None for w in self._workers):
-            now = time.monotonic()
-            for i, w in enumerate(self._workers):
-                if w.ready and w.job is None and todo:
-                    try:
-                        w.send(pairs[todo[0]], timeout)
-                    except OSError:  # died while idle: replace it, keep the pair queued
-                        self._replace(i)
-                        continue
-                    w.job = todo.popleft()
-                    w.deadline = now + timeout
-            waiting = [w for w in self._workers if w.job is not None or not w.ready]
-            limits = [w.deadline if w.ready else w.started + STARTUP_TIMEOUT for w in waiting]
-            ready = wait([w.proc.stdout for w in waiting], timeout=max(0.0, min(limits) - time.monotonic()))
-            now = time.monotonic()
-            for i, w in enumerate(self._workers):
-                if w.proc.stdout in ready:
-                    try:
-                        kind, value = w.recv()
-                    except (EOFError, OSError, ValueError):
-                        code = w.proc.poll()
-                        self._replace(i)
-                        if w.job is None:
-                            raise RuntimeError(f"a Math-Verify grading worker died at start (exit code {code}); "
-                                               "its error is printed above") from None
-                        out[w.job] = ("error", False, f"grading worker died (exit code {code})")
-                        continue
-                    if kind == "ready":
-                        w.ready = True
-                    else:
-                        out[w.job] = ("ok", bool(value), None) if kind == "ok" else ("error", False, str(value))
-                        w.job = None
-                elif w.job is not None and now >= w.deadline:
-                    out[w.job] = ("timeout", False, f"Math-Verify took longer than {timeout:g} s")
-                    self._replace(i)
-                elif not w.ready and now >= w.started + STARTUP_TIMEOUT:
-                    self._replace(i)
-                    raise RuntimeError(f"a Math-Verify grading worker did not start in {STARTUP_TIMEOUT:g} s")
-        return out  # type: ignore[return-value]
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.n, thread_name_prefix="priorlab-grading")
+            executor = self._executor
+        futures = [executor.submit(self._compare, pair, timeout) for pair in pairs]
+        return [f.result() for f in futures]
 
-    def _replace(self, i: int) -> None:
-        self._workers[i].kill()
-        self._workers[i] = _Worker()
+    def _compare(self, pair: tuple[str, str], timeout: float) -> tuple[str, bool, str | None]:
+        w = self._take()
+        try:
+            w.wait_ready()
+            try:
+                w.send(pair, timeout)
+            except OSError:  # died while idle: one fresh worker
+                self._discard(w)
+                w = self._take(fresh=True)
+                w.wait_ready()
+                w.send(pair, timeout)
+        except BaseException:
+            self._discard(w)
+            raise
+        if not wait([w.proc.stdout], timeout=timeout):
+            self._discard(w, replace=True)
+            return "timeout", False, f"Math-Verify took longer than {timeout:g} s"
+        try:
+            kind, value = w.recv()
+        except (EOFError, OSError, ValueError):
+            code = w.proc.poll()
+            self._discard(w, replace=True)
+            return "error", False, f"grading worker died (exit code {code})"
+        with self._lock:
+            self._idle.append(w)
+        return ("ok", bool(value), None) if kind == "ok" else ("error", False, str(value))
+
+    def _take(self, fresh: bool = False) -> _Worker:
+        with self._lock:
+            if self._idle and not fresh:
+                return self._idle.pop()
+            w = _Worker()
+            self._workers.add(w)
+            return w
+
+    def _discard(self, w: _Worker, replace: bool = False) -> None:
+        """Kill `w`; with `replace`, start its successor now so that its start-up overlaps other work."""
+        w.kill()
+        with self._lock:
+            self._workers.discard(w)
+            if replace:
+                new = _Worker()
+                self._workers.add(new)
+                self._idle.append(new)
 
     def close(self) -> None:
-        for w in self._workers:
+        """Kill every worker; a later `run` starts new ones."""
+        with self._lock:
+            workers, executor = list(self._workers), self._executor
+            self._workers, self._idle, self._executor = set(), [], None
+        for w in workers:
             w.kill()
-        self._workers = []
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def _after_fork(self) -> None:
+        for w in self._workers:
+            w.drop()
+        self._reset()
+
+
+_POOLS: weakref.WeakSet[VerifyPool] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child owns no worker and no thread of its parent's pools; it starts its own when it grades."""
+    global _SHARED_LOCK
+    for pool in list(_POOLS):
+        pool._after_fork()
+    _SHARED_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # -------------------------------------------------------------------------------------------- grading
@@ -473,15 +534,17 @@ class Grader:
 
 
 _SHARED: dict[tuple[str, float], Grader] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 def shared_grader(style: str = "math", timeout: float = DEFAULT_TIMEOUT) -> Grader:
     """A process-wide Grader per (style, timeout), closed at exit: reward functions are called every step
-    and should not pay for starting workers each time."""
+    (from several threads under verl and OpenRLHF) and should not pay for starting workers each time."""
     key = (style, float(timeout))
-    if key not in _SHARED:
-        _SHARED[key] = Grader(style, timeout)
-    return _SHARED[key]
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = Grader(style, timeout)
+        return _SHARED[key]
 
 
 @atexit.register
