@@ -14,15 +14,21 @@ def test_smoke_preset_end_to_end_and_reuse(tmp_path):
     assert [c["id"] for c in rep["claims"]] == list(CLAIM_IDS)
     for c in rep["claims"]:
         assert c["verdict"] in VERDICTS, c["id"]
-        for key in ("claim", "source", "effect", "ci_low", "ci_high", "seeds", "metrics", "paper", "rule"):
+        for key in ("claim", "source", "effect", "ci_low", "ci_high", "seeds", "metrics", "paper", "rule", "gates",
+                    "verdict_holm", "mde", "protocol_sha256", "protocol_spec", "mechanism_active", "effect_greedy"):
             assert key in c, (c["id"], key)
-        if c["verdict"] == "untestable":
-            assert c["reason"], c["id"]  # an untestable claim says why
-        else:
-            assert c["effect"] is None or c["ci_low"] <= c["effect"] <= c["ci_high"]
+        assert c["gates"] and len(c["protocol_sha256"]) == 64, c["id"]  # every claim declares its mechanism's gates
+        failed = [g["name"] for g in c["gates"] if not g["passed"]]
+        assert (c["verdict"] == "untestable") == bool(failed) == (c["mechanism_active"] is False), c["id"]
+        if failed:
+            assert all(name in c["reason"] for name in failed), c["id"]  # an untestable claim names each failed gate
+        if c["effect"] is not None:  # (a min over clauses may sit outside its percentile interval)
+            assert c["ci_low"] <= c["ci_high"]
+        assert c["verdict_holm"] in VERDICTS and (c["verdict_holm"] == "untestable") == (c["verdict"] == "untestable")
         assert c["seeds"] == [0, 1]
     html = (out / "report.html").read_text()
     assert html.count("<section") == 12 and "data:image/png;base64," in html and "http" not in html.split("<body>")[1]
+    assert "mechanism active?" in html and "Holm-adjusted" in html and "gate (mechanism precondition)" in html
     assert "spurious-rewards" in proc.stdout
     # a second run reuses every finished job: only the analysis is redone
     t = time.perf_counter()
