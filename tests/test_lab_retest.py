@@ -42,3 +42,36 @@ def test_bad_inputs(tmp_path):
                          (["--seeds", "0"], "--seeds"), (["--engine", "slurm"], "--engine")]:
         proc = run_cli("retest", "--out", tmp_path / "x", *args, check=False)
         assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_holm_verdicts_by_hand():
+    from priorlab.lab.retest import holm_verdicts
+
+    def e(verdict, effect, delta, p0, pd):
+        return {"verdict": verdict, "effect": effect, "delta": delta, "p_le_0": p0, "p_ge_delta": pd}
+
+    # p_le_0 = 0.01, 0.02, 0.5 -> Holm 0.03, 0.04, 0.5; p_ge_delta = 0.9, 0.9, 0.004 -> 0.9, 0.9, 0.012
+    entries = [e("reproduced", 0.3, 0.1, 0.01, 0.9), e("reproduced", 0.3, 0.1, 0.02, 0.9),
+               e("not reproduced", 0.0, 0.1, 0.5, 0.004), {"verdict": "untestable", "effect": None, "p_le_0": None}]
+    holm_verdicts(entries)
+    assert [x["verdict_holm"] for x in entries] == ["inconclusive", "inconclusive", "not reproduced", "untestable"]
+    assert entries[0]["p_le_0_holm"] == 0.03 and entries[1]["p_le_0_holm"] == 0.04
+    single = [e("reproduced", 0.3, 0.1, 0.01, 0.9)]
+    holm_verdicts(single)  # one claim: nothing to adjust
+    assert single[0]["verdict_holm"] == "reproduced"
+
+
+def test_protocol_overrides(tmp_path):
+    from priorlab.claims import get_claim
+    from priorlab.lab.retest import protocols_for
+
+    f = tmp_path / "p.yaml"
+    f.write_text("spurious-rewards: {delta: 0.3, gates: {clip_frac_random: 0.05}}\n")
+    mods = {"spurious-rewards": get_claim("spurious-rewards"), "one-shot": get_claim("one-shot")}
+    got = protocols_for(mods, f)
+    assert got["spurious-rewards"].delta == 0.3 and got["spurious-rewards"].overridden == ("gates.clip_frac_random", "delta")
+    assert got["one-shot"] == mods["one-shot"].PROTOCOL and not got["one-shot"].overridden
+    assert got["spurious-rewards"].sha256() != mods["spurious-rewards"].PROTOCOL.sha256()
+    proc = run_cli("retest", "--claims", "one-shot", "--protocol", f, "--preset", "smoke", "--out", tmp_path / "x",
+                   check=False)
+    assert proc.returncode == 2 and "--protocol" in proc.stderr and "spurious-rewards" in proc.stderr
