@@ -39,7 +39,8 @@ def test_smoke_preset_end_to_end_and_reuse(tmp_path):
 
 def test_bad_inputs(tmp_path):
     for args, needle in [(["--claims", "free-lunch"], "free-lunch"), (["--preset", "huge"], "--preset"),
-                         (["--seeds", "0"], "--seeds"), (["--engine", "slurm"], "--engine")]:
+                         (["--seeds", "0"], "--seeds"), (["--prior-seeds", "0"], "--prior-seeds"),
+                         (["--engine", "slurm"], "--engine")]:
         proc = run_cli("retest", "--out", tmp_path / "x", *args, check=False)
         assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 

@@ -22,7 +22,9 @@ from priorlab.cli.errors import cli_errors
 def retest(
     claims: str | None = typer.Option(None, help="comma list of claim ids (default: all twelve)"),
     preset: str = typer.Option("quick", help="smoke (CI, minutes), quick (laptop, <= 20 min), full (cluster)"),
-    seeds: int | None = typer.Option(None, help="seeds per condition (default: the preset's)"),
+    seeds: int | None = typer.Option(None, help="RL seeds per condition (default: the preset's)"),
+    prior_seeds: int | None = typer.Option(None, help="pretraining seeds per prior, the outer level of the nested "
+                                           "bootstrap (default: the preset's: smoke 1, quick 2, full 3)"),
     out: Path = typer.Option(Path("runs/retest"), help="output directory (report.json, report.html, jobs/)"),
     engine: str = typer.Option("local", help="local (worker processes) or ray"),
     ray_address: str | None = typer.Option(None, help="Ray cluster address (default: start a local one)"),
@@ -53,11 +55,11 @@ def retest(
             raise ValueError("--claims and --map: a map runs one claim; run the retest and the map separately")
         axes = [parse_axis(a) for a in axis or []]
         m = run_map(map_claim, axes, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
-                    protocol_file=protocol, progress=not quiet, log=console.print)
+                    protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print)
         render.map_table(m)
         console.print(f"wrote {out}/maps/{map_claim}.json, {out}/{m['heatmap']['png']} and {out}/report.html")
         return
     rep = run(claims, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
-              protocol_file=protocol, progress=not quiet, log=console.print)
+              protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print)
     render.retest_table(rep)
     console.print(f"wrote {out}/report.json and {out}/report.html")

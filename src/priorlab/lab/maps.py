@@ -146,15 +146,15 @@ def cell_of(at: dict, e: dict) -> dict:
 
 def run_map(claim: str, axes: list[Axis] | None = None, preset: str = "quick", seeds: int | None = None,
             out: str | Path = "runs/retest", engine: str = "local", ray_address: str | None = None,
-            workers: int | None = None, protocol_file: str | Path | None = None, progress: bool = True,
-            log=print) -> dict:
+            workers: int | None = None, protocol_file: str | Path | None = None, prior_seeds: int | None = None,
+            progress: bool = True, log=print) -> dict:
     """Run `claim`'s protocol at every grid point of `axes` (default: the claim's default map) and write the
     map, its heatmap and the report entry into `out`; returns the map."""
     from priorlab.lab.retest import budget_for, protocols_for, versions  # lab.retest imports this module
 
     t0 = time.perf_counter()
     module = get_claim(claim)
-    budget = budget_for(preset, seeds)
+    budget = budget_for(preset, seeds, prior_seeds)
     axes = list(axes) if axes else default_axes(claim, preset)
     check_axes(axes)
     protocol = protocols_for({claim: module}, protocol_file)[claim]

@@ -39,14 +39,16 @@ def versions() -> dict:
             "numpy": numpy.__version__, "python": sys.version.split()[0], "platform": platform.platform()}
 
 
-def budget_for(preset: str, seeds: int | None):
+def budget_for(preset: str, seeds: int | None, prior_seeds: int | None = None):
+    """The preset's budget, with --seeds (RL seeds per condition) and --prior-seeds (pretraining seeds per prior)."""
     if preset not in PRESETS:
         raise ValueError(f"--preset {preset!r}: valid: {', '.join(PRESETS)}")
     b = PRESETS[preset]
-    if seeds is not None:
-        if seeds < 1:
-            raise ValueError(f"--seeds must be >= 1, got {seeds}")
-        b = dataclasses.replace(b, seeds=seeds)
+    for flag, field, value in (("--seeds", "seeds", seeds), ("--prior-seeds", "prior_seeds", prior_seeds)):
+        if value is not None:
+            if value < 1:
+                raise ValueError(f"{flag} must be >= 1, got {value}")
+            b = dataclasses.replace(b, **{field: value})
     return b
 
 
@@ -84,17 +86,19 @@ def holm_verdicts(entries: list[dict], alpha: float = 0.025) -> None:
 
 def retest(claims: str | None = None, preset: str = "quick", seeds: int | None = None, out: str | Path = "runs/retest",
            engine: str = "local", ray_address: str | None = None, workers: int | None = None,
-           protocol_file: str | Path | None = None, progress: bool = True, log=print) -> dict:
+           protocol_file: str | Path | None = None, prior_seeds: int | None = None, progress: bool = True,
+           log=print) -> dict:
     """Run the selected claims' jobs at `preset` and write report.json / report.html into `out`; the report."""
     t0 = time.perf_counter()
     ids = parse_claims(claims)
-    budget = budget_for(preset, seeds)
+    budget = budget_for(preset, seeds, prior_seeds)
     out = Path(out)
     lab, seed_list = Lab(budget), list(range(budget.seeds))
     modules = {i: get_claim(i) for i in ids}
     protocols = protocols_for(modules, protocol_file)
     jobs = [j for m in modules.values() for j in m.jobs(lab, seed_list)]
-    log(f"retest: {len(ids)} claims, preset {preset}, {budget.seeds} seeds -> {out}")
+    log(f"retest: {len(ids)} claims, preset {preset}, {budget.seeds} seeds, {budget.prior_seeds} pretraining seeds "
+        f"per prior -> {out}")
     run_jobs(jobs, out / "jobs", engine=engine, workers=workers, ray_address=ray_address, progress=progress)
     res = Results(out / "jobs", out / "plots")
     (out / "plots").mkdir(parents=True, exist_ok=True)
