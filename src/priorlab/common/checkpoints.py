@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from priorlab.common.codeversion import code_version
 from priorlab.common.runfiles import RunError, atomic_dir, atomic_write, atomic_write_json, read_json
@@ -23,7 +24,8 @@ def save_weights(dirpath: str | Path, model: torch.nn.Module, meta: dict) -> Non
     dirpath = Path(dirpath)
     dirpath.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    atomic_write(dirpath / "model.safetensors", lambda tmp: save_file(state, tmp, metadata={"priorlab": "1"}))
+    blob = safetensors_bytes(state, metadata={"priorlab": "1"})  # written by Python, so a full disk is an OSError
+    atomic_write(dirpath / "model.safetensors", lambda tmp: Path(tmp).write_bytes(blob))
     atomic_write_json(dirpath / "model.json", {"code_version": code_version(), **meta})
 
 
@@ -34,7 +36,7 @@ def save_checkpoint(run_dir: str | Path, step: int, model, optimizer, meta: dict
 
     def write(tmp: Path) -> None:
         save_weights(tmp, model, {**meta, "step": step})
-        torch.save(state, tmp / "state.pt")
+        atomic_write(tmp / "state.pt", lambda t: torch.save(state, t))
 
     return atomic_dir(Path(run_dir) / "checkpoints" / f"step_{step:08d}", write)
 
@@ -67,4 +69,8 @@ def load_weights(dirpath: str | Path) -> tuple[dict, dict]:
     f = dirpath / "model.safetensors"
     if not f.is_file():
         raise RunError(f"{dirpath}: no model.safetensors (not a finished run or checkpoint)")
-    return load_file(str(f)), read_json(dirpath / "model.json")
+    try:
+        state = load_file(str(f))
+    except Exception as e:  # safetensors raises its own SafetensorError on a truncated or corrupt file
+        raise RunError(f"{f}: not a readable safetensors file, truncated or corrupt ({str(e).strip()})") from None
+    return state, read_json(dirpath / "model.json")

@@ -29,6 +29,7 @@ from functools import cached_property
 from pathlib import Path
 
 from priorlab.common import codeversion, runfiles
+from priorlab.common.failures import describe
 from priorlab.evals.snapshot import SnapshotConfig, run_snapshot
 from priorlab.pretrain import PretrainConfig, pretrain
 from priorlab.rl.loop import RLConfig, train
@@ -228,7 +229,7 @@ def _run_local(todo: list[Job], root: Path, workers: int, _addr, bar) -> None:
                 try:
                     f.result()
                 except Exception as e:  # noqa: BLE001 - re-raised with the job's name
-                    raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed: {e}") from e
+                    raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed: {describe(e)[0]}") from e
                 done_keys.add(j.key)
                 bar.finish(j)
     except BaseException:
@@ -267,7 +268,7 @@ def _run_ray(todo: list[Job], root: Path, workers: int, address: str | None, bar
             try:
                 ray.get(ready[0])
             except Exception as e:  # noqa: BLE001
-                raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed on Ray: {e}") from e
+                raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed on Ray: {describe(e)[0]}") from e
             bar.finish(j)
     finally:
         if started_here:

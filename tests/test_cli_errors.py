@@ -1,0 +1,69 @@
+"""The CLI's error boundary, command by command: a failure from an input or the environment is one `error:`
+line naming the flag or path and the cause, exit status 2, no traceback; with --debug the traceback."""
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.faults import run_faulty
+
+PRETRAIN = ("pretrain", "--size", "xs", "--tokens", "4000", "--quiet")
+
+
+def one_error_line(proc, code: int = 2) -> str:
+    """The single stderr line of a failed command (asserted: the exit status, nothing else printed)."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stdout
+    return lines[0]
+
+
+@pytest.fixture
+def pretrained(tmp_path, tiny_mixture):
+    out = tmp_path / "pt"
+    run_cli("pretrain", "--mixture", tiny_mixture, "--size", "xs", "--tokens", "4000", "--eval-every", "1000",
+            "--quiet", "--out", out)
+    return out
+
+
+def test_out_under_a_regular_file_names_the_flag(tmp_path):
+    (tmp_path / "f").write_text("x")
+    line = one_error_line(run_cli(*PRETRAIN, "--out", tmp_path / "f" / "run", check=False))
+    assert line == f"error: --out {tmp_path}/f/run: a parent is a file, not a directory"
+
+
+def test_out_that_cannot_be_created_names_the_flag_not_an_errno(tmp_path):
+    line = one_error_line(run_cli(*PRETRAIN, "--out", "/proc/priorlab-test/run", check=False))
+    assert line == "error: --out /proc/priorlab-test/run: no such file or directory (/proc/priorlab-test)"
+
+
+def test_binary_mixture_file_is_not_utf8(tmp_path):
+    (tmp_path / "bin.yaml").write_bytes(bytes(range(128, 256)))
+    line = one_error_line(run_cli(*PRETRAIN, "--mixture", tmp_path / "bin.yaml", "--out", tmp_path / "o", check=False))
+    assert line.startswith(f"error: mixture {tmp_path}/bin.yaml: not UTF-8 text (invalid start byte at byte 0)")
+    assert not (tmp_path / "o").exists()
+
+
+def test_truncated_safetensors_given_to_rl_init(tmp_path, pretrained):
+    blob = (pretrained / "model.safetensors").read_bytes()
+    (pretrained / "model.safetensors").write_bytes(blob[: len(blob) // 2])
+    line = one_error_line(run_cli("rl", "--init", pretrained, "--steps", "1", "--out", tmp_path / "rl", check=False))
+    assert line.startswith(f"error: {pretrained}/model.safetensors: not a readable safetensors file, truncated or "
+                           "corrupt (")
+
+
+def test_full_disk_while_writing_weights_is_one_line_and_no_partial_file(tmp_path, tiny_mixture):
+    out = tmp_path / "pt"
+    proc = run_faulty("enospc:model.safetensors", *PRETRAIN, "--mixture", tiny_mixture, "--out", out)
+    line = one_error_line(proc)
+    assert line == (f"error: --out {out}: no space left on device "
+                    f"({out}/checkpoints/step_00000000/model.safetensors)")
+    assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("model.safetensors"))
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    (tmp_path / "f").write_text("x")
+    for args, env in ((("--debug", *PRETRAIN), None), (PRETRAIN, {"PRIORLAB_DEBUG": "1"})):
+        proc = run_cli(*args, "--out", tmp_path / "f" / "run", env=env, check=False)
+        assert proc.returncode != 0
+        assert "Traceback" in proc.stderr and "NotADirectoryError" in proc.stderr
