@@ -67,3 +67,20 @@ def test_debug_shows_the_traceback(tmp_path):
         proc = run_cli(*args, "--out", tmp_path / "f" / "run", env=env, check=False)
         assert proc.returncode != 0
         assert "Traceback" in proc.stderr and "NotADirectoryError" in proc.stderr
+
+
+def test_resume_refuses_a_state_that_would_run_code(tmp_path, pretrained):
+    import torch
+
+    from tests.test_common_checkpoints import RunsCode
+
+    out, marker = tmp_path / "rl", tmp_path / "ran"
+    run_cli("rl", "--init", pretrained, "--steps", "2", "--prompts-per-step", "2", "--group-size", "2",
+            "--eval-problems", "2", "--ckpt-every", "1", "--quiet", "--out", out)
+    (out / "summary.json").unlink()  # as if killed before the end
+    torch.save({"optimizer": RunsCode(marker), "step": 2}, out / "checkpoints" / "step_00000002" / "state.pt")
+    line = one_error_line(run_cli("rl", "--init", pretrained, "--steps", "2", "--prompts-per-step", "2",
+                                  "--group-size", "2", "--eval-problems", "2", "--ckpt-every", "1", "--quiet",
+                                  "--out", out, "--resume", check=False))
+    assert line.startswith(f"error: {out}/checkpoints/step_00000002/state.pt: refused: it calls exec when loaded")
+    assert not marker.exists()

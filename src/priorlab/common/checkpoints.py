@@ -3,12 +3,16 @@
     RUN/model.safetensors final weights, RUN/model.json their metadata (config, step, vocabulary, code version)
     RUN/checkpoints/step_00000100/{model.safetensors, model.json, state.pt}   (state: optimizer, torch RNG, step)
 
+state.pt holds only tensors, numbers and containers of them and is read with `torch.load(weights_only=True)`:
+resuming a run folder made by someone else cannot execute code.
+
 A checkpoint directory is filled beside its place and renamed into it (`runfiles.atomic_dir`), so `--resume`
 always finds complete checkpoints and continues from the newest.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
@@ -50,7 +54,16 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def load_state(ckpt: Path) -> dict:
-    return torch.load(ckpt / "state.pt", weights_only=False)
+    """A checkpoint's state.pt (optimizer state, RNG state, step), loaded with `weights_only=True`: only tensors
+    and plain containers and numbers, so a state.pt from elsewhere cannot run code when a run is resumed."""
+    path = Path(ckpt) / "state.pt"
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as e:  # pickle.UnpicklingError for a forbidden object; RuntimeError for a corrupt file
+        if m := re.search(r"Unsupported global: GLOBAL (\S+)", str(e)):
+            raise RunError(f"{path}: refused: it calls {m.group(1)} when loaded, which could run code; priorlab's "
+                           "state.pt holds only tensors and numbers (was it written by priorlab?)") from None
+        raise RunError(f"{path}: unreadable checkpoint state, truncated or corrupt") from None
 
 
 def restore(ckpt: Path, model: torch.nn.Module, optimizer) -> int:
