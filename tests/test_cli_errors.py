@@ -59,6 +59,9 @@ def test_full_disk_while_writing_weights_is_one_line_and_no_partial_file(tmp_pat
     assert line == (f"error: --out {out}: no space left on device "
                     f"({out}/checkpoints/step_00000000/model.safetensors)")
     assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("model.safetensors"))
+    assert not out.exists()  # a failed start leaves nothing: the same command runs again
+    run_cli(*PRETRAIN, "--mixture", tiny_mixture, "--out", out)
+    assert (out / "summary.json").exists()
 
 
 def test_debug_shows_the_traceback(tmp_path):

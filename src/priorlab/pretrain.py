@@ -119,22 +119,23 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, use_
     full = resolved(cfg, mix)
     key = codeversion.config_hash({"stage": "pretrain", **{k: v for k, v in full.items() if k != "mixture"}}, "pretrain")
     cached = codeversion.cache_root() / "pretrain" / key
-    if rundirs.is_finished(out) and (resume or runfiles.read_json(out / "config.json").get("hash") == key):
-        log(f"run {out} is already finished")
-        return runfiles.read_json(out / "summary.json")
-    if use_cache and rundirs.is_finished(cached):
-        rundirs.publish(cached, out)
-        log(f"reused cached pretrained model {cached}")
-        return runfiles.read_json(out / "summary.json")
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise runfiles.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
-    summary = _train(cfg, mix, full, key, out, resume=resume, progress=progress, log=log)
-    if use_cache:
-        rundirs.publish(out, cached)
+    with rundirs.claim(out, resume=resume, log=log) as run:
+        if rundirs.is_finished(out) and (resume or runfiles.read_json(out / "config.json").get("hash") == key):
+            log(f"run {out} is already finished")
+            return runfiles.read_json(out / "summary.json")
+        if rundirs.has_entries(out) and not resume:
+            raise runfiles.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
+        if use_cache and rundirs.is_finished(cached) and not rundirs.has_entries(out):
+            rundirs.copy_run(cached, out)
+            log(f"reused cached pretrained model {cached}")
+            return runfiles.read_json(out / "summary.json")
+        summary = _train(cfg, mix, full, key, out, resume=resume, progress=progress, log=log, run=run)
+        if use_cache:
+            rundirs.publish(out, cached)
     return summary
 
 
-def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
+def _train(cfg, mix, full, key, out: Path, *, resume, progress, log, run: rundirs.Claim) -> dict:
     tok = Tokenizer()
     out.mkdir(parents=True, exist_ok=True)
     runfiles.atomic_write_json(out / "config.json", {**full, "hash": key, "code_version": codeversion.code_version("pretrain")})
@@ -161,6 +162,7 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
     tokens_per_step = cfg.batch_size * cfg.seq_len
     t0, losses, val_loss = time.perf_counter(), [], float("nan")
     bar = _progress(progress, cfg.steps, start)
+    run.begin()
     for step in range(start, cfg.steps):
         lr = lr_at(step, cfg)
         for g in opt.param_groups:

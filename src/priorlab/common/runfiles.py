@@ -35,6 +35,7 @@ def atomic_write(path: str | Path, write) -> None:
         raise named(e, path) from None
     os.close(fd)
     try:
+        os.chmod(tmp, umask_mode(0o666))  # mkstemp makes 0600: a report must be readable where it is served
         write(tmp)
         fsync(tmp)
         os.replace(tmp, path)
@@ -44,6 +45,18 @@ def atomic_write(path: str | Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def umask_mode(mode: int) -> int:
+    """`mode` as the user's umask leaves it (0o666 -> 0o644 under the usual umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
+
+def copy_atomic(src: str | Path, dest: str | Path) -> None:
+    """Copy a file to `dest` atomically (atomic_write)."""
+    atomic_write(dest, lambda tmp: shutil.copyfile(src, tmp))
 
 
 def named(e: OSError, path: str | Path) -> OSError:
@@ -120,6 +133,7 @@ def atomic_dir(dest: str | Path, write) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
+        os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes 0700
         write(tmp)
         if dest.exists():
             shutil.rmtree(dest)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from priorlab.common import codeversion, runfiles
+from priorlab.common import codeversion, rundirs, runfiles, runlock
 from priorlab.common.failures import describe
 from priorlab.evals.snapshot import SnapshotConfig, run_snapshot
 from priorlab.pretrain import PretrainConfig, pretrain
@@ -154,14 +154,20 @@ def execute(job: Job, root: str | Path) -> str:
     out = job_dir(root, job)
     if is_done(root, job):
         return str(out)
-    if job.kind == "eval" and out.exists():
-        shutil.rmtree(out)  # evaluations have no checkpoints: redo a partial one
-    t0 = time.perf_counter()
-    deps = [job_dir(root, d) for d in job.deps]
-    RUNNERS[job.kind](resolved_config(job, deps), out, deps)
-    runfiles.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.params, "key": job.key,
-                                              "label": job.label, "deps": [d.dirname for d in job.deps],
-                                              "elapsed_s": time.perf_counter() - t0})
+    # another sweep on the same folder may be running this job: wait for it, then reuse its result
+    with runlock.hold(out, wait=True, what="job"):
+        if is_done(root, job):
+            return str(out)
+        if job.kind == "eval" and rundirs.has_entries(out):
+            for p in out.iterdir():  # evaluations have no checkpoints: redo a partial one
+                if p.name != runlock.LOCK_NAME:
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+        t0 = time.perf_counter()
+        deps = [job_dir(root, d) for d in job.deps]
+        RUNNERS[job.kind](resolved_config(job, deps), out, deps)
+        runfiles.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.params, "key": job.key,
+                                                  "label": job.label, "deps": [d.dirname for d in job.deps],
+                                                  "elapsed_s": time.perf_counter() - t0})
     return str(out)
 
 

@@ -240,6 +240,12 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
     """Run (or with `resume`, continue) RL into `out`; the summary. `env` / `policy` default to `build(cfg)`;
     `stage` names the run in config.json and summary.json (SRL passes its env, policy and "srl")."""
     out = Path(out)
+    with rundirs.claim(out, resume=resume, log=log) as run:
+        return _train(cfg, out, env=env, policy=policy, stage=stage, resume=resume, progress=progress, log=log,
+                      run=run)
+
+
+def _train(cfg, out: Path, *, env, policy, stage, resume, progress, log, run: rundirs.Claim) -> dict:
     if (done := rundirs.finished_summary(out, resume, log)) is not None:
         return done
     acfg = cfg.algo_config()
@@ -261,6 +267,7 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
         if ckpt is None and (first := env.evaluate(0)):
             metrics_log.append({"step": 0, **first})
         t_run = time.perf_counter()
+        run.begin()
         for step in range(start, cfg.steps):
             t0 = time.perf_counter()
             try:  # ---- sample, score, advantages, update

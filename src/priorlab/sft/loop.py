@@ -138,6 +138,11 @@ def eval_summary(stage: str, rows: list[dict], **extra) -> dict:
 def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
     """Fine-tune `cfg.init` on the examples; `out` ends up a finished run directory. Returns the summary."""
     out = Path(out)
+    with rundirs.claim(out, resume=resume, log=log) as run:
+        return _train(cfg, out, resume=resume, progress=progress, log=log, run=run)
+
+
+def _train(cfg: SFTConfig, out: Path, *, resume: bool, progress: bool, log, run: rundirs.Claim) -> dict:
     if (done := rundirs.finished_summary(out, resume, log)) is not None:
         return done
     ckpt = checkpoints.latest_checkpoint(out) if resume else None
@@ -154,6 +159,7 @@ def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bo
     if ckpt is None and (first := batcher.evaluate(model)):
         metrics_log.append({"step": 0, **first})
     t_run = time.perf_counter()
+    run.begin()
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         lr = lr_at(step, cfg)
