@@ -114,7 +114,7 @@ def test_hf_interrupted_resume_is_bitwise(tmp_path):
     # resuming under another config is refused, naming the field (the model's pad_source is not compared)
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "config.json").write_text((tmp_path / "a" / "config.json").read_text())
-    with pytest.raises(runfiles.RunError, match="config differs from the run's config.json in lr$"):
+    with pytest.raises(runfiles.RunError, match=r"started with other settings \(lr: \S+ -> \S+\); resuming would make it two runs"):
         train(_hf_cfg(tmp_path, lr=2e-3), tmp_path / "c", resume=True, progress=False, log=quiet)
 
 

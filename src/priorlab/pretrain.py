@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from priorlab.common import checkpoints, codeversion, config, rundirs, runfiles
+from priorlab.common import resume as resume_rules
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, SIZES, config_for_size
 from priorlab.world.corpus import Corpus, build_corpus, difficulties, sample_style
@@ -27,6 +28,8 @@ from priorlab.world.tasks import get_task
 from priorlab.world.tokenizer import Tokenizer
 
 BLOCK_SIZE = 256  # longest prompt + completion a model can hold (6 operands of 3 digits fit)
+RESUME_WHY = ("; pretraining's learning rate follows a cosine over the run's total steps, so --tokens cannot change, "
+              "not even to extend a finished run")
 # Default token budget per size: about 5 minutes of pretraining on 2 CPU cores (see README figures).
 DEFAULT_TOKENS = {"xs": 6_000_000, "s": 8_000_000, "m": 3_000_000, "l": 1_500_000}
 
@@ -120,6 +123,8 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, use_
     key = codeversion.config_hash({"stage": "pretrain", **{k: v for k, v in full.items() if k != "mixture"}}, "pretrain")
     cached = codeversion.cache_root() / "pretrain" / key
     with rundirs.claim(out, resume=resume, log=log) as run:
+        diff = resume_rules.check(out, full, ignore=("mixture",), may_change=resume_rules.PRETRAIN_MAY_CHANGE,
+                                  why=RESUME_WHY) if resume else {}
         if rundirs.is_finished(out) and (resume or runfiles.read_json(out / "config.json").get("hash") == key):
             log(f"run {out} is already finished")
             return runfiles.read_json(out / "summary.json")
@@ -129,16 +134,15 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, use_
             rundirs.copy_run(cached, out)
             log(f"reused cached pretrained model {cached}")
             return runfiles.read_json(out / "summary.json")
-        summary = _train(cfg, mix, full, key, out, resume=resume, progress=progress, log=log, run=run)
+        summary = _train(cfg, mix, full, key, out, resume=resume, progress=progress, log=log, run=run, diff=diff)
         if use_cache:
             rundirs.publish(out, cached)
     return summary
 
 
-def _train(cfg, mix, full, key, out: Path, *, resume, progress, log, run: rundirs.Claim) -> dict:
+def _train(cfg, mix, full, key, out: Path, *, resume, progress, log, run: rundirs.Claim, diff: dict) -> dict:
     tok = Tokenizer()
     out.mkdir(parents=True, exist_ok=True)
-    runfiles.atomic_write_json(out / "config.json", {**full, "hash": key, "code_version": codeversion.code_version("pretrain")})
     mcfg = config_for_size(cfg.size, tok.vocab_size, BLOCK_SIZE)
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg)
@@ -148,11 +152,15 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log, run: rundir
     log_ = runfiles.MetricsLog(out / "metrics.jsonl")
     start = 0
     ckpt = checkpoints.latest_checkpoint(out) if resume else None
+    history = resume_rules.record(out / "config.json", 0, diff) if ckpt is not None else []
     if ckpt is not None:
         start = checkpoints.restore(ckpt, model, opt)
+        history[-1]["step"] = start
         log_.truncate_after(start)
         log(f"resuming {out} from step {start}")
-    else:
+    runfiles.atomic_write_json(out / "config.json", {**full, "hash": key, "code_version": codeversion.code_version("pretrain"),
+                                                     **({"resumed": history} if history else {})})
+    if ckpt is None:
         log_.truncate_after(-1)
         checkpoints.save_checkpoint(out, 0, model, opt, meta, {"step": 0})
 
@@ -160,7 +168,7 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log, run: rundir
     stream = _wrap(corpus, cfg.seq_len)
     val = _val_corpus(mix, cfg, tok)
     tokens_per_step = cfg.batch_size * cfg.seq_len
-    t0, losses, val_loss = time.perf_counter(), [], float("nan")
+    t0 = time.perf_counter()
     bar = _progress(progress, cfg.steps, start)
     run.begin()
     for step in range(start, cfg.steps):
@@ -173,13 +181,11 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log, run: rundir
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
-        losses.append(loss.item())
-        row = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "loss/train": losses[-1], "update/lr": lr,
+        row = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "loss/train": loss.item(), "update/lr": lr,
                "update/grad_norm": float(gnorm)}
         done = step + 1
         if done % cfg.eval_every == 0 or done == cfg.steps:
-            val_loss = held_out_loss(model, val, cfg)
-            row["loss/val"] = val_loss
+            row["loss/val"] = held_out_loss(model, val, cfg)
         elapsed = time.perf_counter() - t0
         row["tok_per_s"] = (done - start) * tokens_per_step / max(elapsed, 1e-9)
         log_.append(row)
@@ -187,22 +193,30 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log, run: rundir
             checkpoints.save_checkpoint(out, done, model, opt, meta, {"step": done})
             _prune(out)
         if bar:
-            bar[0].update(bar[1], completed=done, description=f"loss {losses[-1]:.3f} | {row['tok_per_s']:,.0f} tok/s")
+            bar[0].update(bar[1], completed=done, description=f"loss {row['loss/train']:.3f} | {row['tok_per_s']:,.0f} tok/s")
     if bar:
         bar[0].stop()
     elapsed = time.perf_counter() - t0
     checkpoints.save_checkpoint(out, cfg.steps, model, opt, meta, {"step": cfg.steps})
     _prune(out)
     checkpoints.save_weights(out, model, {**meta, "step": cfg.steps})
+    rows = log_.read()
     summary = {
         "stage": "pretrain", "steps": cfg.steps, "tokens": cfg.steps * tokens_per_step,
-        "params": model.num_params(), "loss/train": float(np.mean(losses[-20:])) if losses else None,
-        "loss/val": val_loss, "elapsed_s": elapsed,
+        "params": model.num_params(), "loss/train": _mean_last(rows, "loss/train", 20),
+        "loss/val": _mean_last(rows, "loss/val", 1), "elapsed_s": elapsed,
         "tok_per_s": (cfg.steps - start) * tokens_per_step / max(elapsed, 1e-9),
         "corpus_tokens": corpus.n_tokens, "resumed_from": start,
     }
     runfiles.atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def _mean_last(rows: list[dict], key: str, n: int) -> float | None:
+    """Mean of `key` over the last `n` logged steps (from metrics.jsonl, so a resumed run reports what an
+    uninterrupted one does)."""
+    vals = [r[key] for r in rows if key in r][-n:]
+    return float(np.mean(vals)) if vals else None
 
 
 def _val_corpus(mix: Mixture, cfg: PretrainConfig, tok: Tokenizer) -> Corpus:

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from priorlab.common import codeversion, runlock
+from priorlab.common import resume as resume_rules
 from priorlab.common.runfiles import (
     MetricsLog,
     RunError,
     atomic_write_json,
     copy_atomic,
     read_json,
-    to_jsonable,
     umask_mode,
 )
 
@@ -74,10 +74,13 @@ def is_finished(run_dir: str | Path) -> bool:
     return (d / "summary.json").is_file() and ((d / "model.safetensors").is_file() or (d / "model" / "config.json").is_file())
 
 
-def finished_summary(out: Path, resume: bool, log) -> dict | None:
-    """Start-of-run check shared by the trainers: with --resume, a finished run's summary (nothing to do);
-    without it, a non-empty --out is refused, so that no earlier result is overwritten. None = go on."""
+def finished_summary(out: Path, resume: bool, log, settings: dict | None = None) -> dict | None:
+    """Start-of-run check shared by the trainers: with --resume, a finished run's summary (nothing to do), or
+    None where `settings` ask for more steps (`resume.finished`: the run goes on); without --resume, a
+    non-empty --out is refused, so that no earlier result is overwritten. None = go on."""
     if resume and is_finished(out):
+        if settings is not None:
+            return resume_rules.finished(out, settings, log)
         log(f"run {out} is already finished")
         return read_json(out / "summary.json")
     if not resume and has_entries(out):
@@ -85,31 +88,21 @@ def finished_summary(out: Path, resume: bool, log) -> dict | None:
     return None
 
 
-def check_resumable(out: Path, resolved: dict, ignore: tuple[str, ...] = ()) -> None:
-    """A resumed run must have the config it started with (else its batches and results would differ).
-    `ignore`: keys that describe the loaded model rather than the run (an HF policy's pad_source)."""
-    path = out / "config.json"
-    if not path.is_file():
-        return
-    skip = {"code_version", *ignore}
-    saved = {k: v for k, v in read_json(path).items() if k not in skip}
-    resolved = {k: v for k, v in resolved.items() if k not in skip}
-    diff = sorted(k for k in set(saved) | set(resolved) if saved.get(k) != to_jsonable(resolved.get(k)))
-    if diff:
-        raise RunError(f"--resume {out}: config differs from the run's config.json in {', '.join(diff)}")
-
-
 def open_run(out: Path, resolved: dict, policy, opt, *, resume: bool, ckpt: Path | None, log) -> tuple[int, MetricsLog]:
-    """How every trainer (rl, srl, sft) opens its run directory: with `resume`, refuse a config that differs
-    from the saved one; write config.json (+ code_version); reload `ckpt` (the newest checkpoint when resuming)
-    into the policy and optimiser, or save step 0 where the policy keeps it. (the step to start from, the
-    metrics log cut after it)."""
-    if resume:
-        check_resumable(out, resolved, ignore=tuple(policy.config()))
+    """How every trainer (rl, srl, sft) opens its run directory: with `resume`, refuse settings that differ
+    from the saved ones (`resume.check`); reload `ckpt` (the newest checkpoint when resuming) into the policy
+    and optimiser, or save step 0 where the policy keeps it; write config.json (+ code_version, + the resumes).
+    (the step to start from, the metrics log cut after it)."""
+    diff = resume_rules.check(out, resolved, ignore=tuple(policy.config())) if resume else {}
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "config.json", {**resolved, "code_version": codeversion.code_version()})
-    metrics_log = MetricsLog(out / "metrics.jsonl")
     start = policy.restore(ckpt, opt, out, log)
+    if start > resolved.get("steps", start):
+        raise RunError(f"--steps {resolved['steps']}: the run in {out} has a checkpoint at step {start} already, and "
+                       "a run cannot be cut short; use another --out")
+    history = resume_rules.record(out / "config.json", start, diff) if ckpt is not None else []
+    atomic_write_json(out / "config.json", {**resolved, "code_version": codeversion.code_version(),
+                                            **({"resumed": history} if history else {})})
+    metrics_log = MetricsLog(out / "metrics.jsonl")
     metrics_log.truncate_after(start if ckpt is not None else -1)
     if ckpt is None and policy.keeps_step0:
         policy.save_checkpoint(out, 0, opt)

@@ -246,9 +246,10 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
 
 
 def _train(cfg, out: Path, *, env, policy, stage, resume, progress, log, run: rundirs.Claim) -> dict:
-    if (done := rundirs.finished_summary(out, resume, log)) is not None:
-        return done
     acfg = cfg.algo_config()
+    settings = {**asdict(cfg), "stage": stage, "algo_resolved": asdict(acfg)}
+    if (done := rundirs.finished_summary(out, resume, log, settings)) is not None:
+        return done
     if env is None:
         env, policy_cls = build(cfg, log)
     ckpt = checkpoints.latest_checkpoint(out) if resume else None
@@ -260,7 +261,7 @@ def _train(cfg, out: Path, *, env, policy, stage, resume, progress, log, run: ru
         for p in ref_model.parameters() if ref_model else ():
             p.requires_grad_(False)
         opt = cfg.adam.build(model.parameters(), lr=cfg.lr)
-        resolved = {**asdict(cfg), "stage": stage, **policy.config(), "algo_resolved": asdict(acfg)}
+        resolved = {**settings, **policy.config()}
         start, metrics_log = rundirs.open_run(out, resolved, policy, opt, resume=resume, ckpt=ckpt, log=log)
         env.prepare(policy, out, log)
         trainer = Trainer(cfg, env, policy, opt, ref_model)

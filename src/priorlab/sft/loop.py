@@ -143,7 +143,7 @@ def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bo
 
 
 def _train(cfg: SFTConfig, out: Path, *, resume: bool, progress: bool, log, run: rundirs.Claim) -> dict:
-    if (done := rundirs.finished_summary(out, resume, log)) is not None:
+    if (done := rundirs.finished_summary(out, resume, log, {**asdict(cfg), "stage": "sft"})) is not None:
         return done
     ckpt = checkpoints.latest_checkpoint(out) if resume else None
     if cfg.hf:
