@@ -87,3 +87,23 @@ def test_resume_refuses_a_state_that_would_run_code(tmp_path, pretrained):
                                   "--out", out, "--resume", check=False))
     assert line.startswith(f"error: {out}/checkpoints/step_00000002/state.pt: refused: it calls exec when loaded")
     assert not marker.exists()
+
+
+def test_non_finite_settings_are_refused_naming_the_flag(tmp_path):
+    for args, flag in ((("pretrain", "--lr", "inf"), "--lr"), (("rl", "--init", tmp_path, "--temperature", "nan"),
+                                                               "--temperature"),
+                       (("rl", "--init", tmp_path, "--kl-beta", "nan"), "--kl-beta")):
+        line = one_error_line(run_cli(*args, "--out", tmp_path / "o", check=False))
+        assert line.startswith(f"error: {flag} must be a finite number, got "), line
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_huge_learning_rate_stops_at_the_first_non_finite_step_and_caches_nothing(tmp_path, tiny_mixture):
+    out = tmp_path / "pt"
+    proc = run_cli("pretrain", "--mixture", tiny_mixture, "--size", "xs", "--tokens", "8000", "--lr", "1e30",
+                   "--quiet", "--out", out, check=False)
+    line = one_error_line(proc)
+    assert line.startswith("error: non-finite ") and line.endswith(
+        f"; lower --lr; stopped, last good checkpoint: {out}/checkpoints/step_00000000"), line
+    assert not (out / "model.safetensors").exists() and not (out / "summary.json").exists()
+    assert not (tmp_path / "cache" / "pretrain").exists() or not any((tmp_path / "cache" / "pretrain").iterdir())

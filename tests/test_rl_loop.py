@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from priorlab.common import rundirs, runfiles
+from priorlab.common.finite import NonFiniteError
 from priorlab.pretrain import PretrainConfig, pretrain
 from priorlab.rl import algos
-from priorlab.rl.loop import RLConfig, RLError, train
+from priorlab.rl.loop import RLConfig, train
 from tests.conftest import TINY_MIXTURE, run_cli
 
 
@@ -153,7 +154,8 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(base, tmp_path, m
         return torch.tensor(float("nan"), requires_grad=True), {}
 
     monkeypatch.setattr(algos, "policy_loss", nan_loss)
-    with pytest.raises(RLError, match="non-finite loss at step 1.*step_00000000"):
+    with pytest.raises(NonFiniteError, match="non-finite loss at step 1; lower --lr; stopped, last good checkpoint: "
+                                             ".*step_00000000$"):
         train(_cfg(base), tmp_path / "nan", progress=False, log=quiet)
     assert (tmp_path / "nan" / "checkpoints" / "step_00000000" / "model.safetensors").exists()
     assert not (tmp_path / "nan" / "model.safetensors").exists()

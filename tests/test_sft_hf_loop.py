@@ -7,6 +7,7 @@ pytest.importorskip("transformers")
 import torch
 
 from priorlab.common import runfiles
+from priorlab.common.finite import NonFiniteError
 from priorlab.math.data import DataSpec
 from priorlab.model.hf.load import load_hf
 from priorlab.rl.policies import HFPolicy
@@ -127,8 +128,8 @@ def test_a_non_finite_loss_stops_the_run_naming_the_step_and_the_last_checkpoint
         return loss * float("nan") if len(calls) == 3 else loss
 
     monkeypatch.setattr(HFBatcher, "loss", staticmethod(nan_at_step_3))
-    with pytest.raises(runfiles.RunError, match=r"non-finite SFT loss at step 3; lower --lr; last good checkpoint: "
-                                            r".*step_00000002$"):
+    with pytest.raises(NonFiniteError, match=r"non-finite loss at step 3; lower --lr; stopped, last good checkpoint: "
+                                             r".*step_00000002$"):
         train(_hf_cfg(tmp_path), tmp_path / "run", progress=False, log=quiet)
 
 

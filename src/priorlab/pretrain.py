@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from priorlab.common import checkpoints, codeversion, config, rundirs, runfiles
+from priorlab.common import checkpoints, codeversion, config, finite, rundirs, runfiles
 from priorlab.common import resume as resume_rules
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, SIZES, config_for_size
@@ -54,6 +54,7 @@ class PretrainConfig:
 
 
     def __post_init__(self) -> None:
+        config.require_finite(self)
         if self.size not in SIZES:
             raise ValueError(f"--size {self.size!r}: valid sizes are {', '.join(SIZES)}")
         config.require_positive(self, ("batch_size", "seq_len", "eval_every", "ckpt_every", "val_documents"))
@@ -171,31 +172,34 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log, run: rundir
     t0 = time.perf_counter()
     bar = _progress(progress, cfg.steps, start)
     run.begin()
-    for step in range(start, cfg.steps):
-        lr = lr_at(step, cfg)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x, y = get_batch(corpus, stream, step, cfg.seed, cfg.batch_size, cfg.seq_len)
-        _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        row = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "loss/train": loss.item(), "update/lr": lr,
-               "update/grad_norm": float(gnorm)}
-        done = step + 1
-        if done % cfg.eval_every == 0 or done == cfg.steps:
-            row["loss/val"] = held_out_loss(model, val, cfg)
-        elapsed = time.perf_counter() - t0
-        row["tok_per_s"] = (done - start) * tokens_per_step / max(elapsed, 1e-9)
-        log_.append(row)
-        if done % cfg.ckpt_every == 0 and done < cfg.steps:
-            checkpoints.save_checkpoint(out, done, model, opt, meta, {"step": done})
-            _prune(out)
+    try:
+        for step in range(start, cfg.steps):
+            lr = lr_at(step, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x, y = get_batch(corpus, stream, step, cfg.seed, cfg.batch_size, cfg.seq_len)
+            _, loss = model(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            finite.check_step(loss, gnorm, step + 1)  # before the optimizer step: the weights stay finite
+            opt.step()
+            row = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "loss/train": loss.item(), "update/lr": lr,
+                   "update/grad_norm": float(gnorm)}
+            done = step + 1
+            if done % cfg.eval_every == 0 or done == cfg.steps:
+                row["loss/val"] = held_out_loss(model, val, cfg)
+            elapsed = time.perf_counter() - t0
+            row["tok_per_s"] = (done - start) * tokens_per_step / max(elapsed, 1e-9)
+            log_.append(row)
+            if done % cfg.ckpt_every == 0 and done < cfg.steps:
+                checkpoints.save_checkpoint(out, done, model, opt, meta, {"step": done})
+                _prune(out)
+            if bar:
+                bar[0].update(bar[1], completed=done, description=f"loss {row['loss/train']:.3f} | {row['tok_per_s']:,.0f} tok/s")
+    finally:
         if bar:
-            bar[0].update(bar[1], completed=done, description=f"loss {row['loss/train']:.3f} | {row['tok_per_s']:,.0f} tok/s")
-    if bar:
-        bar[0].stop()
+            bar[0].stop()
     elapsed = time.perf_counter() - t0
     checkpoints.save_checkpoint(out, cfg.steps, model, opt, meta, {"step": cfg.steps})
     _prune(out)

@@ -8,7 +8,7 @@ exit status 130. A traceback only with `priorlab --debug CMD ...` or PRIORLAB_DE
     error: --mixture bin.yaml: not UTF-8 text (invalid start byte at byte 0)
 
 The library's own error types are covered by the built-in ones: `RunError`, `MixtureError`, `DataError` are
-ValueErrors, `RLError` and `NonFiniteError` RuntimeErrors.
+ValueErrors, `NonFiniteError` (a trainer's stop at a NaN) a RuntimeError.
 """
 
 from __future__ import annotations

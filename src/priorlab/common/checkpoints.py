@@ -19,15 +19,18 @@ import torch
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
+from priorlab.common import finite
 from priorlab.common.codeversion import code_version
 from priorlab.common.runfiles import RunError, atomic_dir, atomic_write, atomic_write_json, read_json
 
 
 def save_weights(dirpath: str | Path, model: torch.nn.Module, meta: dict) -> None:
-    """`model.safetensors` + `model.json` (config, step, vocabulary and code versions), atomically."""
+    """`model.safetensors` + `model.json` (config, step, vocabulary and code versions), atomically; weights
+    holding a NaN or an infinity are never written (`finite.NonFiniteError`)."""
     dirpath = Path(dirpath)
-    dirpath.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    finite.check_weights(state, str(dirpath))
+    dirpath.mkdir(parents=True, exist_ok=True)
     blob = safetensors_bytes(state, metadata={"priorlab": "1"})  # written by Python, so a full disk is an OSError
     atomic_write(dirpath / "model.safetensors", lambda tmp: Path(tmp).write_bytes(blob))
     atomic_write_json(dirpath / "model.json", {"code_version": code_version(), **meta})
@@ -35,6 +38,7 @@ def save_weights(dirpath: str | Path, model: torch.nn.Module, meta: dict) -> Non
 
 def save_checkpoint(run_dir: str | Path, step: int, model, optimizer, meta: dict, extra_state: dict | None = None) -> Path:
     """Write `checkpoints/step_N/` (weights, model.json, state.pt) with atomic_dir (kill-safe)."""
+    finite.check_weights(model.state_dict(), f"checkpoint step {step}")
     state = {"optimizer": optimizer.state_dict() if optimizer is not None else None,
              "torch_rng": torch.get_rng_state(), **(extra_state or {})}
 

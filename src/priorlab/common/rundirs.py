@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from priorlab.common import codeversion, runlock
+from priorlab.common import checkpoints, codeversion, finite, runlock
 from priorlab.common import resume as resume_rules
 from priorlab.common.runfiles import (
     MetricsLog,
@@ -50,6 +50,9 @@ def claim(out: Path, *, resume: bool, log, wait: bool = False) -> Iterator[Claim
             fresh = not has_entries(out)
             try:
                 yield handle
+            except finite.NonFiniteError as e:  # every trainer's stop names what it leaves to go back to
+                raise finite.NonFiniteError(f"{e.args[0]}; stopped, last good checkpoint: "
+                                            f"{checkpoints.latest_checkpoint(out)}") from None
             except BaseException:
                 if fresh and not handle.begun and not is_finished(out):
                     for p in out.iterdir():

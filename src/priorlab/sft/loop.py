@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-from priorlab.common import checkpoints, config, rundirs, runfiles
+from priorlab.common import checkpoints, config, finite, rundirs, runfiles
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.math.data import DataSpec
 from priorlab.math.prompts import check_template
@@ -89,6 +89,7 @@ class SFTConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        config.require_finite(self)
         if self.hf:
             if self.data is None:
                 raise ValueError(f"--init {self.init} is a Hugging Face model: pass (problem, solution) records "
@@ -167,12 +168,11 @@ def _train(cfg: SFTConfig, out: Path, *, resume: bool, progress: bool, log, run:
             g["lr"] = lr
         batch = batcher.batch(step)  # ---- batch
         loss = batcher.loss(model, batch)  # ---- forward, loss
-        if not torch.isfinite(loss):
-            raise runfiles.RunError(f"non-finite SFT loss at step {step + 1}; lower --lr; last good checkpoint: "
-                                f"{checkpoints.latest_checkpoint(out)}")
+        finite.check_step(loss, None, step + 1)
         opt.zero_grad(set_to_none=True)  # ---- update
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        finite.check_step(loss, gnorm, step + 1)
         opt.step()
         row = {"step": step + 1, "loss/sft": loss.item(), "update/lr": lr, "update/grad_norm": float(gnorm),
                **batcher.metrics(batch)}
