@@ -107,3 +107,25 @@ def test_a_huge_learning_rate_stops_at_the_first_non_finite_step_and_caches_noth
         f"; lower --lr; stopped, last good checkpoint: {out}/checkpoints/step_00000000"), line
     assert not (out / "model.safetensors").exists() and not (out / "summary.json").exists()
     assert not (tmp_path / "cache" / "pretrain").exists() or not any((tmp_path / "cache" / "pretrain").iterdir())
+
+
+def test_jobs_that_cannot_fit_in_memory_are_refused_before_they_start(tmp_path, tiny_mixture, pretrained):
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(tiny_mixture.read_text().replace("documents: 3000", "documents: 1000000000000"))
+    cases = ((("pretrain", "--mixture", huge, "--size", "xs"), "pretrain", "corpus"),
+             (("pretrain", "--mixture", tiny_mixture, "--size", "xs", "--batch-size", "1000000"), "pretrain",
+              "activations"),
+             (("eval", "--model", pretrained, "--samples", "1000000", "--problems", "1000000"), "eval", "samples kept"))
+    for args, what, largest in cases:
+        line = one_error_line(run_cli(*args, "--out", tmp_path / "o", check=False))
+        assert line.startswith(f"error: {what} would need about ") and f"of memory ({largest} " in line, line
+        assert line.endswith("--force runs it anyway"), line
+    assert not (tmp_path / "o").exists()
+
+
+def test_force_runs_a_job_over_the_memory_budget(tmp_path, tiny_mixture):
+    args = (*PRETRAIN, "--mixture", tiny_mixture, "--out", tmp_path / "o")
+    budget = {"PRIORLAB_MEMORY_BYTES": "1000"}
+    assert one_error_line(run_cli(*args, env=budget, check=False)).startswith("error: pretrain would need about ")
+    run_cli(*args, "--force", env=budget)
+    assert (tmp_path / "o" / "summary.json").exists()

@@ -78,3 +78,14 @@ def test_two_resumes_of_one_run_at_once_the_second_fails_at_once(tmp_path, tiny_
     steps = [r["step"] for r in runfiles.MetricsLog(tmp_path / "pt" / "metrics.jsonl").read()]
     assert steps == list(range(1, 49))  # one writer: each step logged once
     assert not lock.exists()
+
+
+def test_claiming_a_run_removes_a_killed_writers_temporaries(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    write_step(out, 4)
+    (out / ".config.json.abc123.tmp").write_text("half")
+    (out / "checkpoints" / ".step_00000008.xyz.tmp").mkdir()
+    with rundirs.claim(out, resume=True, log=print):
+        assert sorted(p.name for p in out.iterdir()) == [".lock", "checkpoints", "config.json"]
+        assert [p.name for p in (out / "checkpoints").iterdir()] == ["step_00000004"]

@@ -26,6 +26,7 @@ def retest(
     ray_address: str | None = typer.Option(None, help="Ray cluster address (default: start a local one)"),
     workers: int | None = typer.Option(None, help="parallel runs (default: CPU cores)"),
     quiet: bool = typer.Option(False, help="no progress bar"),
+    force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available"),
 ):
     """Re-test the claims: runs (shared and cached), verdicts with CIs, report.json + report.html."""
     from priorlab.lab.retest import retest as run  # imports torch (~1.5 s): only when the command runs
@@ -36,6 +37,6 @@ def retest(
     signal.signal(signal.SIGTERM, _terminate)
 
     rep = run(claims, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
-              progress=not quiet, log=console.print)
+              progress=not quiet, log=console.print, force=force)
     render.retest_table(rep)
     console.print(f"wrote {out}/report.json and {out}/report.html")

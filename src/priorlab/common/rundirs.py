@@ -23,6 +23,7 @@ from priorlab.common.runfiles import (
     atomic_write_json,
     copy_atomic,
     read_json,
+    remove_temporaries,
     umask_mode,
 )
 
@@ -47,6 +48,8 @@ def claim(out: Path, *, resume: bool, log, wait: bool = False) -> Iterator[Claim
     created, cleared, handle = not out.exists(), False, Claim(out)
     try:
         with runlock.hold(out, wait=wait, log=log):
+            for d in (out, out / "checkpoints", out / "rollouts", out / "model"):  # a killed writer's leftovers
+                remove_temporaries(d)
             fresh = not has_entries(out)
             try:
                 yield handle
@@ -127,7 +130,7 @@ def publish(src: Path, dest: Path) -> None:
     if is_finished(dest):
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
     try:
         os.chmod(tmp, umask_mode(0o777))
         copy_run(src, tmp)

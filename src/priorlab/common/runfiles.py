@@ -66,6 +66,16 @@ def named(e: OSError, path: str | Path) -> OSError:
     return e
 
 
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporaries (`.NAME.XXXX.tmp`) a killed writer left in `folder`; the ones removed. Only for
+    a folder nobody else is writing (a locked run directory)."""
+    gone = []
+    for p in sorted(Path(folder).glob(".*.tmp")) if Path(folder).is_dir() else []:
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        gone.append(p)
+    return gone
+
+
 def read_text(path: str | Path, what: str = "") -> str:
     """A UTF-8 text file's contents; a binary file is a RunError naming `what` (e.g. `--mixture x.yaml`) or
     the path."""
@@ -131,7 +141,7 @@ def atomic_dir(dest: str | Path, write) -> Path:
     any old one): a kill never leaves a half-written `dest`; a failure removes the temporary."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
     try:
         os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes 0700
         write(tmp)

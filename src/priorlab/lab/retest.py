@@ -48,7 +48,7 @@ def budget_for(preset: str, seeds: int | None):
 
 def retest(claims: str | None = None, preset: str = "quick", seeds: int | None = None, out: str | Path = "runs/retest",
            engine: str = "local", ray_address: str | None = None, workers: int | None = None,
-           progress: bool = True, log=print) -> dict:
+           progress: bool = True, log=print, force: bool = False) -> dict:
     t0 = time.perf_counter()
     ids = parse_claims(claims)
     budget = budget_for(preset, seeds)
@@ -57,7 +57,8 @@ def retest(claims: str | None = None, preset: str = "quick", seeds: int | None =
     modules = {i: get_claim(i) for i in ids}
     jobs = [j for m in modules.values() for j in m.jobs(lab, seed_list)]
     log(f"retest: {len(ids)} claims, preset {preset}, {budget.seeds} seeds -> {out}")
-    run_jobs(jobs, out / "jobs", engine=engine, workers=workers, ray_address=ray_address, progress=progress)
+    run_jobs(jobs, out / "jobs", engine=engine, workers=workers, ray_address=ray_address, progress=progress,
+             force=force)
     res = Results(out / "jobs", out / "plots")
     (out / "plots").mkdir(parents=True, exist_ok=True)
     entries = [modules[i].analyze(lab, res, seed_list) for i in ids]
