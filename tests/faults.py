@@ -14,9 +14,15 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
+
+
+def target(path: str) -> str:
+    """The path a temporary stands for: `d/.step_8.ab12.tmp/.model.safetensors.cd34.tmp` -> `d/step_8/model.safetensors`."""
+    return re.sub(r"/\.([^/]+)\.\w+\.tmp(?=/|$)", r"/\1", path)
 
 
 def install(spec: str) -> None:
@@ -29,8 +35,7 @@ def install(spec: str) -> None:
         real_fsync = runfiles.fsync
 
         def fsync(path) -> None:
-            # the temporary's name starts with the target's: .model.safetensors.XXXX.tmp
-            if pattern in str(path) or pattern in str(path).replace("/.", "/"):
+            if pattern in target(str(path)):
                 seen[0] += 1
                 if seen[0] == int(nth or 1):
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
