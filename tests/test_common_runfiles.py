@@ -33,3 +33,19 @@ def test_publish_copies_a_run_without_its_checkpoints(tmp_path):
     (src / "summary.json").write_text("{}")
     rundirs.publish(src, tmp_path / "out" / "run")
     assert sorted(p.name for p in (tmp_path / "out" / "run").iterdir()) == ["summary.json"]
+
+
+def test_atomic_files_and_directories_follow_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        runfiles.atomic_write_json(tmp_path / "report.json", {"a": 1})
+        runfiles.atomic_dir(tmp_path / "ckpt", lambda d: runfiles.atomic_write_text(d / "x.txt", "x"))
+        os.umask(0o077)
+        runfiles.atomic_write_text(tmp_path / "private.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "report.json").stat().st_mode & 0o777 == 0o644  # mkstemp alone would give 0600
+    assert (tmp_path / "ckpt").stat().st_mode & 0o777 == 0o755 and (tmp_path / "ckpt" / "x.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "private.txt").stat().st_mode & 0o777 == 0o600

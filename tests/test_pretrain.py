@@ -1,3 +1,4 @@
+import dataclasses
 import os
 import signal
 import subprocess
@@ -40,6 +41,13 @@ def test_same_seed_gives_identical_weights_and_resume_is_bitwise(tmp_path, tiny_
     assert [r["step"] for r in rows] == list(range(1, cfg.steps + 1))
     model, meta = load_model(a)
     assert meta["step"] == cfg.steps and model.num_params() > 0
+    # resuming under other settings is refused, listing them; more tokens cannot extend a cosine schedule
+    with pytest.raises(runfiles.RunError, match=r"started with other settings \(lr: 0.003 -> 0.001\)"):
+        pretrain(dataclasses.replace(cfg, lr=1e-3), a, resume=True, use_cache=False, progress=False, log=print)
+    with pytest.raises(runfiles.RunError, match=r"\(steps: 24 -> 48; tokens: 24576 -> 49152\); resuming would make "
+                                                r"it two runs; pretraining's learning rate follows a cosine"):
+        pretrain(dataclasses.replace(cfg, tokens=2 * cfg.tokens), a, resume=True, use_cache=False, progress=False,
+                 log=print)
 
 
 def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path, tiny_mixture):
@@ -58,8 +66,13 @@ def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path, tiny
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not rundirs.is_finished(killed), "the run finished before it could be killed"
-    run_cli(*args, "--out", killed, "--resume")
+    resumed = run_cli(*args, "--out", killed, "--resume")
+    assert "taking over the lock left by pid" in resumed.stdout  # the killed run's lock file was left behind
     assert _weights(killed) == _weights(ref)
+    timing = ("elapsed_s", "tok_per_s", "resumed_from")
+    summaries = [{k: v for k, v in runfiles.read_json(d / "summary.json").items() if k not in timing}
+                 for d in (killed, ref)]
+    assert summaries[0] == summaries[1]  # loss/train and loss/val come from metrics.jsonl, not the last process
     steps = [r["step"] for r in runfiles.MetricsLog(killed / "metrics.jsonl").read()]
     assert steps == list(range(1, 49))
 

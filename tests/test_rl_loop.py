@@ -1,12 +1,15 @@
+import dataclasses
 import json
+import shutil
 
 import pytest
 import torch
 
 from priorlab.common import rundirs, runfiles
+from priorlab.common.finite import NonFiniteError
 from priorlab.pretrain import PretrainConfig, pretrain
 from priorlab.rl import algos
-from priorlab.rl.loop import RLConfig, RLError, train
+from priorlab.rl.loop import RLConfig, train
 from tests.conftest import TINY_MIXTURE, run_cli
 
 
@@ -63,6 +66,42 @@ def test_same_seed_same_metrics_and_interrupted_resume_is_bitwise(base, tmp_path
     assert (tmp_path / "a" / "checkpoints" / "step_00000000").is_dir()  # step 0 is saved for the analyses
 
 
+def test_a_finished_run_extended_with_more_steps_is_the_longer_run(base, tmp_path):
+    cfg = _cfg(base, reward="random:0.5", lr=1e-3)  # random rewards: every step moves the weights
+    longer = train(dataclasses.replace(cfg, steps=6), tmp_path / "long", progress=False, log=quiet)
+    train(cfg, tmp_path / "ext", progress=False, log=quiet)
+    logs = []
+    extended = train(dataclasses.replace(cfg, steps=6), tmp_path / "ext", resume=True, progress=False,
+                     log=logs.append)
+    assert f"run {tmp_path / 'ext'} is finished at 4 steps: continuing it to 6" in logs
+    assert (tmp_path / "ext" / "model.safetensors").read_bytes() == (tmp_path / "long" / "model.safetensors").read_bytes()
+    rows = runfiles.MetricsLog(tmp_path / "ext" / "metrics.jsonl").read()
+    assert _strip_time(rows) == _strip_time(runfiles.MetricsLog(tmp_path / "long" / "metrics.jsonl").read())
+    timing = ("elapsed_s", "resumed_from")
+    assert {k: v for k, v in extended.items() if k not in timing} == {k: v for k, v in longer.items() if k not in timing}
+    assert json.loads((tmp_path / "ext" / "config.json").read_text())["resumed"] == [
+        {"step": 4, "changed": {"steps": [4, 6]}}]
+    with pytest.raises(runfiles.RunError, match=r"--steps 3: the run in .* is finished at 6 steps, and a run cannot "
+                                                r"be cut short"):
+        train(dataclasses.replace(cfg, steps=3), tmp_path / "ext", resume=True, progress=False, log=quiet)
+
+
+def test_resume_refuses_other_settings_listing_old_and_new(base, tmp_path):
+    cfg = _cfg(base, steps=2)
+    train(cfg, tmp_path / "r", progress=False, log=quiet)
+    other = dataclasses.replace(cfg, reward="random:0.5", lr=1e-4, seed=7)
+    for out in ("r", "unfinished"):  # a finished run, and one killed after its first checkpoint
+        if out == "unfinished":
+            shutil.copytree(tmp_path / "r", tmp_path / out)
+            (tmp_path / out / "summary.json").unlink()
+        with pytest.raises(runfiles.RunError, match=r"started with other settings \(lr: 3e-05 -> 0.0001; reward: "
+                                                    r'"correct" -> "random:0.5"; seed: 0 -> 7\)'):
+            train(other, tmp_path / out, resume=True, progress=False, log=quiet)
+    logs = []
+    assert train(cfg, tmp_path / "r", resume=True, progress=False, log=logs.append)["steps"] == 2
+    assert logs == [f"run {tmp_path / 'r'} is already finished"]
+
+
 @pytest.mark.parametrize("reward", ["correct", "random:0.5", "incorrect", "format", "majority", "brier",
                                     "correct+length:0.001"])
 def test_every_reward_runs_end_to_end(base, tmp_path, reward):
@@ -115,7 +154,8 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_checkpoint(base, tmp_path, m
         return torch.tensor(float("nan"), requires_grad=True), {}
 
     monkeypatch.setattr(algos, "policy_loss", nan_loss)
-    with pytest.raises(RLError, match="non-finite loss at step 1.*step_00000000"):
+    with pytest.raises(NonFiniteError, match="non-finite loss at step 1; lower --lr; stopped, last good checkpoint: "
+                                             ".*step_00000000$"):
         train(_cfg(base), tmp_path / "nan", progress=False, log=quiet)
     assert (tmp_path / "nan" / "checkpoints" / "step_00000000" / "model.safetensors").exists()
     assert not (tmp_path / "nan" / "model.safetensors").exists()

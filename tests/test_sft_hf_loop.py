@@ -7,6 +7,7 @@ pytest.importorskip("transformers")
 import torch
 
 from priorlab.common import runfiles
+from priorlab.common.finite import NonFiniteError
 from priorlab.math.data import DataSpec
 from priorlab.model.hf.load import load_hf
 from priorlab.rl.policies import HFPolicy
@@ -114,7 +115,7 @@ def test_hf_interrupted_resume_is_bitwise(tmp_path):
     # resuming under another config is refused, naming the field (the model's pad_source is not compared)
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "config.json").write_text((tmp_path / "a" / "config.json").read_text())
-    with pytest.raises(runfiles.RunError, match="config differs from the run's config.json in lr$"):
+    with pytest.raises(runfiles.RunError, match=r"started with other settings \(lr: \S+ -> \S+\); resuming would make it two runs"):
         train(_hf_cfg(tmp_path, lr=2e-3), tmp_path / "c", resume=True, progress=False, log=quiet)
 
 
@@ -127,8 +128,8 @@ def test_a_non_finite_loss_stops_the_run_naming_the_step_and_the_last_checkpoint
         return loss * float("nan") if len(calls) == 3 else loss
 
     monkeypatch.setattr(HFBatcher, "loss", staticmethod(nan_at_step_3))
-    with pytest.raises(runfiles.RunError, match=r"non-finite SFT loss at step 3; lower --lr; last good checkpoint: "
-                                            r".*step_00000002$"):
+    with pytest.raises(NonFiniteError, match=r"non-finite loss at step 3; lower --lr; stopped, last good checkpoint: "
+                                             r".*step_00000002$"):
         train(_hf_cfg(tmp_path), tmp_path / "run", progress=False, log=quiet)
 
 

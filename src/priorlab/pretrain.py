@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from priorlab.common import checkpoints, codeversion, config, rundirs, runfiles
+from priorlab.common import checkpoints, codeversion, config, finite, rundirs, runfiles
+from priorlab.common import resume as resume_rules
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, SIZES, config_for_size
 from priorlab.world.corpus import Corpus, build_corpus, difficulties, sample_style
@@ -27,6 +28,8 @@ from priorlab.world.tasks import get_task
 from priorlab.world.tokenizer import Tokenizer
 
 BLOCK_SIZE = 256  # longest prompt + completion a model can hold (6 operands of 3 digits fit)
+RESUME_WHY = ("; pretraining's learning rate follows a cosine over the run's total steps, so --tokens cannot change, "
+              "not even to extend a finished run")
 # Default token budget per size: about 5 minutes of pretraining on 2 CPU cores (see README figures).
 DEFAULT_TOKENS = {"xs": 6_000_000, "s": 8_000_000, "m": 3_000_000, "l": 1_500_000}
 
@@ -51,6 +54,7 @@ class PretrainConfig:
 
 
     def __post_init__(self) -> None:
+        config.require_finite(self)
         if self.size not in SIZES:
             raise ValueError(f"--size {self.size!r}: valid sizes are {', '.join(SIZES)}")
         config.require_positive(self, ("batch_size", "seq_len", "eval_every", "ckpt_every", "val_documents"))
@@ -119,25 +123,27 @@ def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, use_
     full = resolved(cfg, mix)
     key = codeversion.config_hash({"stage": "pretrain", **{k: v for k, v in full.items() if k != "mixture"}}, "pretrain")
     cached = codeversion.cache_root() / "pretrain" / key
-    if rundirs.is_finished(out) and (resume or runfiles.read_json(out / "config.json").get("hash") == key):
-        log(f"run {out} is already finished")
-        return runfiles.read_json(out / "summary.json")
-    if use_cache and rundirs.is_finished(cached):
-        rundirs.publish(cached, out)
-        log(f"reused cached pretrained model {cached}")
-        return runfiles.read_json(out / "summary.json")
-    if out.exists() and any(out.iterdir()) and not resume:
-        raise runfiles.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
-    summary = _train(cfg, mix, full, key, out, resume=resume, progress=progress, log=log)
-    if use_cache:
-        rundirs.publish(out, cached)
+    with rundirs.claim(out, resume=resume, log=log) as run:
+        diff = resume_rules.check(out, full, ignore=("mixture",), may_change=resume_rules.PRETRAIN_MAY_CHANGE,
+                                  why=RESUME_WHY) if resume else {}
+        if rundirs.is_finished(out) and (resume or runfiles.read_json(out / "config.json").get("hash") == key):
+            log(f"run {out} is already finished")
+            return runfiles.read_json(out / "summary.json")
+        if rundirs.has_entries(out) and not resume:
+            raise runfiles.RunError(f"--out {out}: directory exists and is not empty (use --resume or another --out)")
+        if use_cache and rundirs.is_finished(cached) and not rundirs.has_entries(out):
+            rundirs.copy_run(cached, out)
+            log(f"reused cached pretrained model {cached}")
+            return runfiles.read_json(out / "summary.json")
+        summary = _train(cfg, mix, full, key, out, resume=resume, progress=progress, log=log, run=run, diff=diff)
+        if use_cache:
+            rundirs.publish(out, cached)
     return summary
 
 
-def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
+def _train(cfg, mix, full, key, out: Path, *, resume, progress, log, run: rundirs.Claim, diff: dict) -> dict:
     tok = Tokenizer()
     out.mkdir(parents=True, exist_ok=True)
-    runfiles.atomic_write_json(out / "config.json", {**full, "hash": key, "code_version": codeversion.code_version("pretrain")})
     mcfg = config_for_size(cfg.size, tok.vocab_size, BLOCK_SIZE)
     torch.manual_seed(cfg.seed)
     model = GPT(mcfg)
@@ -147,11 +153,15 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
     log_ = runfiles.MetricsLog(out / "metrics.jsonl")
     start = 0
     ckpt = checkpoints.latest_checkpoint(out) if resume else None
+    history = resume_rules.record(out / "config.json", 0, diff) if ckpt is not None else []
     if ckpt is not None:
         start = checkpoints.restore(ckpt, model, opt)
+        history[-1]["step"] = start
         log_.truncate_after(start)
         log(f"resuming {out} from step {start}")
-    else:
+    runfiles.atomic_write_json(out / "config.json", {**full, "hash": key, "code_version": codeversion.code_version("pretrain"),
+                                                     **({"resumed": history} if history else {})})
+    if ckpt is None:
         log_.truncate_after(-1)
         checkpoints.save_checkpoint(out, 0, model, opt, meta, {"step": 0})
 
@@ -159,48 +169,58 @@ def _train(cfg, mix, full, key, out: Path, *, resume, progress, log) -> dict:
     stream = _wrap(corpus, cfg.seq_len)
     val = _val_corpus(mix, cfg, tok)
     tokens_per_step = cfg.batch_size * cfg.seq_len
-    t0, losses, val_loss = time.perf_counter(), [], float("nan")
+    t0 = time.perf_counter()
     bar = _progress(progress, cfg.steps, start)
-    for step in range(start, cfg.steps):
-        lr = lr_at(step, cfg)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        x, y = get_batch(corpus, stream, step, cfg.seed, cfg.batch_size, cfg.seq_len)
-        _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        losses.append(loss.item())
-        row = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "loss/train": losses[-1], "update/lr": lr,
-               "update/grad_norm": float(gnorm)}
-        done = step + 1
-        if done % cfg.eval_every == 0 or done == cfg.steps:
-            val_loss = held_out_loss(model, val, cfg)
-            row["loss/val"] = val_loss
-        elapsed = time.perf_counter() - t0
-        row["tok_per_s"] = (done - start) * tokens_per_step / max(elapsed, 1e-9)
-        log_.append(row)
-        if done % cfg.ckpt_every == 0 and done < cfg.steps:
-            checkpoints.save_checkpoint(out, done, model, opt, meta, {"step": done})
-            _prune(out)
+    run.begin()
+    try:
+        for step in range(start, cfg.steps):
+            lr = lr_at(step, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            x, y = get_batch(corpus, stream, step, cfg.seed, cfg.batch_size, cfg.seq_len)
+            _, loss = model(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            finite.check_step(loss, gnorm, step + 1)  # before the optimizer step: the weights stay finite
+            opt.step()
+            row = {"step": step + 1, "tokens": (step + 1) * tokens_per_step, "loss/train": loss.item(), "update/lr": lr,
+                   "update/grad_norm": float(gnorm)}
+            done = step + 1
+            if done % cfg.eval_every == 0 or done == cfg.steps:
+                row["loss/val"] = held_out_loss(model, val, cfg)
+            elapsed = time.perf_counter() - t0
+            row["tok_per_s"] = (done - start) * tokens_per_step / max(elapsed, 1e-9)
+            log_.append(row)
+            if done % cfg.ckpt_every == 0 and done < cfg.steps:
+                checkpoints.save_checkpoint(out, done, model, opt, meta, {"step": done})
+                _prune(out)
+            if bar:
+                bar[0].update(bar[1], completed=done, description=f"loss {row['loss/train']:.3f} | {row['tok_per_s']:,.0f} tok/s")
+    finally:
         if bar:
-            bar[0].update(bar[1], completed=done, description=f"loss {losses[-1]:.3f} | {row['tok_per_s']:,.0f} tok/s")
-    if bar:
-        bar[0].stop()
+            bar[0].stop()
     elapsed = time.perf_counter() - t0
     checkpoints.save_checkpoint(out, cfg.steps, model, opt, meta, {"step": cfg.steps})
     _prune(out)
     checkpoints.save_weights(out, model, {**meta, "step": cfg.steps})
+    rows = log_.read()
     summary = {
         "stage": "pretrain", "steps": cfg.steps, "tokens": cfg.steps * tokens_per_step,
-        "params": model.num_params(), "loss/train": float(np.mean(losses[-20:])) if losses else None,
-        "loss/val": val_loss, "elapsed_s": elapsed,
+        "params": model.num_params(), "loss/train": _mean_last(rows, "loss/train", 20),
+        "loss/val": _mean_last(rows, "loss/val", 1), "elapsed_s": elapsed,
         "tok_per_s": (cfg.steps - start) * tokens_per_step / max(elapsed, 1e-9),
         "corpus_tokens": corpus.n_tokens, "resumed_from": start,
     }
     runfiles.atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def _mean_last(rows: list[dict], key: str, n: int) -> float | None:
+    """Mean of `key` over the last `n` logged steps (from metrics.jsonl, so a resumed run reports what an
+    uninterrupted one does)."""
+    vals = [r[key] for r in rows if key in r][-n:]
+    return float(np.mean(vals)) if vals else None
 
 
 def _val_corpus(mix: Mixture, cfg: PretrainConfig, tok: Tokenizer) -> Corpus:

@@ -5,6 +5,8 @@ Commands live one per module beside this one and register themselves with `@app.
 `priorlab.cli` imports them, so this module imports none of them.
 """
 
+import os
+
 import typer
 from rich.console import Console
 
@@ -12,3 +14,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="priorlab: does RLVR teach, or surface what pretraining put there?")
 console = Console()
 err = Console(stderr=True)
+
+
+@app.callback()
+def _options(debug: bool = typer.Option(False, "--debug", help="show the Python traceback of an error "
+                                        "(also PRIORLAB_DEBUG=1)")) -> None:
+    if debug:
+        os.environ["PRIORLAB_DEBUG"] = "1"  # read by cli.errors, and inherited by worker processes

@@ -15,6 +15,7 @@ from priorlab.cli import options, render
 from priorlab.cli.app import app, console, err
 from priorlab.cli.errors import cli_errors
 from priorlab.cli.options import HF, RUN, WORLD
+from priorlab.common import memory
 from priorlab.math.data import DataSpec
 from priorlab.model.hf.load import is_hf_ref
 
@@ -57,6 +58,7 @@ def eval_(
     device: str = options.DEVICE,
     batch_size: int = typer.Option(64, help="HF models: sequences per generate call", rich_help_panel=HF),
     timeout: float = typer.Option(5.0, help="HF models: seconds per Math-Verify comparison", rich_help_panel=HF),
+    force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available", rich_help_panel=RUN),
 ):
     """Sample K completions per held-out problem; accuracy, pass@k curve, formats, calibration, entropy."""
     if is_hf_ref(model):
@@ -80,6 +82,7 @@ def eval_(
     if data is not None:
         raise ValueError(f"--data needs a Hugging Face model (--model hf:PATH); {model} is a priorlab run directory")
     from priorlab.evals.world_eval import EvalConfig, evaluate  # imports torch: only when the command runs
+    from priorlab.lab import footprint
     from priorlab.model.checkpoint import load_model
 
     model = Path(model)
@@ -87,6 +90,9 @@ def eval_(
                      difficulty=difficulty, seed=seed, ks=k, n_boot=n_boot,
                      **({"max_new_tokens": max_new_tokens} if max_new_tokens else {}))
     m, _ = load_model(model)
+    memory.check(footprint.evaluation(m.cfg, cfg.problems, cfg.difficulty, cfg.samples, cfg.max_new_tokens,
+                                      cfg.batch_size, models=2 if baseline is not None else 1),
+                 "eval", force=force, hint=footprint.HINTS["eval"])
     b = load_model(baseline)[0] if baseline is not None else None  # fails before anything is sampled or written
     s = evaluate(m, cfg, out, model_path=str(model), mixture_spec=mixture_spec(model), baseline=b,
                  baseline_path=str(baseline) if baseline is not None else "",

@@ -33,6 +33,7 @@ from priorlab.cli import render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
 from priorlab.common import runfiles
+from priorlab.common.config import require_finite
 from priorlab.math.data import BadRecord, describe_bad, read_records, record_unit
 from priorlab.math.grading import DEFAULT_TIMEOUT, Grade, Grader, check_style, math_verify_version, summarize
 
@@ -50,6 +51,7 @@ class GradeConfig:
     skip_bad: bool = False
 
     def __post_init__(self) -> None:
+        require_finite(self)
         check_style(self.style)
         if not self.timeout > 0:
             raise ValueError(f"--timeout must be > 0 seconds, got {self.timeout}")

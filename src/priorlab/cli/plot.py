@@ -41,7 +41,7 @@ def _need(data: dict, keys, path: Path) -> None:
 
 def _read_metrics(path: Path) -> list[dict]:
     rows = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
+    for i, line in enumerate(runfiles.read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:

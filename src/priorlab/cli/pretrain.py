@@ -13,6 +13,7 @@ import typer
 from priorlab.cli import render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
+from priorlab.common import memory
 
 
 @app.command()
@@ -31,12 +32,17 @@ def pretrain(
     eval_every: int = typer.Option(250, help="steps between held-out loss evaluations"),
     ckpt_every: int = typer.Option(250, help="steps between checkpoints"),
     quiet: bool = typer.Option(False, help="no progress bar"),
+    force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available"),
 ):
     """Pretrain a tiny GPT from scratch on a mixture's corpus (cached by config hash)."""
+    from priorlab.lab import footprint
     from priorlab.pretrain import PretrainConfig  # imports torch (~1.5 s): only when the command runs
     from priorlab.pretrain import pretrain as run
+    from priorlab.world.mixtures import load_mixture
 
     cfg = PretrainConfig(mixture=mixture, size=size, tokens=tokens, seed=seed, batch_size=batch_size,
                          seq_len=seq_len, lr=lr, eval_every=eval_every, ckpt_every=ckpt_every)
+    memory.check(footprint.pretrain(cfg, load_mixture(cfg.mixture)), "pretrain", force=force,
+                 hint=footprint.HINTS["pretrain"])
     s = run(cfg, out, resume=resume, use_cache=not no_cache, progress=not quiet, log=console.print)
     render.pretrain_done(s, out)

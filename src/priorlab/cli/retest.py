@@ -37,6 +37,7 @@ def retest(
                                           "updates_per_batch, lr, rl_steps, group_size, size, tokens, prior_share, "
                                           "difficulty, kl_beta, entropy_coef, temperature"),
     quiet: bool = typer.Option(False, help="no progress bar"),
+    force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available"),
 ):
     """Re-test the claims: runs (shared and cached), verdicts with CIs, report.json + report.html."""
     from priorlab.lab.retest import retest as run  # imports torch (~1.5 s): only when the command runs
@@ -60,6 +61,6 @@ def retest(
         console.print(f"wrote {out}/maps/{map_claim}.json, {out}/{m['heatmap']['png']} and {out}/report.html")
         return
     rep = run(claims, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
-              protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print)
+              protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print, force=force)
     render.retest_table(rep)
     console.print(f"wrote {out}/report.json and {out}/report.html")

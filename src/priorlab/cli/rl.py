@@ -17,6 +17,7 @@ from priorlab.cli import options, render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
 from priorlab.cli.options import ALGO, HF, RUN, WORLD
+from priorlab.common import memory
 from priorlab.math.data import DataSpec
 from priorlab.model.hf.load import is_hf_ref
 
@@ -64,6 +65,7 @@ def rl(
     resume: bool = typer.Option(False, help="continue an interrupted run from its last checkpoint",
                                 rich_help_panel=RUN),
     quiet: bool = typer.Option(False, help="no progress bar", rich_help_panel=RUN),
+    force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available", rich_help_panel=RUN),
     difficulty: str = typer.Option("3x1", help="comma list of NxD the training problems are drawn from",
                                    rich_help_panel=WORLD),
     train_problems: int = typer.Option(0, help="0 = fresh problems each step; K = fixed pool; 1 = one-shot",
@@ -132,5 +134,9 @@ def rl(
                    one_shot_rule=one_shot_rule, eval_every=eval_every, eval_problems=eval_problems,
                    ckpt_every=ckpt_every, store_rollouts=store_rollouts, overrides=overrides,
                    label_samples=label_samples or (8 if hf else 16), **hf_fields)
+    if not hf and (Path(init) / "model.json").is_file():  # a missing model is the library's error to give
+        from priorlab.lab import footprint
+
+        memory.check(footprint.rl(cfg, footprint.model_config(init)), "rl", force=force, hint=footprint.HINTS["rl"])
     summary = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
     render.hf_rl_done(summary) if hf else render.rl_done(summary, out)

@@ -14,6 +14,7 @@ from priorlab.cli import options, render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
 from priorlab.cli.options import HF, RUN, WORLD
+from priorlab.common import memory
 from priorlab.math.data import DataSpec
 from priorlab.model.hf.load import is_hf_ref
 
@@ -38,6 +39,7 @@ def sft(
     resume: bool = typer.Option(False, help="continue an interrupted run from its last checkpoint",
                                 rich_help_panel=RUN),
     quiet: bool = typer.Option(False, help="no progress bar", rich_help_panel=RUN),
+    force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available", rich_help_panel=RUN),
     traces: Path | None = typer.Option(None, help="JSONL file, one {\"problem\": \"3+5-2\", \"completion\": "
                                           "\"...\"} per line", rich_help_panel=WORLD),
     teacher_format: str | None = typer.Option(None, help="instead of --traces: world-generated gold traces "
@@ -86,6 +88,10 @@ def sft(
                     eval_difficulty=eval_difficulty, eval_problems=eval_problems, eval_samples=eval_samples,
                     max_new_tokens=max_new_tokens, ckpt_every=ckpt_every, data=spec, template=template,
                     max_length=max_length, dtype=dtype, device=device)
+    if not cfg.hf and (Path(init) / "model.json").is_file():  # a missing model is the library's error to give
+        from priorlab.lab import footprint
+
+        memory.check(footprint.sft(cfg, footprint.model_config(init)), "sft", force=force, hint=footprint.HINTS["sft"])
     summary = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
     if cfg.hf:
         render.hf_sft_done(summary)

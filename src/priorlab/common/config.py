@@ -5,9 +5,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
+
+
+def require_finite(cfg) -> None:
+    """A stage config's check: every float field (and float in a tuple field) is a finite number -- nan and
+    inf make no sense as a setting (`--kl-beta nan` would silently turn the KL term off) -- else ValueError
+    naming its CLI option."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise ValueError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
 
 
 def require_positive(cfg, names: tuple[str, ...]) -> None:
@@ -28,6 +43,7 @@ class AdamWConfig:
     eps: float = 1e-8
 
     def __post_init__(self) -> None:
+        require_finite(self)
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"AdamW betas {self.betas} must be two numbers in [0, 1)")
         if not self.eps > 0:
@@ -36,6 +52,8 @@ class AdamWConfig:
 
     def build(self, params, *, lr: float, weight_decay: float = 0.0) -> torch.optim.AdamW:
         """AdamW over `params` (a parameter iterable, or param groups that may set their own weight decay)."""
+        import torch  # not at import time: the CLI imports this module, and torch takes ~1.5 s
+
         return torch.optim.AdamW(params, lr=lr, betas=self.betas, eps=self.eps, weight_decay=weight_decay)
 
 

@@ -25,27 +25,78 @@ class RunError(ValueError):
 
 def atomic_write(path: str | Path, write) -> None:
     """Call write(tmp) on a temporary sibling of `path`, then rename it into place: a reader (or a run
-    killed mid-write) never sees a half-written file. The temporary file is removed on failure."""
+    killed mid-write) never sees a half-written file. The temporary file is removed on failure; an OSError
+    that names no file (a full disk while writing) is given `path` as its file name."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise named(e, path) from None
     os.close(fd)
     try:
+        os.chmod(tmp, umask_mode(0o666))  # mkstemp makes 0600: a report must be readable where it is served
         write(tmp)
+        fsync(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise named(e, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+def umask_mode(mode: int) -> int:
+    """`mode` as the user's umask leaves it (0o666 -> 0o644 under the usual umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
 
-    atomic_write(path, write)
+
+def copy_atomic(src: str | Path, dest: str | Path) -> None:
+    """Copy a file to `dest` atomically (atomic_write)."""
+    atomic_write(dest, lambda tmp: shutil.copyfile(src, tmp))
+
+
+def named(e: OSError, path: str | Path) -> OSError:
+    """`e` with `path` as its file name where it has none (errors of write() and fsync() name no file)."""
+    if e.filename is None:
+        e.filename = str(path)
+    return e
+
+
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Remove the temporaries (`.NAME.XXXX.tmp`) a killed writer left in `folder`; the ones removed. Only for
+    a folder nobody else is writing (a locked run directory)."""
+    gone = []
+    for p in sorted(Path(folder).glob(".*.tmp")) if Path(folder).is_dir() else []:
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        gone.append(p)
+    return gone
+
+
+def read_text(path: str | Path, what: str = "") -> str:
+    """A UTF-8 text file's contents; a binary file is a RunError naming `what` (e.g. `--mixture x.yaml`) or
+    the path."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise RunError(f"{what or path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def fsync(path: str | Path) -> None:
+    """Flush a written file to the disk (a full disk may only be reported here)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def atomic_write_parquet(path: str | Path, table) -> None:
@@ -80,7 +131,7 @@ def read_json(path: str | Path) -> dict:
     if not path.is_file():
         raise RunError(f"{path}: file not found")
     try:
-        return json.loads(path.read_text())
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise RunError(f"{path}: invalid JSON ({e.msg} at line {e.lineno})") from None
 
@@ -90,12 +141,18 @@ def atomic_dir(dest: str | Path, write) -> Path:
     any old one): a kill never leaves a half-written `dest`; a failure removes the temporary."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"))
     try:
+        os.chmod(tmp, umask_mode(0o777))  # mkdtemp makes 0700
         write(tmp)
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if e.filename is not None and os.fsdecode(e.filename).startswith(str(tmp)):  # name the file it was for
+            e.filename = str(dest) + os.fsdecode(e.filename)[len(str(tmp)):]
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -123,9 +180,12 @@ class MetricsLog:
         atomic_write_text(self.path, "".join(k + "\n" for k in keep))
 
     def append(self, row: dict) -> None:
-        with open(self.path, "a") as f:
-            f.write(json.dumps(to_jsonable(row)) + "\n")
-            f.flush()
+        try:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(to_jsonable(row)) + "\n")
+                f.flush()
+        except OSError as e:
+            raise named(e, self.path) from None
 
     def read(self) -> list[dict]:
         if not self.path.exists():

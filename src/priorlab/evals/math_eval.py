@@ -76,6 +76,7 @@ class HFEvalConfig:
     baseline: str | None = None  # a second checkpoint, evaluated the same way (module doc)
 
     def __post_init__(self) -> None:
+        config.require_finite(self)
 
         check_template(self.template)
         if self.backend not in BACKENDS:

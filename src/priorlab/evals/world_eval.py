@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from priorlab.common import runfiles
+from priorlab.common.config import require_finite
 from priorlab.common.seeds import derive
 from priorlab.common.stats import paired_bootstrap_diff
 from priorlab.evals.calibration import calibration_report
@@ -73,6 +74,7 @@ class EvalConfig:
     n_boot: int = 1000  # bootstrap replicates of the CIs over problems
 
     def __post_init__(self) -> None:
+        require_finite(self)
         if self.problems < 1 or self.samples < 1:
             raise ValueError("--problems and --samples must be >= 1")
         if self.n_boot < 1:

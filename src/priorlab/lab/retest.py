@@ -87,7 +87,7 @@ def holm_verdicts(entries: list[dict], alpha: float = 0.025) -> None:
 def retest(claims: str | None = None, preset: str = "quick", seeds: int | None = None, out: str | Path = "runs/retest",
            engine: str = "local", ray_address: str | None = None, workers: int | None = None,
            protocol_file: str | Path | None = None, prior_seeds: int | None = None, progress: bool = True,
-           log=print) -> dict:
+           log=print, force: bool = False) -> dict:
     """Run the selected claims' jobs at `preset` and write report.json / report.html into `out`; the report."""
     t0 = time.perf_counter()
     ids = parse_claims(claims)
@@ -99,7 +99,8 @@ def retest(claims: str | None = None, preset: str = "quick", seeds: int | None =
     jobs = [j for m in modules.values() for j in m.jobs(lab, seed_list)]
     log(f"retest: {len(ids)} claims, preset {preset}, {budget.seeds} seeds, {budget.prior_seeds} pretraining seeds "
         f"per prior -> {out}")
-    run_jobs(jobs, out / "jobs", engine=engine, workers=workers, ray_address=ray_address, progress=progress)
+    run_jobs(jobs, out / "jobs", engine=engine, workers=workers, ray_address=ray_address, progress=progress,
+             force=force)
     res = Results(out / "jobs", out / "plots")
     (out / "plots").mkdir(parents=True, exist_ok=True)
     entries = [modules[i].analyze(lab, res, seed_list) if protocols[i] is None

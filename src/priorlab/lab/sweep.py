@@ -28,14 +28,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from priorlab.common import codeversion, runfiles
+from priorlab.common import codeversion, memory, rundirs, runfiles, runlock
+from priorlab.common.failures import describe
 from priorlab.evals.snapshot import SnapshotConfig, run_snapshot
-from priorlab.pretrain import PretrainConfig, pretrain
+from priorlab.lab import footprint
+from priorlab.model.gpt import config_for_size
+from priorlab.pretrain import BLOCK_SIZE, PretrainConfig, pretrain
 from priorlab.rl.loop import RLConfig, train
 from priorlab.sft.loop import SFTConfig
 from priorlab.sft.loop import train as train_sft
 from priorlab.sft.srl import SRLConfig
 from priorlab.sft.srl import train as train_srl
+from priorlab.world.mixtures import load_mixture
+from priorlab.world.tokenizer import Tokenizer
 
 ENGINES = ("local", "ray")
 CONFIGS: dict[str, type] = {
@@ -89,6 +94,21 @@ class Job:
     def cost(self) -> float:
         """Rough seconds on one core, for progress estimates only."""
         return COSTS[self.kind](self.config)
+
+    @property
+    def memory(self) -> dict[str, int]:
+        """The large terms of its peak memory in bytes (`lab.footprint`)."""
+        if self.kind == "pretrain":
+            return footprint.pretrain(self.config, load_mixture(self.config.mixture))
+        root = self
+        while root.deps:
+            root = root.deps[0]
+        g = config_for_size(root.config.size, Tokenizer().vocab_size, BLOCK_SIZE)
+        if self.kind == "eval":
+            c = self.config
+            return footprint.evaluation(g, c.problems, c.difficulty, c.samples, c.max_new_tokens,
+                                        c.eval_config().batch_size)
+        return getattr(footprint, self.kind)(self.config, g)
 
 
 def resolved_config(job: Job, deps: list[Path]):
@@ -153,14 +173,20 @@ def execute(job: Job, root: str | Path) -> str:
     out = job_dir(root, job)
     if is_done(root, job):
         return str(out)
-    if job.kind == "eval" and out.exists():
-        shutil.rmtree(out)  # evaluations have no checkpoints: redo a partial one
-    t0 = time.perf_counter()
-    deps = [job_dir(root, d) for d in job.deps]
-    RUNNERS[job.kind](resolved_config(job, deps), out, deps)
-    runfiles.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.params, "key": job.key,
-                                              "label": job.label, "deps": [d.dirname for d in job.deps],
-                                              "elapsed_s": time.perf_counter() - t0})
+    # another sweep on the same folder may be running this job: wait for it, then reuse its result
+    with runlock.hold(out, wait=True, what="job"):
+        if is_done(root, job):
+            return str(out)
+        if job.kind == "eval" and rundirs.has_entries(out):
+            for p in out.iterdir():  # evaluations have no checkpoints: redo a partial one
+                if p.name != runlock.LOCK_NAME:
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+        t0 = time.perf_counter()
+        deps = [job_dir(root, d) for d in job.deps]
+        RUNNERS[job.kind](resolved_config(job, deps), out, deps)
+        runfiles.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.params, "key": job.key,
+                                                  "label": job.label, "deps": [d.dirname for d in job.deps],
+                                                  "elapsed_s": time.perf_counter() - t0})
     return str(out)
 
 
@@ -186,15 +212,21 @@ class JobFailed(RuntimeError):
 
 
 def run_jobs(jobs: list[Job], root: str | Path, *, engine: str = "local", workers: int | None = None,
-             ray_address: str | None = None, progress: bool = True) -> dict[str, Path]:
-    """Run every job not yet done; returns {job key: directory}."""
+             ray_address: str | None = None, progress: bool = True, force: bool = False) -> dict[str, Path]:
+    """Run every job not yet done; returns {job key: directory}. The largest job times the workers that may
+    run at once must fit in memory (`common.memory.check`; `force` runs anyway)."""
     if engine not in ENGINES:
         raise ValueError(f"--engine {engine!r}: valid: {', '.join(ENGINES)}")
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
     order = closure(jobs)
     todo = [j for j in order if not is_done(root, j)]
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
+    if todo and not force:
+        sizes = {j.name: sum(j.memory.values()) for j in todo}
+        largest, n = max(sizes, key=sizes.get), min(workers, len(todo))
+        memory.check({f"{n} x {largest} (the largest job)": n * sizes[largest]}, f"{len(todo)} runs", force=force,
+                     hint="lower --workers, or take a smaller --preset")
+    root.mkdir(parents=True, exist_ok=True)
     bar = _Progress(progress, order, todo)
     try:
         if todo:
@@ -228,7 +260,7 @@ def _run_local(todo: list[Job], root: Path, workers: int, _addr, bar) -> None:
                 try:
                     f.result()
                 except Exception as e:  # noqa: BLE001 - re-raised with the job's name
-                    raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed: {e}") from e
+                    raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed: {describe(e)[0]}") from e
                 done_keys.add(j.key)
                 bar.finish(j)
     except BaseException:
@@ -267,7 +299,7 @@ def _run_ray(todo: list[Job], root: Path, workers: int, address: str | None, bar
             try:
                 ray.get(ready[0])
             except Exception as e:  # noqa: BLE001
-                raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed on Ray: {e}") from e
+                raise JobFailed(f"job {j.name} ({job_dir(root, j)}) failed on Ray: {describe(e)[0]}") from e
             bar.finish(j)
     finally:
         if started_here:

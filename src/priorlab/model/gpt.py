@@ -84,6 +84,12 @@ def config_for_size(size: str, vocab_size: int, block_size: int, pos: str = "rop
     return GPTConfig(vocab_size=vocab_size, block_size=block_size, pos=pos, **SIZES[size])
 
 
+def param_count(cfg: GPTConfig) -> int:
+    """Parameters of a GPT of this config, counted without allocating its weights (on the meta device)."""
+    with torch.device("meta"):
+        return GPT(cfg).num_params()
+
+
 def positions_from_mask(attn_mask: Tensor) -> Tensor:
     """Positions of a left-padded batch: [B, T] bool (True = real token) -> [B, T] long.
 

@@ -52,6 +52,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from priorlab.common import config
+
 # ---------------------------------------------------------------- reward maps: R [P, G] -> R' [P, G]
 
 
@@ -211,6 +213,7 @@ class AlgoConfig:
 
     def validate(self) -> AlgoConfig:
         """Raise ValueError (one line) for unknown names and combinations that make no sense; return self."""
+        config.require_finite(self)
         for field, registry in (
             ("reward_map", REWARD_MAPS),
             ("baseline", BASELINES),

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from priorlab.common import checkpoints, config, rundirs, runfiles
+from priorlab.common import checkpoints, config, finite, rundirs, runfiles
 from priorlab.common.config import RL_ADAM, AdamWConfig
 from priorlab.common.seeds import derive
 from priorlab.math.data import DataSpec
@@ -53,10 +53,6 @@ from priorlab.rl.envs import ONE_SHOT_RULES, Env, WorldEnv
 from priorlab.rl.policies import HFPolicy, WorldPolicy
 from priorlab.rl.rewards import parse_spec
 from priorlab.world.tasks import RL_DIFFICULTY, parse_difficulties
-
-
-class RLError(RuntimeError):
-    """A run that cannot go on (e.g. a NaN loss); the message names the step and the last checkpoint."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +96,7 @@ class RLConfig:
     timeout: float = DEFAULT_TIMEOUT  # seconds per Math-Verify comparison
 
     def __post_init__(self) -> None:
+        config.require_finite(self)
         config.require_positive(self, (
             "steps", "prompts_per_step", "group_size", "minibatches", "epochs", "max_new_tokens", "eval_every",
             "ckpt_every", "eval_problems", "eval_samples", "label_samples", "batch_size"))
@@ -143,7 +140,7 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
 
     score_mask [B, T] bool: the tokens the loss is over (default: every completion token; SRL passes its
     first-step tokens). cfg supplies seed, epochs, minibatches, temperature and grad_clip (an RLConfig
-    or SRLConfig); a non-finite loss raises RLError.
+    or SRLConfig); a non-finite loss or gradient raises `finite.NonFiniteError` before the optimizer step.
     policy_logprobs(model, input_ids, attn_mask, mask, *, temperature) -> (logprobs, entropies) [B, T]:
     the policy's log-likelihood with gradients (`Policy.logprobs`).
     Old log-probs are those of the policy before this step's first update: the first mini-batch takes
@@ -180,11 +177,12 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
             logp, old[mb], adv[mb], mask[mb], acfg,
             ref_logprobs=None if ref is None else ref[mb], entropies=ent,
             planning_mask=ro.planning_mask[mb] if acfg.hicra_alpha > 0 else None)
-        if not torch.isfinite(loss):
-            raise RLError(f"non-finite loss at step {step}; lower --lr")
+        finite.check_step(loss, None, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        m["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        finite.check_step(loss, gnorm, step)  # before the optimizer step: the weights stay finite
+        m["grad_norm"] = float(gnorm)
         opt.step()
         metrics.append(m)
     # the gradient norm (before clipping) is an update statistic, the rest are loss terms (README's metrics table)
@@ -240,9 +238,16 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
     """Run (or with `resume`, continue) RL into `out`; the summary. `env` / `policy` default to `build(cfg)`;
     `stage` names the run in config.json and summary.json (SRL passes its env, policy and "srl")."""
     out = Path(out)
-    if (done := rundirs.finished_summary(out, resume, log)) is not None:
-        return done
+    with rundirs.claim(out, resume=resume, log=log) as run:
+        return _train(cfg, out, env=env, policy=policy, stage=stage, resume=resume, progress=progress, log=log,
+                      run=run)
+
+
+def _train(cfg, out: Path, *, env, policy, stage, resume, progress, log, run: rundirs.Claim) -> dict:
     acfg = cfg.algo_config()
+    settings = {**asdict(cfg), "stage": stage, "algo_resolved": asdict(acfg)}
+    if (done := rundirs.finished_summary(out, resume, log, settings)) is not None:
+        return done
     if env is None:
         env, policy_cls = build(cfg, log)
     ckpt = checkpoints.latest_checkpoint(out) if resume else None
@@ -254,20 +259,17 @@ def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None
         for p in ref_model.parameters() if ref_model else ():
             p.requires_grad_(False)
         opt = cfg.adam.build(model.parameters(), lr=cfg.lr)
-        resolved = {**asdict(cfg), "stage": stage, **policy.config(), "algo_resolved": asdict(acfg)}
+        resolved = {**settings, **policy.config()}
         start, metrics_log = rundirs.open_run(out, resolved, policy, opt, resume=resume, ckpt=ckpt, log=log)
         env.prepare(policy, out, log)
         trainer = Trainer(cfg, env, policy, opt, ref_model)
         if ckpt is None and (first := env.evaluate(0)):
             metrics_log.append({"step": 0, **first})
         t_run = time.perf_counter()
+        run.begin()
         for step in range(start, cfg.steps):
             t0 = time.perf_counter()
-            try:  # ---- sample, score, advantages, update
-                metrics, (problems, ro, outs, adv) = trainer.step(step)
-            except RLError as e:
-                last = checkpoints.latest_checkpoint(out)
-                raise type(e)(f"{e.args[0]}; stopped, last good checkpoint: {last}") from None
+            metrics, (problems, ro, outs, adv) = trainer.step(step)  # ---- sample, score, advantages, update
             row = {"step": step + 1, **metrics}
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:  # ---- evaluate
                 row.update(env.evaluate(step + 1))

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-from priorlab.common import checkpoints, config, rundirs, runfiles
+from priorlab.common import checkpoints, config, finite, rundirs, runfiles
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.math.data import DataSpec
 from priorlab.math.prompts import check_template
@@ -89,6 +89,7 @@ class SFTConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        config.require_finite(self)
         if self.hf:
             if self.data is None:
                 raise ValueError(f"--init {self.init} is a Hugging Face model: pass (problem, solution) records "
@@ -138,7 +139,12 @@ def eval_summary(stage: str, rows: list[dict], **extra) -> dict:
 def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
     """Fine-tune `cfg.init` on the examples; `out` ends up a finished run directory. Returns the summary."""
     out = Path(out)
-    if (done := rundirs.finished_summary(out, resume, log)) is not None:
+    with rundirs.claim(out, resume=resume, log=log) as run:
+        return _train(cfg, out, resume=resume, progress=progress, log=log, run=run)
+
+
+def _train(cfg: SFTConfig, out: Path, *, resume: bool, progress: bool, log, run: rundirs.Claim) -> dict:
+    if (done := rundirs.finished_summary(out, resume, log, {**asdict(cfg), "stage": "sft"})) is not None:
         return done
     ckpt = checkpoints.latest_checkpoint(out) if resume else None
     if cfg.hf:
@@ -154,6 +160,7 @@ def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bo
     if ckpt is None and (first := batcher.evaluate(model)):
         metrics_log.append({"step": 0, **first})
     t_run = time.perf_counter()
+    run.begin()
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         lr = lr_at(step, cfg)
@@ -161,12 +168,11 @@ def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bo
             g["lr"] = lr
         batch = batcher.batch(step)  # ---- batch
         loss = batcher.loss(model, batch)  # ---- forward, loss
-        if not torch.isfinite(loss):
-            raise runfiles.RunError(f"non-finite SFT loss at step {step + 1}; lower --lr; last good checkpoint: "
-                                f"{checkpoints.latest_checkpoint(out)}")
+        finite.check_step(loss, None, step + 1)
         opt.zero_grad(set_to_none=True)  # ---- update
         loss.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        finite.check_step(loss, gnorm, step + 1)
         opt.step()
         row = {"step": step + 1, "loss/sft": loss.item(), "update/lr": lr, "update/grad_norm": float(gnorm),
                **batcher.metrics(batch)}

@@ -80,6 +80,7 @@ class SRLConfig:
     adam: AdamWConfig = field(default_factory=lambda: RL_ADAM)
 
     def __post_init__(self) -> None:
+        config.require_finite(self)
         config.require_positive(self, (
             "steps", "prompts_per_step", "group_size", "minibatches", "epochs", "step_max_tokens", "eval_every",
             "eval_problems", "eval_samples", "max_new_tokens", "ckpt_every"))

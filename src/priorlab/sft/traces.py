@@ -63,18 +63,21 @@ def load_traces(path: str | Path, *, skip_bad_lines: bool = False, block_size: i
     if not path.is_file():
         raise TracesError(f"--traces {path}: file not found")
     examples, skipped, first_error = [], 0, None
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                examples.append(_parse_line(line, tok, block_size))
-            except ValueError as e:
-                msg = f"{path}:{lineno}: {e.args[0] if e.args else e}"
-                if not skip_bad_lines:
-                    raise TracesError(msg) from None
-                skipped += 1
-                first_error = first_error or msg
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")  # as iterating the file splits
+    except UnicodeDecodeError as e:
+        raise TracesError(f"--traces {path}: not UTF-8 text ({e.reason} at byte {e.start}); JSONL expected") from None
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            examples.append(_parse_line(line, tok, block_size))
+        except ValueError as e:
+            msg = f"{path}:{lineno}: {e.args[0] if e.args else e}"
+            if not skip_bad_lines:
+                raise TracesError(msg) from None
+            skipped += 1
+            first_error = first_error or msg
     if not examples:
         raise TracesError(f"{path}: no usable traces" + (f" ({skipped} malformed lines skipped)" if skipped else ""))
     return examples, skipped, first_error

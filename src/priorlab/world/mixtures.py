@@ -204,7 +204,11 @@ def load_mixture(name_or_path: str | Path) -> Mixture:
         path = Path(s)
         if not path.is_file():
             raise MixtureError(f"mixture {s!r}: neither a preset ({', '.join(preset_names())}) nor a file")
-        text, name = path.read_text(), path.stem
+        try:
+            text, name = path.read_text(encoding="utf-8"), path.stem
+        except UnicodeDecodeError as e:
+            raise MixtureError(f"mixture {s}: not UTF-8 text ({e.reason} at byte {e.start}); YAML or JSON expected") \
+                from None
         if path.suffix == ".json":
             try:
                 return mixture_from_dict(json.loads(text), name)

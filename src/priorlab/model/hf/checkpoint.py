@@ -11,21 +11,31 @@ kill never leaves a half-written checkpoint; every one loads with `load_hf` and 
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import torch
 
-from priorlab.common import checkpoints, runfiles
+from priorlab.common import checkpoints, finite, runfiles
 
 
 def save_hf(dest: Path, lm, state: dict | None = None) -> None:
-    """`save_pretrained` (safetensors) + tokenizer (+ state.pt) into `dest`, via runfiles.atomic_dir."""
+    """`save_pretrained` (safetensors) + tokenizer (+ state.pt) into `dest`, via runfiles.atomic_dir; weights
+    holding a NaN or an infinity are never written (`finite.NonFiniteError`)."""
+
+    finite.check_weights(lm.model.state_dict(), str(dest))  # nothing non-finite is written
 
     def write(tmp: Path) -> None:
-        lm.model.save_pretrained(tmp, safe_serialization=True)
+        try:
+            lm.model.save_pretrained(tmp, safe_serialization=True)
+        except Exception as e:  # safetensors reports a full disk as its own SafetensorError
+            if "os error 28" not in str(e):
+                raise
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp / "model.safetensors")) from None
         lm.tokenizer.save_pretrained(tmp)
         if state is not None:
-            torch.save(state, tmp / "state.pt")
+            runfiles.atomic_write(tmp / "state.pt", lambda t: torch.save(state, t))
 
     runfiles.atomic_dir(dest, write)
 

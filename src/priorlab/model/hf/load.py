@@ -150,13 +150,13 @@ def load_hf(ref: str | Path, *, dtype: str = "auto", device: str = "cpu", trust_
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, TypeError) as e:
-        raise ValueError(f"{ref}: cannot load its tokenizer ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    except Exception as e:  # OSError, ValueError, TypeError, a tokenizers error on a corrupt tokenizer.json
+        raise ValueError(f"{ref}: cannot load its tokenizer ({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]})") from None
     try:
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code,
                                                      **dtype_kw)
-    except (OSError, ValueError, KeyError) as e:
-        raise ValueError(f"{ref}: cannot load a causal LM ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    except Exception as e:  # OSError, ValueError, KeyError, safetensors' SafetensorError on a truncated file
+        raise ValueError(f"{ref}: cannot load a causal LM ({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]})") from None
     pad, source = fix_padding(model, tokenizer)
     model.to(dev).eval()
     return HFModel(model, tokenizer, str(path), pad, tokenizer.eos_token_id, source,
