@@ -72,20 +72,18 @@ def test_debug_shows_the_traceback(tmp_path):
         assert "Traceback" in proc.stderr and "NotADirectoryError" in proc.stderr
 
 
-def test_resume_refuses_a_state_that_would_run_code(tmp_path, pretrained):
+def test_resume_refuses_a_state_that_would_run_code(tmp_path, pretrained, tiny_mixture):
     import torch
 
     from tests.test_common_checkpoints import RunsCode
 
-    out, marker = tmp_path / "rl", tmp_path / "ran"
-    run_cli("rl", "--init", pretrained, "--steps", "2", "--prompts-per-step", "2", "--group-size", "2",
-            "--eval-problems", "2", "--ckpt-every", "1", "--quiet", "--out", out)
-    (out / "summary.json").unlink()  # as if killed before the end
-    torch.save({"optimizer": RunsCode(marker), "step": 2}, out / "checkpoints" / "step_00000002" / "state.pt")
-    line = one_error_line(run_cli("rl", "--init", pretrained, "--steps", "2", "--prompts-per-step", "2",
-                                  "--group-size", "2", "--eval-problems", "2", "--ckpt-every", "1", "--quiet",
-                                  "--out", out, "--resume", check=False))
-    assert line.startswith(f"error: {out}/checkpoints/step_00000002/state.pt: refused: it calls exec when loaded")
+    marker = tmp_path / "ran"
+    (pretrained / "summary.json").unlink()  # as if killed after its last checkpoint
+    state = pretrained / "checkpoints" / "step_00000001" / "state.pt"
+    torch.save({"optimizer": RunsCode(marker), "step": 1}, state)
+    line = one_error_line(run_cli("pretrain", "--mixture", tiny_mixture, "--size", "xs", "--tokens", "4000",
+                                  "--eval-every", "1000", "--quiet", "--out", pretrained, "--resume", check=False))
+    assert line.startswith(f"error: {state}: refused: it calls exec when loaded, which could run code")
     assert not marker.exists()
 
 
