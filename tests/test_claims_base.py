@@ -86,3 +86,18 @@ def test_a_wrong_config_field_fails_when_the_jobs_are_built():
     one = lab.rl(prior, 0, train_problems=1)
     assert one.config.train_problems == 1 and one.label.endswith("/train_problems=1/s0")
     assert one.key != lab.rl(prior, 0).key and lab.rl(prior, 0) == lab.rl(prior, 0)
+
+
+def test_results_mean_metric_by_hand(tmp_path):
+    from types import SimpleNamespace
+
+    from priorlab.claims.base import Results
+
+    logs = {"a": [{"step": 0, "eval/acc": 0.5}, {"step": 1, "m": 1.0}, {"step": 2, "m": 3.0}],
+            "b": [{"step": 1, "m": 5.0}], "c": [{"step": 0}]}
+    res = Results(tmp_path, tmp_path)
+    res.metrics = lambda job: logs[job.key]
+    a, b, c = (SimpleNamespace(key=k) for k in "abc")
+    assert res.mean_metric([[a], [b]], "m") == 3.0  # (1 + 3 + 5) / 3
+    assert res.mean_metric([[a, b]], "m", first_step=True) == 3.0  # (1 + 5) / 2
+    assert res.mean_metric([[c]], "m") != res.mean_metric([[c]], "m")  # NaN: no step logged it

@@ -76,3 +76,11 @@ def test_protocol_overrides(tmp_path):
     proc = run_cli("retest", "--claims", "one-shot", "--protocol", f, "--preset", "smoke", "--out", tmp_path / "x",
                    check=False)
     assert proc.returncode == 2 and "--protocol" in proc.stderr and "spurious-rewards" in proc.stderr
+
+
+def test_smoke_report_carries_a_plumbing_banner(tmp_path):
+    from priorlab.lab.report import render
+
+    rep = {"preset": "smoke", "claims": [], "elapsed_s": 60.0, "versions": {"code": "x", "torch": "2"}}
+    assert "only check the plumbing" in render(rep, tmp_path)
+    assert "only check the plumbing" not in render({**rep, "preset": "quick"}, tmp_path)

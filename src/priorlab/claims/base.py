@@ -198,6 +198,16 @@ class Results:
         """[S, P] per-problem mean of `field` over samples, one row per job (seed)."""
         return np.stack([self.snap(j)[field].mean(axis=1) for j in jobs])
 
+    def mean_metric(self, jobs: list[list[Job]], key: str, first_step: bool = False) -> float:
+        """Mean over runs [prior seed][RL seed] of a per-step training metric, over all the steps that logged it
+        or only the first (NaN if none did)."""
+        vals = []
+        for row in jobs:
+            for j in row:
+                rows = sorted((r for r in self.metrics(j) if key in r), key=lambda r: r["step"])
+                vals += [r[key] for r in rows[:1]] if first_step else [r[key] for r in rows]
+        return float(np.mean(vals)) if vals else float("nan")
+
     def table(self, jobs: list[list[Job]], field: str = "correct") -> np.ndarray:
         """[A, B, P] per-problem means of `field`: snapshot jobs nested [prior seed][RL seed]."""
         return np.stack([self.per_problem(row, field) for row in jobs])

@@ -161,15 +161,6 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
                                                          "best": float(d.base_best.mean())}})
 
 
-def _mean_metric(res: Results, nested, key: str, first_step: bool = False) -> float:
-    """Mean over runs of a per-step training metric, over all steps or only the first (NaN if none logged it)."""
-    vals = []
-    for row in nested:
-        for j in row:
-            rows = sorted((r for r in res.metrics(j) if key in r), key=lambda r: r["step"])
-            vals += [r[key] for r in rows[:1]] if first_step else [r[key] for r in rows]
-    return float(np.mean(vals)) if vals else float("nan")
-
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
     grid, nb = _grid(lab, seeds), lab.b.n_boot
@@ -181,13 +172,13 @@ def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dic
     def base(frac, snap=lab.snapshot):
         return table([[p] for p in grid[(frac, "correct")][0]], snap)
 
-    all_equal = {f"1/{frac}": _mean_metric(res, grid[(frac, "correct")][1], "adv/frac_groups_all_equal",
+    all_equal = {f"1/{frac}": res.mean_metric(grid[(frac, "correct")][1], "adv/frac_groups_all_equal",
                                            first_step=True) for frac in _budgets(lab)}
     data = Data(base_worst=base(worst), base_best=base(best), correct_worst=table(grid[(worst, "correct")][1]),
                 correct_best=table(grid[(best, "correct")][1]), random_best=table(grid[(best, "random:0.5")][1]),
                 half_best=table(grid[(best, "correct")][1], lambda j: _half(lab, j)),
                 groups_all_equal_max=float(np.max(list(all_equal.values()))),  # NaN fails
-                clip_frac_random=_mean_metric(res, grid[(best, "random:0.5")][1], "loss/clip_frac"))
+                clip_frac_random=res.mean_metric(grid[(best, "random:0.5")][1], "loss/clip_frac"))
     m = measure(data, protocol, nb)
 
     def greedy(j):

@@ -99,10 +99,6 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
                                                           "matched": float(d.shortcut_matched.mean())}})
 
 
-def _mean_metric(res: Results, nested, key: str) -> float:
-    vals = [r[key] for row in nested for j in row for r in res.metrics(j) if key in r]
-    return float(np.mean(vals)) if vals else float("nan")
-
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
     priors, hard, matched = _conditions(lab, seeds)
@@ -115,7 +111,7 @@ def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dic
     data = Data(shortcut_hard=table(hard, hd, "shortcut"), shortcut_matched=table(matched, hd, "shortcut"),
                 hard_base_pass_rate=float(table(base, hd, "correct").mean()),
                 matched_base_pass_rate=float(table(base, RL_DIFFICULTY, "correct").mean()),
-                hard_signal_groups=1 - _mean_metric(res, hard, "adv/frac_groups_all_equal"))
+                hard_signal_groups=1 - res.mean_metric(hard, "adv/frac_groups_all_equal"))
     m = measure(data, protocol, nb)
 
     def diff(a, b):

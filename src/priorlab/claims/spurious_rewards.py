@@ -119,11 +119,6 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
     return Measurement(effect, gates, {"gain_correct": gain_c, "base_accuracy": base_acc})
 
 
-def _mean_metric(res: Results, nested, key: str) -> float:
-    """Mean over the training steps and runs of a per-step metric (NaN when no step logged it)."""
-    vals = [r[key] for row in nested for j in row for r in res.metrics(j) if key in r]
-    return float(np.mean(vals)) if vals else float("nan")
-
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
     conds, nb = _conditions(lab, seeds), lab.b.n_boot
@@ -137,10 +132,10 @@ def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dic
     share = float(np.mean([(res.snap(lab.snapshot(p))["format"] == code_fmt).mean() for p in code_priors]))
     data = Data(base=base["code-prior-conf"], correct=table(conds[("code-prior-conf", "correct")]),
                 random=table(conds[("code-prior-conf", "random:0.5")]),
-                clip_frac_random=_mean_metric(res, conds[("code-prior-conf", "random:0.5")], "loss/clip_frac"),
-                would_clip_frac_unclipped=_mean_metric(res, conds[("code-prior-conf", UNCLIPPED)], "loss/clip_frac"),
+                clip_frac_random=res.mean_metric(conds[("code-prior-conf", "random:0.5")], "loss/clip_frac"),
+                would_clip_frac_unclipped=res.mean_metric(conds[("code-prior-conf", UNCLIPPED)], "loss/clip_frac"),
                 accurate_format_share=share,
-                format_groups_all_equal=_mean_metric(res, conds[("code-prior-conf", "format")], "adv/frac_groups_all_equal"))
+                format_groups_all_equal=res.mean_metric(conds[("code-prior-conf", "format")], "adv/frac_groups_all_equal"))
     m = measure(data, protocol, nb)
     greedy = Data(**{**data.__dict__, "base": table([[p] for p in code_priors], lambda j: _greedy(lab, j)),
                      "correct": table(conds[("code-prior-conf", "correct")], lambda j: _greedy(lab, j)),
@@ -156,8 +151,8 @@ def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dic
         m.metrics[f"{prior_name} | {reward}"] = {
             "gain": g, "accuracy_after": float(after.mean()),
             "format_shares": {f: float(np.mean([(s["format"] == i).mean() for s in snaps])) for i, f in enumerate(FORMATS)},
-            "clip_frac_mean": _mean_metric(res, nested, "loss/clip_frac"),
-            "groups_all_equal_mean": _mean_metric(res, nested, "adv/frac_groups_all_equal")}
+            "clip_frac_mean": res.mean_metric(nested, "loss/clip_frac"),
+            "groups_all_equal_mean": res.mean_metric(nested, "adv/frac_groups_all_equal")}
     m.metrics["base_format_shares"] = {
         name: {f: float(np.mean([(res.snap(lab.snapshot(p))["format"] == i).mean() for p in lab.priors(name)]))
                for i, f in enumerate(FORMATS)} for name in ("code-prior-conf", "nl-prior")}

@@ -156,10 +156,6 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
         "execution_stops_falling": stops, "planning_starts_rising": rises, "steps_logged": t})
 
 
-def _mean_metric(res: Results, nested, key: str) -> float:
-    vals = [r[key] for row in nested for j in row for r in res.metrics(j) if key in r]
-    return float(np.mean(vals)) if vals else float("nan")
-
 
 def _series(res: Results, nested) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """[A, B, T] execution and planning entropy of runs nested [prior seed][RL seed], T the fewest steps any
@@ -180,8 +176,8 @@ def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dic
 
     ex, pl, steps = _series(res, conds["grpo"])
     data = Data(hicra=table(conds["hicra"]), grpo=table(conds["grpo"]), execution=ex, planning=pl,
-                planning_token_share=_mean_metric(res, conds["grpo"], "tokens/planning"),
-                hicra_groups_all_equal=_mean_metric(res, conds["hicra"], "adv/frac_groups_all_equal"))
+                planning_token_share=res.mean_metric(conds["grpo"], "tokens/planning"),
+                hicra_groups_all_equal=res.mean_metric(conds["hicra"], "adv/frac_groups_all_equal"))
     m = measure(data, protocol, nb)
     greedy = Data(**{**data.__dict__, "hicra": table(conds["hicra"], lambda j: _greedy(lab, j)),
                      "grpo": table(conds["grpo"], lambda j: _greedy(lab, j))})

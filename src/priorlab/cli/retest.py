@@ -21,7 +21,7 @@ from priorlab.cli.errors import cli_errors
 @cli_errors
 def retest(
     claims: str | None = typer.Option(None, help="comma list of claim ids (default: all twelve)"),
-    preset: str = typer.Option("quick", help="smoke (CI, minutes), quick (laptop, <= 20 min), full (cluster)"),
+    preset: str = typer.Option("quick", help="smoke (CI, minutes: plumbing only), quick (laptop; 2 pretraining seeds per prior), full (cluster)"),
     seeds: int | None = typer.Option(None, help="RL seeds per condition (default: the preset's)"),
     prior_seeds: int | None = typer.Option(None, help="pretraining seeds per prior, the outer level of the nested "
                                            "bootstrap (default: the preset's: smoke 1, quick 2, full 3)"),

@@ -50,6 +50,14 @@ def _interval(c: dict) -> str:
     return f'{_fmt(c["effect"])} <span class="sub">[{_fmt(c["ci_low"])}, {_fmt(c["ci_high"])}]</span>'
 
 
+def _banner(report: dict) -> str:
+    """The smoke preset's budgets only check the plumbing: say so above everything else."""
+    if report.get("preset") != "smoke":
+        return ""
+    return ('<p style="background:#fff8c5;border:1px solid #d4a72c;padding:.6em"><b>Smoke preset: these budgets only '
+            "check the plumbing (tiny models, a few RL steps). Its verdicts are not evidence about any claim.</b></p>")
+
+
 def _num(x, spec: str) -> str:
     return "–" if x is None else format(x, spec)
 
@@ -149,7 +157,7 @@ def render(report: dict, root: Path) -> str:
     summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "none retested here, only regime maps"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>priorlab retest ({report['preset']})</title>
 <style>{CSS}</style></head><body>
-<h1>priorlab retest</h1>
+<h1>priorlab retest</h1>{_banner(report)}
 <p class="sub">preset <b>{html.escape(report['preset'])}</b> · seeds {html.escape(str(report.get('seeds')))} ·
 {report['elapsed_s'] / 60:.1f} min · {html.escape(report.get('created', ''))} · priorlab {html.escape(v['code'])},
 torch {html.escape(v['torch'])} · engine {html.escape(report.get('engine', 'local'))}</p>
