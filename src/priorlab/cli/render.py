@@ -257,6 +257,24 @@ def map_table(m: dict) -> None:
     console.print(t)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def plan_table(plan, what: str) -> None:
+    """A sweep's plan (`lab.plan.Plan`): jobs by kind, cached, estimated time; nothing was run."""
+    t = Table(title=f"plan: {what} (nothing run)")
+    for col in ("kind", "jobs", "cached", "to run", "est. CPU time"):
+        t.add_column(col, justify="left" if col == "kind" else "right")
+    for kind, k in plan.by_kind.items():
+        t.add_row(kind, str(k.jobs), str(k.cached), str(k.jobs - k.cached), _minutes(k.cpu_s))
+    t.add_row("all", str(plan.jobs), str(plan.cached), str(plan.jobs - plan.cached), _minutes(plan.cpu_s))
+    console.print(t)
+    console.print(f"estimated wall time on this machine: {_minutes(plan.wall_s)} with {plan.workers} worker(s) "
+                  f"(the local engine's schedule); {plan.cpu_s / 3600:.2f} CPU-hours on a Ray cluster", highlight=False)
+    console.print(f"cost model: {plan.source}", highlight=False)
+
+
 # ------------------------------------------------------------------------------------------ diff
 def label(path: str | Path) -> str:
     """A short name for a checkpoint path: the run directory's name, not `model.safetensors`."""

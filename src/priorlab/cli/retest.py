@@ -4,6 +4,7 @@ report.html (library: `priorlab.lab.retest`).
     priorlab retest --preset quick --out runs/retest
     priorlab retest --claims one-shot,calibration --preset smoke --engine ray --out runs/rt
     priorlab retest --map spurious-rewards --preset smoke --out runs/rt          # the claim's default map
+    priorlab retest --preset quick --plan                                          # what it would run, and how long
     priorlab retest --map update-sparsity --axis lr=1e-5,1e-4 --axis rl_steps=10,30 --out runs/rt
 """
 
@@ -38,6 +39,8 @@ def retest(
                                           "difficulty, kl_beta, entropy_coef, temperature"),
     quiet: bool = typer.Option(False, help="no progress bar"),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available"),
+    plan: bool = typer.Option(False, "--plan", help="print what would run (jobs by kind, how many cached) and the "
+                              "estimated wall time on this machine and CPU-hours; run nothing"),
 ):
     """Re-test the claims: runs (shared and cached), verdicts with CIs, report.json + report.html."""
     from priorlab.lab.retest import retest as run  # imports torch (~1.5 s): only when the command runs
@@ -55,10 +58,22 @@ def retest(
         if claims is not None:
             raise ValueError("--claims and --map: a map runs one claim; run the retest and the map separately")
         axes = [parse_axis(a) for a in axis or []]
+        if plan:
+            from priorlab.lab.maps import plan_map
+
+            p = plan_map(map_claim, axes, preset, seeds, out, workers=workers, prior_seeds=prior_seeds)
+            render.plan_table(p, f"map {map_claim}, preset {preset} -> {out}")
+            return
         m = run_map(map_claim, axes, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
                     protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print)
         render.map_table(m)
         console.print(f"wrote {out}/maps/{map_claim}.json, {out}/{m['heatmap']['png']} and {out}/report.html")
+        return
+    if plan:
+        from priorlab.lab.retest import plan as plan_retest
+
+        p = plan_retest(claims, preset, seeds, out, workers=workers, prior_seeds=prior_seeds)
+        render.plan_table(p, f"retest {claims or 'all claims'}, preset {preset} -> {out}")
         return
     rep = run(claims, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
               protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print, force=force)

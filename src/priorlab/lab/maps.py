@@ -29,9 +29,10 @@ from priorlab.claims import get_claim
 from priorlab.claims.base import Lab, Results
 from priorlab.claims.knobs import KNOBS, freeze
 from priorlab.common import runfiles
+from priorlab.lab.plan import Plan, make_plan
 from priorlab.lab.plots import plot_map
 from priorlab.lab.report import write_html
-from priorlab.lab.sweep import closure, is_done, run_jobs
+from priorlab.lab.sweep import closure, default_workers, is_done, run_jobs
 
 MAX_AXES = 2  # a heatmap's two dimensions
 
@@ -144,26 +145,42 @@ def cell_of(at: dict, e: dict) -> dict:
             "effect_greedy": e.get("effect_greedy"), "plots": e.get("plots", []), "metrics": e.get("metrics", {})}
 
 
+def map_jobs(claim: str, axes: list[Axis] | None, preset: str, seeds: int | None = None,
+             prior_seeds: int | None = None):
+    """(module, budget, axes, seed list, grid points, a Lab per point, jobs) of a map of `claim`; the axes
+    default to the claim's default map and are checked."""
+    from priorlab.lab.retest import budget_for  # lab.retest imports this module
+
+    module = get_claim(claim)
+    budget = budget_for(preset, seeds, prior_seeds)
+    axes = list(axes) if axes else default_axes(claim, preset)
+    check_axes(axes)
+    seed_list = list(range(budget.seeds))
+    check_used(claim, module, budget, axes, seed_list)
+    points = grid(axes)
+    labs = [Lab(budget, freeze(at)) for at in points]
+    return module, budget, axes, seed_list, points, labs, [j for lab in labs for j in module.jobs(lab, seed_list)]
+
+
+def plan_map(claim: str, axes: list[Axis] | None = None, preset: str = "quick", seeds: int | None = None,
+             out: str | Path = "runs/retest", workers: int | None = None, prior_seeds: int | None = None) -> Plan:
+    """What `run_map` with these arguments would run and how long it would take (`lab.plan`); runs nothing."""
+    jobs = map_jobs(claim, axes, preset, seeds, prior_seeds)[-1]
+    return make_plan(jobs, Path(out) / "jobs", default_workers(workers))
+
+
 def run_map(claim: str, axes: list[Axis] | None = None, preset: str = "quick", seeds: int | None = None,
             out: str | Path = "runs/retest", engine: str = "local", ray_address: str | None = None,
             workers: int | None = None, protocol_file: str | Path | None = None, prior_seeds: int | None = None,
             progress: bool = True, log=print) -> dict:
     """Run `claim`'s protocol at every grid point of `axes` (default: the claim's default map) and write the
     map, its heatmap and the report entry into `out`; returns the map."""
-    from priorlab.lab.retest import budget_for, protocols_for, versions  # lab.retest imports this module
+    from priorlab.lab.retest import protocols_for, versions  # lab.retest imports this module
 
     t0 = time.perf_counter()
-    module = get_claim(claim)
-    budget = budget_for(preset, seeds, prior_seeds)
-    axes = list(axes) if axes else default_axes(claim, preset)
-    check_axes(axes)
+    module, budget, axes, seed_list, points, labs, jobs = map_jobs(claim, axes, preset, seeds, prior_seeds)
     protocol = protocols_for({claim: module}, protocol_file)[claim]
-    out, seed_list = Path(out), list(range(budget.seeds))
-    check_used(claim, module, budget, axes, seed_list)
-
-    points = grid(axes)
-    labs = [Lab(budget, freeze(at)) for at in points]
-    jobs = [j for lab in labs for j in module.jobs(lab, seed_list)]
+    out = Path(out)
     order = closure(jobs)
     todo = sum(not is_done(out / "jobs", j) for j in order)
     log(f"map {claim}: {' x '.join(f'{a.name} ({len(a.values)})' for a in axes)} = {len(points)} cells, preset "

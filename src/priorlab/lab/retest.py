@@ -26,8 +26,9 @@ from priorlab.claims.protocol import load_overrides
 from priorlab.common import codeversion, runfiles
 from priorlab.common.stats import holm
 from priorlab.lab.maps import kept_maps
+from priorlab.lab.plan import Plan, make_plan
 from priorlab.lab.report import write_html
-from priorlab.lab.sweep import run_jobs
+from priorlab.lab.sweep import default_workers, run_jobs
 
 
 def versions() -> dict:
@@ -84,19 +85,32 @@ def holm_verdicts(entries: list[dict], alpha: float = 0.025) -> None:
             e["verdict_holm"] = "not reproduced"
 
 
+def retest_jobs(claims: str | None, preset: str, seeds: int | None = None, prior_seeds: int | None = None):
+    """(claim ids, budget, lab, seed list, jobs) of a retest of `claims` at `preset`."""
+    ids = parse_claims(claims)
+    budget = budget_for(preset, seeds, prior_seeds)
+    lab, seed_list = Lab(budget), list(range(budget.seeds))
+    jobs = [j for i in ids for j in get_claim(i).jobs(lab, seed_list)]
+    return ids, budget, lab, seed_list, jobs
+
+
+def plan(claims: str | None = None, preset: str = "quick", seeds: int | None = None, out: str | Path = "runs/retest",
+         workers: int | None = None, prior_seeds: int | None = None) -> Plan:
+    """What `retest` with these arguments would run and how long it would take (`lab.plan`); runs nothing."""
+    jobs = retest_jobs(claims, preset, seeds, prior_seeds)[-1]
+    return make_plan(jobs, Path(out) / "jobs", default_workers(workers))
+
+
 def retest(claims: str | None = None, preset: str = "quick", seeds: int | None = None, out: str | Path = "runs/retest",
            engine: str = "local", ray_address: str | None = None, workers: int | None = None,
            protocol_file: str | Path | None = None, prior_seeds: int | None = None, progress: bool = True,
            log=print, force: bool = False) -> dict:
     """Run the selected claims' jobs at `preset` and write report.json / report.html into `out`; the report."""
     t0 = time.perf_counter()
-    ids = parse_claims(claims)
-    budget = budget_for(preset, seeds, prior_seeds)
+    ids, budget, lab, seed_list, jobs = retest_jobs(claims, preset, seeds, prior_seeds)
     out = Path(out)
-    lab, seed_list = Lab(budget), list(range(budget.seeds))
     modules = {i: get_claim(i) for i in ids}
     protocols = protocols_for(modules, protocol_file)
-    jobs = [j for m in modules.values() for j in m.jobs(lab, seed_list)]
     log(f"retest: {len(ids)} claims, preset {preset}, {budget.seeds} seeds, {budget.prior_seeds} pretraining seeds "
         f"per prior -> {out}")
     run_jobs(jobs, out / "jobs", engine=engine, workers=workers, ray_address=ray_address, progress=progress,

@@ -32,6 +32,7 @@ from priorlab.common import codeversion, memory, rundirs, runfiles, runlock
 from priorlab.common.failures import describe
 from priorlab.evals.snapshot import SnapshotConfig, run_snapshot
 from priorlab.lab import footprint
+from priorlab.lab.costs import CostModel, size_of
 from priorlab.model.gpt import config_for_size
 from priorlab.pretrain import BLOCK_SIZE, PretrainConfig, pretrain
 from priorlab.rl.loop import RLConfig, train
@@ -92,8 +93,8 @@ class Job:
 
     @property
     def cost(self) -> float:
-        """Rough seconds on one core, for progress estimates only."""
-        return COSTS[self.kind](self.config)
+        """Estimated seconds on one core with the built-in cost model (`lab.costs`)."""
+        return CostModel().seconds(self.kind, self.config, size_of(self))
 
     @property
     def memory(self) -> dict[str, int]:
@@ -146,13 +147,6 @@ def _run_srl(cfg: SRLConfig, out: Path, deps: list[Path]) -> None:
 
 RUNNERS: dict[str, Callable[[object, Path, list[Path]], None]] = {
     "pretrain": _run_pretrain, "rl": _run_rl, "eval": _run_eval, "sft": _run_sft, "srl": _run_srl,
-}
-COSTS: dict[str, Callable[[object], float]] = {
-    "pretrain": lambda c: c.budget / 25_000,
-    "rl": lambda c: c.steps * c.prompts_per_step * c.group_size / 250 + 10,
-    "eval": lambda c: c.problems * c.samples / 1_500 + 2,
-    "sft": lambda c: c.steps * 0.05 + 5,
-    "srl": lambda c: c.steps * 0.5 + 5,
 }
 
 
@@ -211,6 +205,11 @@ class JobFailed(RuntimeError):
     pass
 
 
+def default_workers(workers: int | None = None) -> int:
+    """--workers, or this machine's cores (at most 8)."""
+    return workers or max(1, min(os.cpu_count() or 1, 8))
+
+
 def run_jobs(jobs: list[Job], root: str | Path, *, engine: str = "local", workers: int | None = None,
              ray_address: str | None = None, progress: bool = True, force: bool = False) -> dict[str, Path]:
     """Run every job not yet done; returns {job key: directory}. The largest job times the workers that may
@@ -220,14 +219,14 @@ def run_jobs(jobs: list[Job], root: str | Path, *, engine: str = "local", worker
     root = Path(root)
     order = closure(jobs)
     todo = [j for j in order if not is_done(root, j)]
-    workers = workers or max(1, min(os.cpu_count() or 1, 8))
+    workers = default_workers(workers)
     if todo and not force:
         sizes = {j.name: sum(j.memory.values()) for j in todo}
         largest, n = max(sizes, key=sizes.get), min(workers, len(todo))
         memory.check({f"{n} x {largest} (the largest job)": n * sizes[largest]}, f"{len(todo)} runs", force=force,
                      hint="lower --workers, or take a smaller --preset")
     root.mkdir(parents=True, exist_ok=True)
-    bar = _Progress(progress, order, todo)
+    bar = _Progress(progress, order, todo, CostModel.fit(root))
     try:
         if todo:
             (_run_local if engine == "local" else _run_ray)(todo, root, workers, ray_address, bar)
@@ -317,7 +316,7 @@ class _Progress:
     line is printed each time a run finishes instead: runs done, which one, elapsed time and estimate.
     """
 
-    def __init__(self, enabled: bool, order: list[Job], todo: list[Job]):
+    def __init__(self, enabled: bool, order: list[Job], todo: list[Job], model: CostModel):
         self.p = None
         if not enabled:
             return
@@ -330,7 +329,8 @@ class _Progress:
         self.done = len(order) - len(todo)
         self.total = len(order)
         self.running: list[str] = []
-        self.cost_total, self.cost_done, self.t0 = sum(j.cost for j in todo) or 1.0, 0.0, time.perf_counter()
+        self.seconds = {j.key: model.seconds(j.kind, j.config, size_of(j)) for j in todo}
+        self.cost_total, self.cost_done, self.t0 = sum(self.seconds.values()) or 1.0, 0.0, time.perf_counter()
         self.task = self.p.add_task("retest", total=self.cost_total, jobs=f"{self.done}/{self.total} runs")
 
     def start(self, j: Job) -> None:
@@ -343,8 +343,8 @@ class _Progress:
             self.done += 1
             if j.name in self.running:
                 self.running.remove(j.name)
-            self.p.advance(self.task, j.cost)
-            self.cost_done += j.cost
+            self.p.advance(self.task, self.seconds.get(j.key, 0.0))
+            self.cost_done += self.seconds.get(j.key, 0.0)
             self._show()
             if self.plain:
                 elapsed = time.perf_counter() - self.t0
