@@ -32,7 +32,7 @@ from priorlab.common import runfiles
 from priorlab.lab.plan import Plan, make_plan
 from priorlab.lab.plots import plot_map
 from priorlab.lab.report import write_html
-from priorlab.lab.sweep import closure, default_workers, is_done, run_jobs
+from priorlab.lab.sweep import closure, default_workers, run_jobs
 
 MAX_AXES = 2  # a heatmap's two dimensions
 
@@ -181,10 +181,9 @@ def run_map(claim: str, axes: list[Axis] | None = None, preset: str = "quick", s
     module, budget, axes, seed_list, points, labs, jobs = map_jobs(claim, axes, preset, seeds, prior_seeds)
     protocol = protocols_for({claim: module}, protocol_file)[claim]
     out = Path(out)
-    order = closure(jobs)
-    todo = sum(not is_done(out / "jobs", j) for j in order)
+    est = make_plan(jobs, out / "jobs", default_workers(workers))
     log(f"map {claim}: {' x '.join(f'{a.name} ({len(a.values)})' for a in axes)} = {len(points)} cells, preset "
-        f"{preset}, {budget.seeds} seeds; {len(order)} runs, {todo} to run -> {out}")
+        f"{preset}, {budget.seeds} seeds -> {out}; {est.summary()}")
     run_jobs(jobs, out / "jobs", engine=engine, workers=workers, ray_address=ray_address, progress=progress)
 
     cells = []

@@ -36,6 +36,11 @@ class Plan:
     by_kind: dict = field(default_factory=dict)  # kind -> KindPlan
     source: str = ""  # where the cost model's rates come from
 
+    def summary(self) -> str:
+        """'312 runs, 12 cached; estimated 41 min with 2 workers' (one line for a sweep's start)."""
+        return (f"{self.jobs} runs, {self.cached} cached; estimated {self.wall_s / 60:.0f} min with {self.workers} "
+                f"worker(s)")
+
     def to_json(self) -> dict:
         return {"jobs": self.jobs, "cached": self.cached, "to_run": self.jobs - self.cached, "workers": self.workers,
                 "wall_s": self.wall_s, "cpu_s": self.cpu_s, "cost_model": self.source,

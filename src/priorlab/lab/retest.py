@@ -111,8 +111,9 @@ def retest(claims: str | None = None, preset: str = "quick", seeds: int | None =
     out = Path(out)
     modules = {i: get_claim(i) for i in ids}
     protocols = protocols_for(modules, protocol_file)
+    est = make_plan(jobs, out / "jobs", default_workers(workers))
     log(f"retest: {len(ids)} claims, preset {preset}, {budget.seeds} seeds, {budget.prior_seeds} pretraining seeds "
-        f"per prior -> {out}")
+        f"per prior -> {out}; {est.summary()}")
     run_jobs(jobs, out / "jobs", engine=engine, workers=workers, ray_address=ray_address, progress=progress,
              force=force)
     res = Results(out / "jobs", out / "plots")
