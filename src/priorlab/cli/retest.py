@@ -4,6 +4,7 @@ report.html (library: `priorlab.lab.retest`).
     priorlab retest --preset quick --out runs/retest
     priorlab retest --claims one-shot,calibration --preset smoke --engine ray --out runs/rt
     priorlab retest --map spurious-rewards --preset smoke --out runs/rt          # the claim's default map
+    priorlab retest --claims-from my_claims.py --preset smoke --out runs/mine    # your own claims
     priorlab retest --preset quick --plan                                          # what it would run, and how long
     priorlab retest --map update-sparsity --axis lr=1e-5,1e-4 --axis rl_steps=10,30 --out runs/rt
 """
@@ -21,7 +22,10 @@ from priorlab.cli.errors import cli_errors
 @app.command()
 @cli_errors
 def retest(
-    claims: str | None = typer.Option(None, help="comma list of claim ids (default: all twelve)"),
+    claims: str | None = typer.Option(None, help="comma list of claim ids (default: all twelve, or with "
+                                      "--claims-from the file's)"),
+    claims_from: list[Path] | None = typer.Option(None, "--claims-from", help="a Python file of your own claims "
+                                                  "(INFO, PROTOCOL, jobs, analyze; see README); repeatable"),
     preset: str = typer.Option("quick", help="smoke (CI, minutes: plumbing only), quick (laptop; 2 pretraining seeds per prior), full (cluster)"),
     seeds: int | None = typer.Option(None, help="RL seeds per condition (default: the preset's)"),
     prior_seeds: int | None = typer.Option(None, help="pretraining seeds per prior, the outer level of the nested "
@@ -49,6 +53,12 @@ def retest(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    if claims_from:
+        from priorlab.claims import load_file
+
+        added = [cid for f in claims_from for cid in load_file(f)]
+        if claims is None and map_claim is None:
+            claims = ",".join(added)
 
     if map_claim is not None or axis:
         from priorlab.lab.maps import parse_axis, run_map
