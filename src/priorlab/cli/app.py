@@ -16,8 +16,18 @@ console = Console()
 err = Console(stderr=True)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from priorlab import __version__
+
+        console.print(f"priorlab {__version__}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(debug: bool = typer.Option(False, "--debug", help="show the Python traceback of an error "
-                                        "(also PRIORLAB_DEBUG=1)")) -> None:
+                                        "(also PRIORLAB_DEBUG=1)"),
+             version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")) -> None:
     if debug:
         os.environ["PRIORLAB_DEBUG"] = "1"  # read by cli.errors, and inherited by worker processes
