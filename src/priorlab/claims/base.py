@@ -282,3 +282,20 @@ def room(acc: float, lo: float = 0.05, hi: float = 0.95) -> str:
 def gain(after: np.ndarray, before: np.ndarray) -> float:
     """Mean accuracy after RL minus before ([S, P] arrays)."""
     return float(after.mean() - before.mean())
+
+
+class Claim:
+    """A claim written as a class (the alternative to a module, see `priorlab.claims`): subclass it, set
+    `INFO` and `PROTOCOL`, define `jobs` and `analyze`, and register an instance with
+    `priorlab.claims.register(MyClaim())` or list it in a file's `CLAIMS` for `retest --claims-from`."""
+
+    INFO: ClaimInfo
+    PROTOCOL: Protocol
+
+    def jobs(self, lab: Lab, seeds: list[int]) -> list[Job]:
+        """The runs this claim needs (build them with `lab`'s helpers so shared runs are computed once)."""
+        raise NotImplementedError
+
+    def analyze(self, lab: Lab, res: Results, seeds: list[int], protocol: Protocol) -> dict:
+        """The report entry (`entry(self.INFO, protocol, measurement, seeds)`) from the finished runs in `res`."""
+        raise NotImplementedError

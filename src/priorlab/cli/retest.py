@@ -53,12 +53,11 @@ def retest(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    if claims_from:
+    if claims_from and map_claim is not None:
         from priorlab.claims import load_file
 
-        added = [cid for f in claims_from for cid in load_file(f)]
-        if claims is None and map_claim is None:
-            claims = ",".join(added)
+        for f in claims_from:
+            load_file(f)
 
     if map_claim is not None or axis:
         from priorlab.lab.maps import parse_axis, run_map
@@ -82,10 +81,12 @@ def retest(
     if plan:
         from priorlab.lab.retest import plan as plan_retest
 
-        p = plan_retest(claims, preset, seeds, out, workers=workers, prior_seeds=prior_seeds)
-        render.plan_table(p, f"retest {claims or 'all claims'}, preset {preset} -> {out}")
+        p = plan_retest(claims, preset, seeds, out, workers=workers, prior_seeds=prior_seeds, claims_from=claims_from)
+        what = claims or (", ".join(map(str, claims_from)) if claims_from else "all claims")
+        render.plan_table(p, f"retest {what}, preset {preset} -> {out}")
         return
     rep = run(claims, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
-              protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print, force=force)
+              protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print, force=force,
+              claims_from=claims_from)
     render.retest_table(rep)
     console.print(f"wrote {out}/report.json and {out}/report.html")

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import priorlab
-from priorlab.claims import get_claim, parse_claims
+from priorlab.claims import get_claim, load_file, parse_claims
 from priorlab.claims.base import PRESETS, Lab, Results
 from priorlab.claims.protocol import load_overrides
 from priorlab.common import codeversion, runfiles
@@ -85,6 +85,13 @@ def holm_verdicts(entries: list[dict], alpha: float = 0.025) -> None:
             e["verdict_holm"] = "not reproduced"
 
 
+def with_files(claims: str | None, claims_from) -> str | None:
+    """Register the claims of each file in `claims_from` (`priorlab.claims.load_file`); the claim selection:
+    `claims` if given, else the files' claims (None, all claims, without files)."""
+    added = [cid for f in claims_from or () for cid in load_file(f)]
+    return claims if claims is not None or not added else ",".join(added)
+
+
 def retest_jobs(claims: str | None, preset: str, seeds: int | None = None, prior_seeds: int | None = None):
     """(claim ids, budget, lab, seed list, jobs) of a retest of `claims` at `preset`."""
     ids = parse_claims(claims)
@@ -95,19 +102,22 @@ def retest_jobs(claims: str | None, preset: str, seeds: int | None = None, prior
 
 
 def plan(claims: str | None = None, preset: str = "quick", seeds: int | None = None, out: str | Path = "runs/retest",
-         workers: int | None = None, prior_seeds: int | None = None) -> Plan:
+         workers: int | None = None, prior_seeds: int | None = None, claims_from=None) -> Plan:
     """What `retest` with these arguments would run and how long it would take (`lab.plan`); runs nothing."""
-    jobs = retest_jobs(claims, preset, seeds, prior_seeds)[-1]
+    jobs = retest_jobs(with_files(claims, claims_from), preset, seeds, prior_seeds)[-1]
     return make_plan(jobs, Path(out) / "jobs", default_workers(workers))
 
 
 def retest(claims: str | None = None, preset: str = "quick", seeds: int | None = None, out: str | Path = "runs/retest",
            engine: str = "local", ray_address: str | None = None, workers: int | None = None,
            protocol_file: str | Path | None = None, prior_seeds: int | None = None, progress: bool = True,
-           log=print, force: bool = False) -> dict:
-    """Run the selected claims' jobs at `preset` and write report.json / report.html into `out`; the report."""
+           log=print, force: bool = False, claims_from=None) -> dict:
+    """Run the selected claims' jobs at `preset` and write report.json / report.html into `out`; the report.
+
+    claims: comma list of ids (None: all, or the claims of the `claims_from` files: paths of Python files
+    of your own claims, see `priorlab.claims`)."""
     t0 = time.perf_counter()
-    ids, budget, lab, seed_list, jobs = retest_jobs(claims, preset, seeds, prior_seeds)
+    ids, budget, lab, seed_list, jobs = retest_jobs(with_files(claims, claims_from), preset, seeds, prior_seeds)
     out = Path(out)
     modules = {i: get_claim(i) for i in ids}
     protocols = protocols_for(modules, protocol_file)
