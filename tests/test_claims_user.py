@@ -88,3 +88,24 @@ def test_check_claim_and_load_file_by_hand(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="already taken"):
         load_file(tmp_path / "two.py")  # the same id from another module object
     assert "c-a" not in CLAIM_IDS
+
+
+def test_a_claim_written_as_a_class_registers(monkeypatch):
+    monkeypatch.setattr(claims, "_ADDED", {})
+    import priorlab
+    from priorlab.claims.base import ClaimInfo
+
+    ns = {}
+    exec(EXAMPLE.read_text(), ns)  # noqa: S102 - the example's functions, reused as methods
+
+    class Mine(priorlab.Claim):
+        INFO = ClaimInfo(id="as-a-class", claim="c", source="s", paper="p")
+        PROTOCOL = ns["PROTOCOL"]
+
+        def jobs(self, lab, seeds):
+            return ns["jobs"](lab, seeds)
+
+    assert priorlab.register_claim(Mine()) == "as-a-class"
+    assert claims.get_claim("as-a-class").INFO.id == "as-a-class" and "as-a-class" in claims.parse_claims(None)
+    with pytest.raises(NotImplementedError):
+        Mine().analyze(None, None, [0], None)
