@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from priorlab.cli import render
+from priorlab.cli import configfile, render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
 from priorlab.common import memory
@@ -33,6 +33,7 @@ def pretrain(
     ckpt_every: int = typer.Option(250, help="steps between checkpoints"),
     quiet: bool = typer.Option(False, help="no progress bar"),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available"),
+    config: Path | None = configfile.CONFIG,
 ):
     """Pretrain a tiny GPT from scratch on a mixture's corpus (cached by config hash)."""
     from priorlab.lab import footprint
@@ -42,6 +43,7 @@ def pretrain(
 
     cfg = PretrainConfig(mixture=mixture, size=size, tokens=tokens, seed=seed, batch_size=batch_size,
                          seq_len=seq_len, lr=lr, eval_every=eval_every, ckpt_every=ckpt_every)
+    cfg = configfile.apply(cfg)
     memory.check(footprint.pretrain(cfg, load_mixture(cfg.mixture)), "pretrain", force=force,
                  hint=footprint.HINTS["pretrain"])
     s = run(cfg, out, resume=resume, use_cache=not no_cache, progress=not quiet, log=console.print)

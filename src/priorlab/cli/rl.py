@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from priorlab.cli import options, render
+from priorlab.cli import configfile, options, render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
 from priorlab.cli.options import ALGO, HF, RUN, WORLD
@@ -66,6 +66,7 @@ def rl(
                                 rich_help_panel=RUN),
     quiet: bool = typer.Option(False, help="no progress bar", rich_help_panel=RUN),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available", rich_help_panel=RUN),
+    config: Path | None = configfile.CONFIG,
     difficulty: str = typer.Option("3x1", help="comma list of NxD the training problems are drawn from",
                                    rich_help_panel=WORLD),
     train_problems: int = typer.Option(0, help="0 = fresh problems each step; K = fixed pool; 1 = one-shot",
@@ -134,6 +135,7 @@ def rl(
                    one_shot_rule=one_shot_rule, eval_every=eval_every, eval_problems=eval_problems,
                    ckpt_every=ckpt_every, store_rollouts=store_rollouts, overrides=overrides,
                    label_samples=label_samples or (8 if hf else 16), **hf_fields)
+    cfg = configfile.apply(cfg)
     if not hf and (Path(init) / "model.json").is_file():  # a missing model is the library's error to give
         from priorlab.lab import footprint
 

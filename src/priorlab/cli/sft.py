@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from priorlab.cli import options, render
+from priorlab.cli import configfile, options, render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
 from priorlab.cli.options import HF, RUN, WORLD
@@ -40,6 +40,7 @@ def sft(
                                 rich_help_panel=RUN),
     quiet: bool = typer.Option(False, help="no progress bar", rich_help_panel=RUN),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available", rich_help_panel=RUN),
+    config: Path | None = configfile.CONFIG,
     traces: Path | None = typer.Option(None, help="JSONL file, one {\"problem\": \"3+5-2\", \"completion\": "
                                           "\"...\"} per line", rich_help_panel=WORLD),
     teacher_format: str | None = typer.Option(None, help="instead of --traces: world-generated gold traces "
@@ -88,6 +89,7 @@ def sft(
                     eval_difficulty=eval_difficulty, eval_problems=eval_problems, eval_samples=eval_samples,
                     max_new_tokens=max_new_tokens, ckpt_every=ckpt_every, data=spec, template=template,
                     max_length=max_length, dtype=dtype, device=device)
+    cfg = configfile.apply(cfg)
     if not cfg.hf and (Path(init) / "model.json").is_file():  # a missing model is the library's error to give
         from priorlab.lab import footprint
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from priorlab.cli import render
+from priorlab.cli import configfile, render
 from priorlab.cli.app import app, console
 from priorlab.cli.errors import cli_errors
 from priorlab.common import memory
@@ -40,6 +40,7 @@ def srl(
     resume: bool = typer.Option(False, help="continue an interrupted run from its last checkpoint"),
     quiet: bool = typer.Option(False, help="no progress bar"),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available"),
+    config: Path | None = configfile.CONFIG,
 ):
     """SRL: reward = difflib similarity of the generated step to the expert's next step."""
     from priorlab.sft.srl import SRLConfig, train  # imports torch (~1.5 s): only when the command runs
@@ -50,6 +51,7 @@ def srl(
                     step_max_tokens=step_max_tokens, difficulty=difficulty, eval_every=eval_every,
                     eval_problems=eval_problems, eval_samples=eval_samples, max_new_tokens=max_new_tokens,
                     ckpt_every=ckpt_every)
+    cfg = configfile.apply(cfg)
     if (init / "model.json").is_file():  # a missing model is the library's error to give
         from priorlab.lab import footprint
 
