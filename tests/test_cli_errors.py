@@ -127,3 +127,22 @@ def test_force_runs_a_job_over_the_memory_budget(tmp_path, tiny_mixture):
     assert one_error_line(run_cli(*args, env=budget, check=False)).startswith("error: pretrain would need about ")
     run_cli(*args, "--force", env=budget)
     assert (tmp_path / "o" / "summary.json").exists()
+
+
+def test_typer_exits_and_usage_errors_pass_through_the_boundary():
+    import typer
+
+    from priorlab.cli.errors import cli_errors
+
+    @cli_errors
+    def exits():
+        raise typer.Exit(3)
+
+    @cli_errors
+    def bad():
+        raise typer.BadParameter("x")
+
+    with pytest.raises(typer.Exit):
+        exits()
+    with pytest.raises(typer.BadParameter):
+        bad()

@@ -41,7 +41,8 @@ def cli_errors(fn):
         except KeyboardInterrupt:
             err.print("[bold red]interrupted:[/] finished checkpoints are kept; rerun with --resume")
             raise typer.Exit(130) from None
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (typer.Exit, typer.Abort, typer.exceptions.TyperException,  # typer >= 0.2x vendors its own click
+                click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as e:
             if debug():
