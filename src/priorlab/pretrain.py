@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from priorlab.common import checkpoints, codeversion, config, finite, rundirs, runfiles
+from priorlab.common import checkpoints, codeversion, config, finite, logs, rundirs, runfiles
 from priorlab.common import resume as resume_rules
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.model.gpt import DEFAULT_SIZE, GPT, SIZES, config_for_size
@@ -116,8 +116,9 @@ def resolved(cfg: PretrainConfig, mix: Mixture) -> dict:
 
 
 def pretrain(cfg: PretrainConfig, out: str | Path, *, resume: bool = False, use_cache: bool = True,
-             progress: bool = True, log=print) -> dict:
+             progress: bool = True, log=None) -> dict:
     """Train (or fetch from the cache) and return the summary; `out` ends up a finished run directory."""
+    log = logs.to(log, __name__)
     out = Path(out)
     mix = load_mixture(cfg.mixture)
     full = resolved(cfg, mix)

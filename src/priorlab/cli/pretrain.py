@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from priorlab.cli import configfile, render
-from priorlab.cli.app import app, console
+from priorlab.cli.app import app, log
 from priorlab.cli.errors import cli_errors
 from priorlab.common import memory
 
@@ -46,5 +46,5 @@ def pretrain(
     cfg = configfile.apply(cfg)
     memory.check(footprint.pretrain(cfg, load_mixture(cfg.mixture)), "pretrain", force=force,
                  hint=footprint.HINTS["pretrain"])
-    s = run(cfg, out, resume=resume, use_cache=not no_cache, progress=not quiet, log=console.print)
+    s = run(cfg, out, resume=resume, use_cache=not no_cache, progress=not quiet, log=log)
     render.pretrain_done(s, out)

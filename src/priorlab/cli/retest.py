@@ -15,7 +15,7 @@ from pathlib import Path
 import typer
 
 from priorlab.cli import configfile, render
-from priorlab.cli.app import app, console
+from priorlab.cli.app import app, console, log
 from priorlab.cli.errors import cli_errors
 
 
@@ -75,7 +75,7 @@ def retest(
             render.plan_table(p, f"map {map_claim}, preset {preset} -> {out}")
             return
         m = run_map(map_claim, axes, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
-                    protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print)
+                    protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=log)
         render.map_table(m)
         console.print(f"wrote {out}/maps/{map_claim}.json, {out}/{m['heatmap']['png']} and {out}/report.html")
         return
@@ -87,7 +87,7 @@ def retest(
         render.plan_table(p, f"retest {what}, preset {preset} -> {out}")
         return
     rep = run(claims, preset, seeds, out, engine=engine, ray_address=ray_address, workers=workers,
-              protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=console.print, force=force,
+              protocol_file=protocol, prior_seeds=prior_seeds, progress=not quiet, log=log, force=force,
               claims_from=claims_from)
     render.retest_table(rep)
     console.print(f"wrote {out}/report.json and {out}/report.html")

@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from priorlab.cli import configfile, options, render
-from priorlab.cli.app import app, console
+from priorlab.cli.app import app, log
 from priorlab.cli.errors import cli_errors
 from priorlab.cli.options import ALGO, HF, RUN, WORLD
 from priorlab.common import memory
@@ -140,5 +140,5 @@ def rl(
         from priorlab.lab import footprint
 
         memory.check(footprint.rl(cfg, footprint.model_config(init)), "rl", force=force, hint=footprint.HINTS["rl"])
-    summary = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
+    summary = train(cfg, out, resume=resume, progress=not quiet, log=log)
     render.hf_rl_done(summary) if hf else render.rl_done(summary, out)

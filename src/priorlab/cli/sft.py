@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from priorlab.cli import configfile, options, render
-from priorlab.cli.app import app, console
+from priorlab.cli.app import app, log
 from priorlab.cli.errors import cli_errors
 from priorlab.cli.options import HF, RUN, WORLD
 from priorlab.common import memory
@@ -94,7 +94,7 @@ def sft(
         from priorlab.lab import footprint
 
         memory.check(footprint.sft(cfg, footprint.model_config(init)), "sft", force=force, hint=footprint.HINTS["sft"])
-    summary = train(cfg, out, resume=resume, progress=not quiet, log=console.print)
+    summary = train(cfg, out, resume=resume, progress=not quiet, log=log)
     if cfg.hf:
         render.hf_sft_done(summary)
     else:

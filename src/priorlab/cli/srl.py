@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from priorlab.cli import configfile, render
-from priorlab.cli.app import app, console
+from priorlab.cli.app import app, log
 from priorlab.cli.errors import cli_errors
 from priorlab.common import memory
 
@@ -56,4 +56,4 @@ def srl(
         from priorlab.lab import footprint
 
         memory.check(footprint.srl(cfg, footprint.model_config(init)), "srl", force=force, hint=footprint.HINTS["srl"])
-    render.srl_done(train(cfg, out, resume=resume, progress=not quiet, log=console.print), out)
+    render.srl_done(train(cfg, out, resume=resume, progress=not quiet, log=log), out)

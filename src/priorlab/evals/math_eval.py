@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from priorlab.common import codeversion, config, runfiles
+from priorlab.common import codeversion, config, logs, runfiles
 from priorlab.common.stats import paired_bootstrap_diff
 from priorlab.evals.calibration import calibration_report
 from priorlab.evals.passk import compare_curves, passk_curve
@@ -191,8 +191,9 @@ def write_correctness(path: Path, ds: Dataset, sides: dict) -> None:
     runfiles.atomic_write_parquet(path, pa.table({f.name: list(c) for f, c in zip(schema, cols)}, schema=schema))
 
 
-def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=print) -> dict:
+def evaluate_hf(cfg: HFEvalConfig, out: str | Path | None = None, log=None) -> dict:
     """Sample, grade, summarise; write the files of the module doc under `out` (summary.json last)."""
+    log = logs.to(log, __name__)
 
     t0 = time.perf_counter()
     ds = cfg.data.load(log)

@@ -28,7 +28,7 @@ from pathlib import Path
 from priorlab.claims import get_claim
 from priorlab.claims.base import Lab, Results
 from priorlab.claims.knobs import KNOBS, freeze
-from priorlab.common import runfiles
+from priorlab.common import logs, runfiles
 from priorlab.lab.plan import Plan, make_plan
 from priorlab.lab.plots import plot_map
 from priorlab.lab.report import write_html
@@ -172,9 +172,10 @@ def plan_map(claim: str, axes: list[Axis] | None = None, preset: str = "quick", 
 def run_map(claim: str, axes: list[Axis] | None = None, preset: str = "quick", seeds: int | None = None,
             out: str | Path = "runs/retest", engine: str = "local", ray_address: str | None = None,
             workers: int | None = None, protocol_file: str | Path | None = None, prior_seeds: int | None = None,
-            progress: bool = True, log=print) -> dict:
+            progress: bool = True, log=None) -> dict:
     """Run `claim`'s protocol at every grid point of `axes` (default: the claim's default map) and write the
     map, its heatmap and the report entry into `out`; returns the map."""
+    log = logs.to(log, __name__)
     from priorlab.lab.retest import protocols_for, versions  # lab.retest imports this module
 
     t0 = time.perf_counter()

@@ -23,7 +23,7 @@ import priorlab
 from priorlab.claims import get_claim, load_file, parse_claims
 from priorlab.claims.base import PRESETS, Lab, Results
 from priorlab.claims.protocol import load_overrides
-from priorlab.common import codeversion, runfiles
+from priorlab.common import codeversion, logs, runfiles
 from priorlab.common.stats import holm
 from priorlab.lab.maps import kept_maps
 from priorlab.lab.plan import Plan, make_plan
@@ -111,11 +111,12 @@ def plan(claims: str | None = None, preset: str = "quick", seeds: int | None = N
 def retest(claims: str | None = None, preset: str = "quick", seeds: int | None = None, out: str | Path = "runs/retest",
            engine: str = "local", ray_address: str | None = None, workers: int | None = None,
            protocol_file: str | Path | None = None, prior_seeds: int | None = None, progress: bool = True,
-           log=print, force: bool = False, claims_from=None) -> dict:
+           log=None, force: bool = False, claims_from=None) -> dict:
     """Run the selected claims' jobs at `preset` and write report.json / report.html into `out`; the report.
 
     claims: comma list of ids (None: all, or the claims of the `claims_from` files: paths of Python files
     of your own claims, see `priorlab.claims`)."""
+    log = logs.to(log, __name__)
     t0 = time.perf_counter()
     ids, budget, lab, seed_list, jobs = retest_jobs(with_files(claims, claims_from), preset, seeds, prior_seeds)
     out = Path(out)

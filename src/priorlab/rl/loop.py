@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from priorlab.common import checkpoints, config, finite, rundirs, runfiles
+from priorlab.common import checkpoints, config, finite, logs, rundirs, runfiles
 from priorlab.common.config import RL_ADAM, AdamWConfig
 from priorlab.common.seeds import derive
 from priorlab.math.data import DataSpec
@@ -225,8 +225,9 @@ class Trainer:
         return row, (problems, ro, outs, adv)
 
 
-def build(cfg: RLConfig, log=print) -> tuple[Env, type]:
+def build(cfg: RLConfig, log=None) -> tuple[Env, type]:
     """The environment and the policy class a config asks for: the world, or a math data file + HF model."""
+    log = logs.to(log, __name__)
     if cfg.hf:
         return MathEnv(cfg, log=log), HFPolicy
     return WorldEnv(cfg), WorldPolicy
@@ -234,9 +235,10 @@ def build(cfg: RLConfig, log=print) -> tuple[Env, type]:
 
 # ------------------------------------------------------------------------------------------- loop
 def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None, stage: str = "rl",
-          resume: bool = False, progress: bool = True, log=print) -> dict:
+          resume: bool = False, progress: bool = True, log=None) -> dict:
     """Run (or with `resume`, continue) RL into `out`; the summary. `env` / `policy` default to `build(cfg)`;
     `stage` names the run in config.json and summary.json (SRL passes its env, policy and "srl")."""
+    log = logs.to(log, __name__)
     out = Path(out)
     with rundirs.claim(out, resume=resume, log=log) as run:
         return _train(cfg, out, env=env, policy=policy, stage=stage, resume=resume, progress=progress, log=log,

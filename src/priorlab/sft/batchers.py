@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from priorlab.common import logs
 from priorlab.common.seeds import derive
 from priorlab.evals import world_eval as ev
 from priorlab.math.data import Dataset
@@ -105,7 +106,8 @@ class WorldBatcher:
 
     progress_every = 1  # a progress line per step, with the evaluation when there is one
 
-    def __init__(self, cfg, policy, log=print):
+    def __init__(self, cfg, policy, log=None):
+        log = logs.to(log, __name__)
         self.cfg, self.pad_id = cfg, policy.tok.pad_id
         examples, self.data = load_examples(cfg, policy.model.cfg.block_size, log)
         self.pairs = encode(examples, policy.tok)
@@ -187,7 +189,8 @@ class HFBatcher:
 
     progress_every = 10  # a progress line every 10 steps (and the last)
 
-    def __init__(self, cfg, policy, log=print):
+    def __init__(self, cfg, policy, log=None):
+        log = logs.to(log, __name__)
         self.cfg, self.pad_id = cfg, policy.lm.pad_id
         self.ds = cfg.data.load(log)
         self.pairs, self.truncated = encode_records(policy.lm, self.ds, cfg.template, cfg.max_length)

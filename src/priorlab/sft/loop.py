@@ -42,7 +42,7 @@ from pathlib import Path
 
 import torch
 
-from priorlab.common import checkpoints, config, finite, rundirs, runfiles
+from priorlab.common import checkpoints, config, finite, logs, rundirs, runfiles
 from priorlab.common.config import PRETRAIN_ADAM, AdamWConfig
 from priorlab.math.data import DataSpec
 from priorlab.math.prompts import check_template
@@ -136,8 +136,9 @@ def eval_summary(stage: str, rows: list[dict], **extra) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- loop
-def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
+def train(cfg: SFTConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=None) -> dict:
     """Fine-tune `cfg.init` on the examples; `out` ends up a finished run directory. Returns the summary."""
+    log = logs.to(log, __name__)
     out = Path(out)
     with rundirs.claim(out, resume=resume, log=log) as run:
         return _train(cfg, out, resume=resume, progress=progress, log=log, run=run)

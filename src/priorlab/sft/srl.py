@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from priorlab.common import config
+from priorlab.common import config, logs
 from priorlab.common.config import RL_ADAM, AdamWConfig
 from priorlab.model.completions import Rollouts
 from priorlab.model.sampling import sample
@@ -293,8 +293,9 @@ class SRLEnv:
 
 
 # ------------------------------------------------------------------------------------------- loop
-def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=print) -> dict:
+def train(cfg: SRLConfig, out: str | Path, *, resume: bool = False, progress: bool = True, log=None) -> dict:
     """SRL from `cfg.init`: the RL loop (`rl.loop.train`) with `SRLEnv`; `out` ends up a finished run
     directory (an `--init` for `priorlab rl`). Returns the summary."""
+    log = logs.to(log, __name__)
     return rl.train(cfg, out, env=SRLEnv(cfg), policy=WorldPolicy.load(cfg.init, stage="srl"), stage="srl",
                     resume=resume, progress=progress, log=log)
