@@ -349,6 +349,11 @@ def grade_summary(summary: dict) -> None:
     graded = summary["accuracy_graded"]
     console.print(f"accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['n']}); "
                   f"over graded (no timeout/error): {'-' if graded is None else f'{graded:.4f}'}")
+    pk = summary.get("passk") or {}
+    if "k" in pk:
+        console.print(f"pass@k over {pk['n_problems']} records x {pk['n_samples']} completions: " + ", ".join(
+            f"k={k} {m:.3f} [{lo:.3f}, {hi:.3f}]" for k, m, lo, hi in zip(pk["k"], pk["mean"], pk["ci_low"],
+                                                                         pk["ci_high"])), highlight=False)
 
 
 # ------------------------------------------------------------------------------------------ plot
