@@ -52,6 +52,11 @@ def cli_errors(fn):
             msg, code = describe(e, paths)
             err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
             raise typer.Exit(code) from None
+        finally:
+            if os.environ.get("PRIORLAB_REPORT_TO"):  # --report-to: the command's tracked runs end with it
+                from priorlab.common import tracking
+
+                tracking.close_all()
 
     return wrapper
 

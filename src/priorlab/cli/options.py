@@ -23,3 +23,20 @@ SKIP_BAD = typer.Option(False, help="skip malformed --data records (reported by 
 LIMIT = typer.Option(None, help="use the first N records of --data", rich_help_panel=HF)
 TEMPLATE = typer.Option("plain", help="HF prompt template: plain, qwen-math, chat", rich_help_panel=HF)
 DEVICE = typer.Option("cpu", help="HF device: cpu, cuda, cuda:N, mps, auto", rich_help_panel=HF)
+
+
+def _report_to(value: str | None) -> str | None:
+    """--report-to's callback: check the trackers (and their packages) and switch them on for this process."""
+    from priorlab.common import tracking
+
+    if value is not None:
+        try:
+            tracking.report_to(value)
+        except ValueError as e:
+            raise typer.BadParameter(str(e).split(": ", 1)[1]) from None
+    return value
+
+
+REPORT_TO = typer.Option(None, "--report-to", callback=_report_to, help="track the run(s) in none, tensorboard, "
+                         "wandb or mlflow (comma list): the same metric names as metrics.jsonl, config.json as "
+                         "hyperparameters (README \"Tracking\")")

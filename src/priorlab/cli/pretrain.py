@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from priorlab.cli import configfile, render
+from priorlab.cli import configfile, options, render
 from priorlab.cli.app import app, log
 from priorlab.cli.errors import cli_errors
 from priorlab.common import memory
@@ -34,6 +34,7 @@ def pretrain(
     quiet: bool = typer.Option(False, help="no progress bar"),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available"),
     config: Path | None = configfile.CONFIG,
+    report_to: str | None = options.REPORT_TO,
 ):
     """Pretrain a tiny GPT from scratch on a mixture's corpus (cached by config hash)."""
     from priorlab.lab import footprint

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from priorlab.cli import configfile, render
+from priorlab.cli import configfile, options, render
 from priorlab.cli.app import app, console, log
 from priorlab.cli.errors import cli_errors
 
@@ -44,6 +44,7 @@ def retest(
     quiet: bool = typer.Option(False, help="no progress bar"),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available"),
     config: Path | None = configfile.CONFIG,
+    report_to: str | None = options.REPORT_TO,
     plan: bool = typer.Option(False, "--plan", help="print what would run (jobs by kind, how many cached) and the "
                               "estimated wall time on this machine and CPU-hours; run nothing"),
 ):

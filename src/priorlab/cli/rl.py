@@ -67,6 +67,7 @@ def rl(
     quiet: bool = typer.Option(False, help="no progress bar", rich_help_panel=RUN),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available", rich_help_panel=RUN),
     config: Path | None = configfile.CONFIG,
+    report_to: str | None = options.REPORT_TO,
     difficulty: str = typer.Option("3x1", help="comma list of NxD the training problems are drawn from",
                                    rich_help_panel=WORLD),
     train_problems: int = typer.Option(0, help="0 = fresh problems each step; K = fixed pool; 1 = one-shot",

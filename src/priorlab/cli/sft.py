@@ -41,6 +41,7 @@ def sft(
     quiet: bool = typer.Option(False, help="no progress bar", rich_help_panel=RUN),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available", rich_help_panel=RUN),
     config: Path | None = configfile.CONFIG,
+    report_to: str | None = options.REPORT_TO,
     traces: Path | None = typer.Option(None, help="JSONL file, one {\"problem\": \"3+5-2\", \"completion\": "
                                           "\"...\"} per line", rich_help_panel=WORLD),
     teacher_format: str | None = typer.Option(None, help="instead of --traces: world-generated gold traces "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from priorlab.cli import configfile, render
+from priorlab.cli import configfile, options, render
 from priorlab.cli.app import app, log
 from priorlab.cli.errors import cli_errors
 from priorlab.common import memory
@@ -41,6 +41,7 @@ def srl(
     quiet: bool = typer.Option(False, help="no progress bar"),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available"),
     config: Path | None = configfile.CONFIG,
+    report_to: str | None = options.REPORT_TO,
 ):
     """SRL: reward = difflib similarity of the generated step to the expert's next step."""
     from priorlab.sft.srl import SRLConfig, train  # imports torch (~1.5 s): only when the command runs

@@ -186,6 +186,10 @@ class MetricsLog:
                 f.flush()
         except OSError as e:
             raise named(e, self.path) from None
+        if os.environ.get("PRIORLAB_REPORT_TO"):  # --report-to: the row also goes to the trackers
+            from priorlab.common import tracking
+
+            tracking.log_row(self.path, row)
 
     def read(self) -> list[dict]:
         if not self.path.exists():

@@ -178,6 +178,10 @@ def execute(job: Job, root: str | Path) -> str:
         t0 = time.perf_counter()
         deps = [job_dir(root, d) for d in job.deps]
         RUNNERS[job.kind](resolved_config(job, deps), out, deps)
+    if os.environ.get("PRIORLAB_REPORT_TO"):  # --report-to: this job's tracked run ends with it
+        from priorlab.common import tracking
+
+        tracking.close_all()
         runfiles.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.params, "key": job.key,
                                                   "label": job.label, "deps": [d.dirname for d in job.deps],
                                                   "elapsed_s": time.perf_counter() - t0})
