@@ -121,5 +121,11 @@ def apply(cfg):
     return dataclasses.replace(cfg, **typed)
 
 
-CONFIG = typer.Option(None, "--config", is_eager=True, callback=load, help="YAML or JSON file of settings "
-                      "(a run's config.json repeats that run); flags given override it")
+def option(panel: str | None = None):
+    """The --config option (in `--help` panel `panel` on commands that group their options)."""
+    return typer.Option(None, "--config", is_eager=True, callback=load, rich_help_panel=panel,
+                        help="YAML or JSON file of settings (a run's config.json repeats that run); flags given "
+                        "override it")
+
+
+CONFIG = option()

@@ -37,6 +37,11 @@ def _report_to(value: str | None) -> str | None:
     return value
 
 
-REPORT_TO = typer.Option(None, "--report-to", callback=_report_to, help="track the run(s) in none, tensorboard, "
-                         "wandb or mlflow (comma list): the same metric names as metrics.jsonl, config.json as "
-                         "hyperparameters (README \"Tracking\")")
+def report_to(panel: str | None = None):
+    """The --report-to option (in `--help` panel `panel` on commands that group their options)."""
+    return typer.Option(None, "--report-to", callback=_report_to, rich_help_panel=panel,
+                        help="track the run(s) in none, tensorboard, wandb or mlflow (comma list): the same metric "
+                        "names as metrics.jsonl, config.json as hyperparameters (README \"Tracking\")")
+
+
+REPORT_TO = report_to()

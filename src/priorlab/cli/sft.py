@@ -40,8 +40,8 @@ def sft(
                                 rich_help_panel=RUN),
     quiet: bool = typer.Option(False, help="no progress bar", rich_help_panel=RUN),
     force: bool = typer.Option(False, "--force", help="run even if the memory estimate exceeds the memory available", rich_help_panel=RUN),
-    config: Path | None = configfile.CONFIG,
-    report_to: str | None = options.REPORT_TO,
+    config: Path | None = configfile.option(RUN),
+    report_to: str | None = options.report_to(RUN),
     traces: Path | None = typer.Option(None, help="JSONL file, one {\"problem\": \"3+5-2\", \"completion\": "
                                           "\"...\"} per line", rich_help_panel=WORLD),
     teacher_format: str | None = typer.Option(None, help="instead of --traces: world-generated gold traces "

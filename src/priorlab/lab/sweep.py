@@ -178,10 +178,10 @@ def execute(job: Job, root: str | Path) -> str:
         t0 = time.perf_counter()
         deps = [job_dir(root, d) for d in job.deps]
         RUNNERS[job.kind](resolved_config(job, deps), out, deps)
-    if os.environ.get("PRIORLAB_REPORT_TO"):  # --report-to: this job's tracked run ends with it
-        from priorlab.common import tracking
+        if os.environ.get("PRIORLAB_REPORT_TO"):  # --report-to: this job's tracked run ends with it
+            from priorlab.common import tracking
 
-        tracking.close_all()
+            tracking.close_all()
         runfiles.atomic_write_json(out / "job.json", {"kind": job.kind, "params": job.params, "key": job.key,
                                                   "label": job.label, "deps": [d.dirname for d in job.deps],
                                                   "elapsed_s": time.perf_counter() - t0})
@@ -230,7 +230,8 @@ def run_jobs(jobs: list[Job], root: str | Path, *, engine: str = "local", worker
         memory.check({f"{n} x {largest} (the largest job)": n * sizes[largest]}, f"{len(todo)} runs", force=force,
                      hint="lower --workers, or take a smaller --preset")
     root.mkdir(parents=True, exist_ok=True)
-    bar = _Progress(progress, order, todo, CostModel.fit(root))
+    model = CostModel.fit(root) if progress else None
+    bar = _Progress(progress, order, todo, model and (lambda j: model.seconds(j.kind, j.config, size_of(j))))
     try:
         if todo:
             (_run_local if engine == "local" else _run_ray)(todo, root, workers, ray_address, bar)
@@ -320,7 +321,8 @@ class _Progress:
     line is printed each time a run finishes instead: runs done, which one, elapsed time and estimate.
     """
 
-    def __init__(self, enabled: bool, order: list[Job], todo: list[Job], model: CostModel):
+    def __init__(self, enabled: bool, order: list[Job], todo: list[Job], cost=None):
+        """cost: job -> estimated seconds (default: the job's `cost`, the built-in cost model)."""
         self.p = None
         if not enabled:
             return
@@ -333,8 +335,8 @@ class _Progress:
         self.done = len(order) - len(todo)
         self.total = len(order)
         self.running: list[str] = []
-        self.seconds = {j.key: model.seconds(j.kind, j.config, size_of(j)) for j in todo}
-        self.cost_total, self.cost_done, self.t0 = sum(self.seconds.values()) or 1.0, 0.0, time.perf_counter()
+        self.cost = cost or (lambda j: j.cost)
+        self.cost_total, self.cost_done, self.t0 = sum(map(self.cost, todo)) or 1.0, 0.0, time.perf_counter()
         self.task = self.p.add_task("retest", total=self.cost_total, jobs=f"{self.done}/{self.total} runs")
 
     def start(self, j: Job) -> None:
@@ -347,8 +349,8 @@ class _Progress:
             self.done += 1
             if j.name in self.running:
                 self.running.remove(j.name)
-            self.p.advance(self.task, self.seconds.get(j.key, 0.0))
-            self.cost_done += self.seconds.get(j.key, 0.0)
+            self.p.advance(self.task, self.cost(j))
+            self.cost_done += self.cost(j)
             self._show()
             if self.plain:
                 elapsed = time.perf_counter() - self.t0
