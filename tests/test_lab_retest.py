@@ -3,13 +3,17 @@ import time
 
 from priorlab.claims import CLAIM_IDS
 from priorlab.claims.base import VERDICTS
+from priorlab.lab.retest import plan
 from tests.conftest import run_cli
 
 
 def test_smoke_preset_end_to_end_and_reuse(tmp_path):
     out = tmp_path / "rt"
-    proc = run_cli("retest", "--preset", "smoke", "--out", out, "--quiet", timeout=900)
+    estimate = plan(None, "smoke", out=out, workers=2)  # the built-in cost model: nothing is cached yet
+    proc = run_cli("retest", "--preset", "smoke", "--workers", 2, "--out", out, "--quiet", timeout=900)
     rep = json.loads((out / "report.json").read_text())
+    # the plan's estimate against the measured wall time: a ratio, within 3x either way (not a timed test)
+    assert estimate.cached == 0 and 1 / 3 <= estimate.wall_s / rep["elapsed_s"] <= 3, (estimate.wall_s, rep["elapsed_s"])
     assert rep["preset"] == "smoke" and rep["elapsed_s"] > 0 and "torch" in rep["versions"]
     assert [c["id"] for c in rep["claims"]] == list(CLAIM_IDS)
     for c in rep["claims"]:

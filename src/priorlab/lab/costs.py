@@ -71,11 +71,15 @@ def work(kind: str, cfg, size: str) -> float:
     raise ValueError(f"unknown job kind {kind!r}")
 
 
-# Seconds that do not scale with work: a worker's start, imports, loading and writing the model.
-FIXED_S = {"pretrain": 3.0, "rl": 3.0, "eval": 2.0, "sft": 3.0, "srl": 3.0}
-# Seconds per token-parameter product on one core, per kind (fitted with `CostModel.fit`; see DEFAULT_SOURCE).
-DEFAULT_RATES = {"pretrain": 1.2e-10, "rl": 1.0e-9, "eval": 1.5e-9, "sft": 2.0e-10, "srl": 1.5e-9}
-DEFAULT_SOURCE = "built-in rates (not yet fitted)"
+# Fitted with `python bench/cost_model.py --large QUICK --small SMOKE` on 2026-12-03 on the 2-core development
+# machine (one thread per job): rates from `priorlab retest --preset quick` (312 jobs) and its one-shot map, fixed
+# seconds from `--preset smoke` (149 jobs). The model then put quick's wall time at 0.92 of the measured 87.1
+# min and smoke's at 0.77 of the measured 44 s (the rest: starting workers, the claims' analysis).
+# Seconds that do not scale with work: starting the job, loading the model, writing it.
+FIXED_S = {"pretrain": 5.2, "rl": 0.40, "eval": 0.04, "sft": 0.0, "srl": 0.29}
+# Seconds per token-parameter product on one core, per kind.
+DEFAULT_RATES = {"pretrain": 7.2e-11, "rl": 5.75e-11, "eval": 6.1e-11, "sft": 7.9e-11, "srl": 1.42e-10}
+DEFAULT_SOURCE = "built-in rates (fitted 2026-12-03 on a quick and a smoke retest on a 2-core machine)"
 
 
 @dataclass
