@@ -102,7 +102,7 @@ def test_map_end_to_end_and_resume(tmp_path):
     # the same command again: every run is found in the cache, only the analysis is redone
     n_jobs = len(list((out / "jobs").iterdir()))
     proc = run_cli(*args)
-    assert ", 0 to run" in " ".join(proc.stdout.split())
+    assert f"{n_jobs} runs, {n_jobs} cached; estimated 0 min" in " ".join(proc.stdout.split())
     assert len(list((out / "jobs").iterdir())) == n_jobs
     again = json.loads((out / "maps" / "spurious-rewards.json").read_text())
     assert [c["effect"] for c in again["cells"]] == [c["effect"] for c in m["cells"]]
