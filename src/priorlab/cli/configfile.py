@@ -28,19 +28,10 @@ DATA_OPTIONS = ("layout", "question_field", "answer_field", "skip_bad", "limit")
 
 
 def _config_class(command: str):
-    if command == "pretrain":
-        from priorlab.pretrain import PretrainConfig
-        return PretrainConfig
-    if command == "rl":
-        from priorlab.rl.loop import RLConfig
-        return RLConfig
-    if command == "sft":
-        from priorlab.sft.loop import SFTConfig
-        return SFTConfig
-    if command == "srl":
-        from priorlab.sft.srl import SRLConfig
-        return SRLConfig
-    return None  # retest: the file's keys are its option names
+    """The stage config of a command (lab.sweep.CONFIGS), None for retest (its file's keys are option names)."""
+    from priorlab.lab.sweep import CONFIGS  # imports torch (~1.5 s): only when --config is given
+
+    return CONFIGS.get(command) if command != "eval" else None
 
 
 def read(path: Path) -> dict:

@@ -101,10 +101,7 @@ class Job:
         """The large terms of its peak memory in bytes (`lab.footprint`)."""
         if self.kind == "pretrain":
             return footprint.pretrain(self.config, load_mixture(self.config.mixture))
-        root = self
-        while root.deps:
-            root = root.deps[0]
-        g = config_for_size(root.config.size, Tokenizer().vocab_size, BLOCK_SIZE)
+        g = config_for_size(size_of(self), Tokenizer().vocab_size, BLOCK_SIZE)
         if self.kind == "eval":
             c = self.config
             return footprint.evaluation(g, c.problems, c.difficulty, c.samples, c.max_new_tokens,

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from priorlab.model.gpt import GPT
+from priorlab.model.gpt import GPT, padded_causal_mask, positions_from_mask
 from priorlab.model.sampling import Samples, next_token_stats
 
 DROP_FRACTION = 0.75  # finished rows are dropped once the live ones fit in this share of the batch
@@ -149,12 +149,12 @@ def _sample(pop, prompts, B, max_new_tokens, eos_id, pad_id, P, seeds, temperatu
     idx = torch.tensor([[[pad_id] * (P - len(ps[j])) + list(ps[j]) for j in rows] for ps in prompts])  # [R, M, P]
     n_pad = torch.tensor([[P - len(ps[j]) for j in rows] for ps in prompts])  # [R, M]
     real = torch.arange(P) >= n_pad[..., None]  # [R, M, P] False = left padding
-    positions = (real.long().cumsum(-1) - 1).clamp_(min=0)
+    positions = positions_from_mask(real)
     T_max = P + max_new_tokens
     key_bias = torch.zeros(R, M, 1, T_max).masked_fill_(~F.pad(real, (0, max_new_tokens), value=True)[:, :, None], float("-inf"))
     key_bias = key_bias[:, :, None].expand(R, M, H, 1, T_max).reshape(R * M * H, 1, T_max)
-    # prefill: causal over real keys; a padding query sees itself (as gpt.padded_causal_mask: no all -inf row)
-    see = torch.ones(P, P, dtype=torch.bool).tril() & real[:, :, None, :] | torch.eye(P, dtype=torch.bool)
+    # prefill: causal over real keys; a padding query sees itself (no all -inf row)
+    see = padded_causal_mask(real.view(R * M, P)).view(R, M, P, P)
     prefill_bias = torch.zeros(R, M, P, P).masked_fill_(~see, float("-inf"))
     prefill_bias = prefill_bias[:, :, None].expand(R, M, H, P, P).reshape(R * M * H, P, P)
     k_cache = torch.zeros(cfg.n_layer, R * M * H, T_max, hd)
