@@ -135,7 +135,7 @@ def test_traces_file_parsing_and_errors_name_file_and_line(tmp_path):
     good = [{"problem": "3+5-2", "completion": "Code: x=3; x+=5 #8; x-=2 #6;\nA: 6"},
             {"problem": "4+4", "completion": "A: 8", "format": "direct"}]  # extra fields are ignored
     bad = ['{"problem": "3+5"',  # line 4: truncated JSON
-           json.dumps({"problem": "3*5", "completion": "A: 15"}),  # line 5: not a+b-c
+           json.dumps({"problem": "3*5*2", "completion": "A: 30"}),  # line 5: not a+b-c or a*k+b
            json.dumps({"problem": "3+5", "completion": "A: 8 \u00e9"}),  # line 6: not in the vocabulary
            json.dumps({"completion": "A: 8"}),  # line 7: no problem
            json.dumps({"problem": "1+1", "completion": "A: 2" * 100})]  # line 8: longer than the block

@@ -76,12 +76,10 @@ def _size(raw) -> str:
 def _difficulty(raw) -> str:
     text = str(raw).strip()
     try:
-        n, d = (int(x) for x in text.split("x"))
-        Difficulty(n, d)
+        return Difficulty.from_key(text).key
     except ValueError:
         raise ValueError(f"--axis difficulty: {raw!r} is not NxD with N operands in 2..6 and D digits in 1..3 "
-                         "(e.g. 5x1)") from None
-    return f"{n}x{d}"
+                         "(e.g. 5x1), or mNxD (a one-digit multiplication, then the chain, e.g. m3x1)") from None
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ def mixture(mix) -> None:
     dials = {"difficulty": ", ".join(f"{k}: {v:g}" for k, v in mix.difficulty.items()),
              "order pos_first": mix.pos_first, "coarse nl steps": mix.coarse, "self-check": mix.check,
              "confidence": f"{mix.confidence:g} ({mix.confidence_mode})", "shortcuts": mix.shortcut,
+             "self-correction": mix.self_correct, "skills": skills(mix.difficulty),
              "documents": f"{mix.documents:,}"}
     if mix.contaminate is not None:
         c = mix.contaminate
@@ -48,6 +49,15 @@ def mixture(mix) -> None:
                                 f"x{c.repeats}, {c.form}" + (f" in {c.solution_format}" if c.form == "solution" else ""))
     console.print("  ".join(f"[bold]{k}[/]: {v}" for k, v in dials.items()))
     console.print("[bold magenta]planning[/]  [cyan]execution[/]  [dim]other[/]  [red]unparsed[/]\n")
+
+
+def skills(difficulty: dict) -> str:
+    """Which skills a difficulty mapping teaches: the chain (NxD), the multiplication (m1xD), their composition."""
+    keys = [k for k, w in difficulty.items() if w > 0]
+    chain, mul = any(k[0].isdigit() for k in keys), any(k.startswith("m1x") for k in keys)
+    composed = any(k.startswith("m") and not k.startswith("m1x") for k in keys)
+    names = [n for n, on in (("chain", chain), ("multiplication", mul), ("composed", composed)) if on]
+    return " + ".join(names)
 
 
 def documents(docs) -> None:

@@ -64,7 +64,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from priorlab.world.formats import parse
+from priorlab.world.formats import ordered_pairs, parse
 
 TYPES = {"planning": "p", "execution": "e"}
 _MARKERS = ("Ġ", "▁", "Ċ", "##")  # word-piece markers of byte-level BPE, SentencePiece, WordPiece
@@ -215,10 +215,10 @@ def shannon_entropy(counts: Iterable[float]) -> float:
     return float(-(p * np.log(p)).sum()) + 0.0  # + 0.0: -0.0 -> 0.0
 
 
-_NL_STEP = re.compile(r"(-?\d+)((?:[+-]\d+)+)=(-?\d+)\.")
+_NL_STEP = re.compile(r"(-?\d+)((?:[+*-]\d+)+)=(-?\d+)\.")
 _CODE_INIT = re.compile(r"^Code: x=(-?\d+);")
-_CODE_STEP = re.compile(r" x([+-])=(\d+) #-?\d+;")
-_PAIR = re.compile(r"([+-])(\d+)")
+_CODE_STEP = re.compile(r" x([+*-])=(\d+) #-?\d+;")
+_PAIR = re.compile(r"([+*-])(\d+)")
 
 
 def world_strategy(problem, text: str) -> str | None:
@@ -241,8 +241,10 @@ def world_strategy(problem, text: str) -> str | None:
         start = int(m0.group(1)) if m0 else None
         written = [(op, int(b)) for op, b in _CODE_STEP.findall(first)]
         granularity = "fine"
-    ltr = list(zip(problem.ops, problem.operands[1:]))
-    pos_first = [p for p in ltr if p[0] == "+"] + [p for p in ltr if p[0] == "-"]
+    if parsed.n_corrections:  # the operations applied: a corrected step's in place of the wrong one's
+        written = parsed.pairs
+    ltr = ordered_pairs(problem.operands, problem.ops, "ltr")
+    pos_first = ordered_pairs(problem.operands, problem.ops, "pos_first")
     order = "other"  # both orders start from the first operand
     if start == problem.operands[0]:
         order = "ltr" if written == ltr else "pos_first" if written == pos_first else "other"

@@ -153,7 +153,7 @@ def score(problems: list[Problem], completions: list[list[dict]]) -> list[list[d
             v, parsed = task.verify(p, c["text"]), parse(c["text"])
             c.update(correct=v.correct, answer=v.answer, well_formed=v.well_formed, format=v.format,
                      confidence=v.confidence, shortcuts=detect(p, parsed, c["finished"]),
-                     order=order_of(p.operands, p.ops, parsed))
+                     order=order_of(p.operands, p.ops, parsed), corrections=parsed.n_corrections)
     return completions
 
 
@@ -188,8 +188,20 @@ def summarize(problems: list[Problem], completions: list[list[dict]], k: int) ->
         "well_formed": float(np.mean([c["well_formed"] for c in flat])),
         "shortcuts": shortcut_rates([c["shortcuts"] for c in flat]),
         "mean_length": float(np.mean([c["length"] for c in flat])),
+        "self_correction": self_correction(flat),
         **behaviour(problems, completions),
     }
+
+
+def self_correction(flat: list[dict]) -> dict:
+    """Share of completions with a self-correction (a step written wrong, then `Wait,` and written again), the
+    corrections per completion, and accuracy with and without one (None where no completion falls there)."""
+    n = [c.get("corrections", 0) for c in flat]
+    with_, without = [c["correct"] for c, k in zip(flat, n) if k], [c["correct"] for c, k in zip(flat, n) if not k]
+    return {"rate": float(np.mean([k > 0 for k in n])) if n else 0.0,
+            "per_completion": float(np.mean(n)) if n else 0.0,
+            "accuracy_with": float(np.mean(with_)) if with_ else None,
+            "accuracy_without": float(np.mean(without)) if without else None}
 
 
 def behaviour(problems: list[Problem], completions: list[list[dict]]) -> dict:

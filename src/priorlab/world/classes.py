@@ -11,13 +11,14 @@ sampled text, so RL can select the strategy that avoids it but cannot sharpen no
 
 from __future__ import annotations
 
+from priorlab.world.formats import apply_op
 from priorlab.world.tasks import Problem
 
 
 def negative_intermediate(p: Problem) -> bool:
     value = p.operands[0]
     for op, b in zip(p.ops, p.operands[1:]):
-        value = value + b if op == "+" else value - b
+        value = apply_op(value, op, b)
         if value < 0:
             return True
     return False

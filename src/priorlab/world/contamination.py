@@ -57,7 +57,7 @@ def contaminated_set(mixture_spec: dict | None) -> set[str]:
     raw = (mixture_spec or {}).get("contaminate")
     if not raw:
         return set()
-    diffs = [Difficulty(*(int(x) for x in k.split("x"))) for k in mixture_spec["difficulty"]]
+    diffs = [Difficulty.from_key(k) for k in mixture_spec["difficulty"]]
     return {p.expr for p in contaminated_problems(Contamination(**raw), diffs)}
 
 

@@ -27,7 +27,7 @@ from priorlab.world.tokenizer import Tokenizer
 
 def difficulties(mix: Mixture) -> tuple[list[Difficulty], list[float]]:
     keys = list(mix.difficulty)
-    diffs = [Difficulty(*(int(x) for x in k.split("x"))) for k in keys]
+    diffs = [Difficulty.from_key(k) for k in keys]
     return diffs, [mix.difficulty[k] for k in keys]
 
 
@@ -76,6 +76,10 @@ def sample_style(rng: random.Random, problem: Problem, mix: Mixture) -> Style:
     # drawn last, and only where the format has an affinity rule, so mixtures without one are unchanged
     if spec.fails_on and in_class(problem, spec.fails_on) and rng.random() < spec.fails_on_rate:
         style = replace(style, class_error=True)
+    # likewise only when the mixture has self-correction: which step is written wrong first, and by how much
+    if mix.self_correct and fmt != "direct" and shortcut != "operand" and rng.random() < mix.self_correct:
+        written = len(trace(problem.operands, problem.ops, style))
+        style = replace(style, correct_step=rng.randrange(written), correct_delta=rng.choice((-3, -2, -1, 1, 2, 3)))
     return style
 
 

@@ -16,11 +16,18 @@ per step), and whether to self-check. Behaviours layered on top: corruption (an 
 step, propagated to the answer), a systematic misconception (`sign-drop`: a negative intermediate result
 is written without its sign, a deterministic function of the problem), a class error (strategy–problem
 affinity, `world.classes`: on problems of a class the format fails on, the last result is off by one),
-and shortcuts (`operand`: the
-answer repeats an operand; `skip`: one necessary operation is left out).
+shortcuts (`operand`: the
+answer repeats an operand; `skip`: one necessary operation is left out), and self-correction: one step
+is first written with a wrong result, then the marker `Wait,` and the same step with the right result
+(`Think: 3+5=9. Wait, 3+5=8. 8-2=6.`, `Code: x=3; x+=5 #9; Wait, x+=5 #8; x-=2 #6;`); the corrected
+step replaces the wrong one.
 
-Token labels (one per character, the world's tokens): `planning` = strategy and section markers, the
-confidence value, and the operator+operand that choose what is computed next (the order of operations is
+The second skill (`world.tasks`): a problem may begin with a multiplication by a one-digit constant,
+`7*4+5`, written as a step like any other (`Think: 7*4=28. 28+5=33.`, `Code: x=7; x*=4 #28; x+=5 #33;`);
+it stays first under every order of operations.
+
+Token labels (one per character, the world's tokens): `planning` = strategy and section markers (the
+self-correction marker `Wait,` among them), the confidence value, and the operator+operand that choose what is computed next (the order of operations is
 a genuine choice here); `execution` = running values, results and the answer, the arithmetic that follows
 from the choices; `other` = spacing and punctuation; `unparsed` = text outside the grammar.
 """
@@ -36,6 +43,28 @@ MISCONCEPTIONS = ("sign-drop",)
 SHORTCUTS = ("operand", "skip")
 MARKERS = {"nl": "Think:", "code": "Code:"}
 LABEL_NAMES = {"p": "planning", "e": "execution", "o": "other", "u": "unparsed"}
+MUL = "*"  # the second skill's operator (world.tasks): only ever the first operation of a problem
+WAIT = " Wait,"  # the self-correction marker, written before the corrected step
+
+
+def apply_op(value: int, op: str, b: int) -> int:
+    """One operation of the world: `value op b` for op in + - *."""
+    if op == "+":
+        return value + b
+    if op == "-":
+        return value - b
+    if op == MUL:
+        return value * b
+    raise ValueError(f"operator {op!r} not in + - *")
+
+
+def ordered_pairs(operands: tuple[int, ...], ops: tuple[str, ...], order: str) -> list[tuple[str, int]]:
+    """The (op, operand) pairs in the order a trace of `order` applies them: `ltr` as written; `pos_first`
+    the multiplication (if any) first, then the additions, then the subtractions."""
+    pairs = list(zip(ops, operands[1:]))
+    if order == "pos_first":
+        pairs = [p for p in pairs if p[0] == MUL] + [p for p in pairs if p[0] == "+"] + [p for p in pairs if p[0] == "-"]
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -52,6 +81,8 @@ class Style:
     misconception: str | None = None
     shortcut: str | None = None
     class_error: bool = False  # the format fails on this problem's class (affinity): the last result is off by 1
+    correct_step: int | None = None  # self-correction: this step is first written off by correct_delta, then fixed
+    correct_delta: int = 0
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -64,6 +95,8 @@ class Style:
             raise ValueError(f"shortcut {self.shortcut!r} not in {SHORTCUTS}")
         if self.conf is not None and not 0 <= self.conf <= 10:
             raise ValueError(f"conf {self.conf} must be in 0..10")
+        if self.correct_step is not None and (self.format == "direct" or self.correct_delta == 0):
+            raise ValueError("a self-correction needs a trace (nl or code) and a non-zero correct_delta")
 
 
 Step = tuple[int, tuple[tuple[str, int], ...], int]  # (start value, ((op, operand), ...), result)
@@ -71,9 +104,7 @@ Step = tuple[int, tuple[tuple[str, int], ...], int]  # (start value, ((op, opera
 
 def trace(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> list[Step]:
     """The steps a solution of `style` writes, with corruption and misconception applied."""
-    pairs = list(zip(ops, operands[1:]))
-    if style.order == "pos_first":
-        pairs = [p for p in pairs if p[0] == "+"] + [p for p in pairs if p[0] == "-"]
+    pairs = ordered_pairs(operands, ops, style.order)
     if style.shortcut == "skip" and len(pairs) > 1:
         pairs = pairs[:-1]
     size = 2 if (style.coarse and style.format == "nl") else 1
@@ -82,7 +113,7 @@ def trace(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> list
     for k, chunk in enumerate(chunks):
         start = value
         for op, b in chunk:
-            value = value + b if op == "+" else value - b
+            value = apply_op(value, op, b)
         if style.misconception == "sign-drop" and value < 0:
             value = -value
         if style.corrupt_step == k:
@@ -104,14 +135,24 @@ def render(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> str
     steps = trace(operands, ops, style)
     final = steps[-1][2]
     if style.format == "direct" and style.corrupt_step is not None:
-        final = (sum(b if o == "+" else -b for o, b in zip(ops, operands[1:])) + operands[0] + style.corrupt_delta
-                 + style.class_error)
+        value = operands[0]
+        for o, b in zip(ops, operands[1:]):
+            value = apply_op(value, o, b)
+        final = value + style.corrupt_delta + style.class_error
+    fix = style.correct_step if style.correct_step is not None and style.correct_step < len(steps) else None
     lines = []
     if style.format == "nl":
-        lines.append("Think: " + " ".join(_step_text(*s) for s in steps))
+        texts = [_step_text(*s) for s in steps]
+        if fix is not None:
+            start, chunk, result = steps[fix]
+            texts[fix] = _step_text(start, chunk, result + style.correct_delta) + WAIT + " " + texts[fix]
+        lines.append("Think: " + " ".join(texts))
     elif style.format == "code":
-        body = "".join(f" x{op}={b} #{r};" for s in steps for (op, b), r in [(s[1][0], s[2])])
-        lines.append(f"Code: x={operands[0]};" + body)
+        texts = [f" x{s[1][0][0]}={s[1][0][1]} #{s[2]};" for s in steps]
+        if fix is not None:
+            (op, b), result = steps[fix][1][0], steps[fix][2]
+            texts[fix] = f" x{op}={b} #{result + style.correct_delta};" + WAIT + texts[fix]
+        lines.append(f"Code: x={operands[0]};" + "".join(texts))
     if style.check:
         expr = str(operands[0]) + "".join(o + str(b) for o, b in zip(ops, operands[1:]))
         lines.append(f"Check: {expr}={final}.")
@@ -123,9 +164,10 @@ def render(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> str
 
 # ---------------------------------------------------------------------------------------- parsing
 _NUM = r"-?\d+"
-_STEP = re.compile(rf"({_NUM})((?:[+-]\d+)+)=({_NUM})\.")
+_STEP = re.compile(rf"({_NUM})((?:[+*-]\d+)+)=({_NUM})\.")
 _CODE_INIT = re.compile(rf"x=({_NUM});")
-_CODE_STEP = re.compile(rf" x([+-])=(\d+) #({_NUM});")
+_CODE_STEP = re.compile(rf" x([+*-])=(\d+) #({_NUM});")
+_PAIR = re.compile(r"([+*-])(\d+)")
 _CONF = re.compile(r"Conf: (\d{1,2})")
 _ANSWER = re.compile(rf"A: ({_NUM})")
 
@@ -142,6 +184,7 @@ class Parsed:
     n_steps: int = 0
     has_check: bool = False
     n_answer_lines: int = 0
+    n_corrections: int = 0  # self-corrections: steps written wrong, then `Wait,` and written again
     labels: list[str] = field(default_factory=list)
     pairs: list[tuple[str, int]] = field(default_factory=list)  # (op, operand) in the order the trace applies them
 
@@ -151,8 +194,7 @@ def order_of(operands: tuple[int, ...], ops: tuple[str, ...], parsed: Parsed) ->
     give the same trace, e.g. no addition after a subtraction), or None (no trace, or neither order)."""
     if not parsed.pairs:
         return None
-    ltr = list(zip(ops, operands[1:]))
-    pos = [q for q in ltr if q[0] == "+"] + [q for q in ltr if q[0] == "-"]
+    ltr, pos = ordered_pairs(operands, ops, "ltr"), ordered_pairs(operands, ops, "pos_first")
     if ltr == pos:
         return "either" if parsed.pairs == ltr else None
     return "ltr" if parsed.pairs == ltr else "pos_first" if parsed.pairs == pos else None
@@ -167,58 +209,76 @@ def _label_step(labels: list[str], m: re.Match, offset: int) -> None:
     labels[eq + 1 + len(m.group(3))] = "o"
 
 
-def _scan(line: str, pattern: re.Pattern, sep: str) -> list[re.Match] | None:
-    """All matches of `pattern` separated by `sep` covering `line` exactly, else None."""
-    out, pos = [], 0
-    while pos < len(line):
-        if out and sep:
-            if not line.startswith(sep, pos):
+def _scan_steps(rest: str, pattern: re.Pattern, sep: str, labels: list[str], off: int) -> list[tuple[re.Match, bool]] | None:
+    """The steps of a trace body `rest` (at `off` in the completion), each with whether it corrects the
+    step before it (`WAIT` in front); steps are separated by `sep`, a correction's marker comes before the
+    separator. Labels the separators `o` and the markers `p` in place; None if `rest` is outside the grammar."""
+    out: list[tuple[re.Match, bool]] = []
+    pos = 0
+    while pos < len(rest):
+        fix = bool(out) and rest.startswith(WAIT, pos)
+        if fix:
+            labels[off + pos] = "o"
+            labels[off + pos + 1 : off + pos + len(WAIT)] = "p" * (len(WAIT) - 1)
+            pos += len(WAIT)
+        if out or fix:
+            if not rest.startswith(sep, pos):
                 return None
+            labels[off + pos : off + pos + len(sep)] = "o" * len(sep)
             pos += len(sep)
-        m = pattern.match(line, pos)
+        m = pattern.match(rest, pos)
         if not m:
             return None
-        out.append(m)
+        out.append((m, fix))
         pos = m.end()
     return out
 
 
-def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | None = None) -> tuple[bool, int, int]:
-    """Labels a trace line in place and appends its (op, operand) pairs to `pairs`; returns (ok, n_steps, n_ops)."""
+def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | None = None) -> tuple[bool, int, int, int]:
+    """Labels a trace line in place and appends its (op, operand) pairs to `pairs` (a corrected step's in place
+    of the wrong one's); returns (ok, n_steps, n_ops, n_corrections)."""
     pairs = [] if pairs is None else pairs
     marker = MARKERS[fmt] + " "
     labels[off : off + len(marker) - 1] = "p" * (len(marker) - 1)
     labels[off + len(marker) - 1] = "o"
     rest, roff = line[len(marker) :], off + len(marker)
+    steps_pairs: list[list[tuple[str, int]]] = []
     if fmt == "nl":
-        steps = _scan(rest, _STEP, " ")
+        steps = _scan_steps(rest, _STEP, " ", labels, roff)
         if not steps:
-            return False, 0, 0
-        for m in steps:
+            return False, 0, 0, 0
+        for m, _ in steps:
             _label_step(labels, m, roff)
-            labels[roff + m.start() - 1 : roff + m.start()] = "o" if m.start() > 0 else labels[roff - 1 : roff]
-            pairs.extend((op, int(b)) for op, b in re.findall(r"([+-])(\d+)", m.group(2)))
-        return True, len(steps), sum(m.group(2).count("+") + m.group(2).count("-") for m in steps)
-    m0 = _CODE_INIT.match(rest)
-    if not m0:
-        return False, 0, 0
-    labels[roff : roff + 2] = "oo"
-    labels[roff + 2 : roff + m0.end() - 1] = "e" * (m0.end() - 3)
-    labels[roff + m0.end() - 1] = "o"
-    steps = _scan(rest[m0.end() :], _CODE_STEP, "") if m0.end() < len(rest) else []
-    if steps is None:
-        return False, 0, 0
-    base = roff + m0.end()
-    for m in steps:
-        pairs.append((m.group(1), int(m.group(2))))
-        s = base + m.start()
-        labels[s : s + 2] = "oo"  # " x"
-        labels[s + 2 : s + 4 + len(m.group(2))] = "p" * (2 + len(m.group(2)))  # "+=45"
-        t = s + 4 + len(m.group(2))
-        labels[t] = "o"
-        labels[t + 1 : t + 2 + len(m.group(3))] = "e" * (1 + len(m.group(3)))  # "#68"
-        labels[t + 2 + len(m.group(3))] = "o"
-    return True, len(steps), len(steps)
+            steps_pairs.append([(op, int(b)) for op, b in _PAIR.findall(m.group(2))])
+    else:
+        m0 = _CODE_INIT.match(rest)
+        if not m0:
+            return False, 0, 0, 0
+        labels[roff : roff + 2] = "oo"
+        labels[roff + 2 : roff + m0.end() - 1] = "e" * (m0.end() - 3)
+        labels[roff + m0.end() - 1] = "o"
+        base = roff + m0.end()
+        steps = _scan_steps(rest[m0.end() :], _CODE_STEP, "", labels, base)
+        if steps is None or (steps and steps[0][1]):
+            return False, 0, 0, 0
+        for m, _ in steps:
+            s = base + m.start()
+            labels[s : s + 2] = "oo"  # " x"
+            labels[s + 2 : s + 4 + len(m.group(2))] = "p" * (2 + len(m.group(2)))  # "+=45"
+            t = s + 4 + len(m.group(2))
+            labels[t] = "o"
+            labels[t + 1 : t + 2 + len(m.group(3))] = "e" * (1 + len(m.group(3)))  # "#68"
+            labels[t + 2 + len(m.group(3))] = "o"
+            steps_pairs.append([(m.group(1), int(m.group(2)))])
+    kept: list[list[tuple[str, int]]] = []
+    for (_, fix), sp in zip(steps, steps_pairs):
+        if fix:
+            kept[-1] = sp
+        else:
+            kept.append(sp)
+    for sp in kept:
+        pairs.extend(sp)
+    return True, len(kept), sum(len(sp) for sp in kept), sum(fix for _, fix in steps)
 
 
 def parse(text: str) -> Parsed:
@@ -236,9 +296,10 @@ def parse(text: str) -> Parsed:
     for fmt, marker in MARKERS.items():
         if first.startswith(marker + " "):
             p.format = fmt
-            body_ok, p.n_steps, p.n_ops = _parse_body(first, p.labels, 0, fmt, p.pairs)
+            body_ok, p.n_steps, p.n_ops, p.n_corrections = _parse_body(first, p.labels, 0, fmt, p.pairs)
             if not body_ok:
                 p.pairs.clear()
+                p.n_corrections = 0
                 p.labels[: len(first)] = "u" * len(first)
                 ok = False
             i = 1

@@ -4,21 +4,26 @@ A mixture says which share of the corpus is written in each solution format, how
 (per-sample corruption, and systematic misconceptions that are a deterministic function of the
 problem), strategy–problem affinity (a format that fails on a problem class, `world.classes`), the
 difficulty distribution, the rates of optional behaviours (planning choices, self-checks,
-verbalised confidence, shortcuts) and the corpus size. Named presets ship as YAML files in
+verbalised confidence, shortcuts, self-correction) and the corpus size. The difficulty mapping also
+chooses the skills: `NxD` keys are the addition/subtraction chain, `m1xD` the one-digit multiplication,
+`mNxD` (N >= 2) their composition (`world.tasks`), so a prior learns both skills but never sees them
+composed when it has `m1x1` and `3x1` keys and no `m3x1`. Named presets ship as YAML files in
 `world/presets/`; a user passes their own file (YAML or JSON) with `--mixture PATH`.
 
     mix = load_mixture("code-prior")        # or load_mixture("my_mix.yaml")
     mix = load_mixture("code-prior@code=0.2")   # derived: code's share 0.2, the others rescaled
 
-A derived mixture `BASE@FORMAT=SHARE` is named by its recipe, so the name alone determines its content
-(given the sources, which the job and pretraining caches hash): regime maps dial a prior's format share
-through it without writing mixture files.
+A derived mixture `BASE@FORMAT=SHARE` (or `BASE@RATE=VALUE` for one of the behaviour rates, e.g.
+`skills@self_correct=0.2`) is named by its recipe, so the name alone determines its content (given the
+sources, which the job and pretraining caches hash): regime maps dial a prior's format share or a
+behaviour's rate through it without writing mixture files.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -26,8 +31,10 @@ from pathlib import Path
 from priorlab.world.classes import CLASSES
 from priorlab.world.contamination import Contamination
 from priorlab.world.formats import FORMATS, MISCONCEPTIONS
+from priorlab.world.tasks import Difficulty
 
 CONFIDENCE_MODES = ("calibrated", "overconfident", "random")
+RATES = ("pos_first", "coarse", "check", "confidence", "shortcut", "self_correct")  # behaviour dials in [0, 1]
 
 
 class MixtureError(ValueError):
@@ -55,6 +62,7 @@ class Mixture:
     confidence: float = 0.0  # share of documents with a `Conf:` line
     confidence_mode: str = "calibrated"
     shortcut: float = 0.0  # share of documents that take a shortcut (half `operand`, half `skip`)
+    self_correct: float = 0.0  # share of nl/code documents with one step written wrong, then `Wait,` and fixed
     documents: int = 200_000  # corpus size (regular documents; contamination adds its own)
     contaminate: Contamination | None = None  # held-out problems put into the corpus (world.contamination)
     description: str = ""
@@ -72,14 +80,15 @@ def _num(path: str, value, lo: float = 0.0, hi: float = 1.0) -> float:
     return float(value)
 
 
-def _parse_difficulty_key(key: str) -> tuple[int, int]:
+def _parse_difficulty_key(key: str) -> Difficulty:
+    if not re.fullmatch(r"m?\d+x\d+", str(key)):
+        raise MixtureError(f"mixture field difficulty.{key}: keys look like '3x1' (operands x digits) or 'm3x1' "
+                           "(a one-digit multiplication, then the chain)")
     try:
-        n, d = (int(x) for x in str(key).split("x"))
+        return Difficulty.from_key(str(key))
     except ValueError:
-        raise MixtureError(f"mixture field difficulty.{key}: keys look like '3x1' (operands x digits)") from None
-    if not (2 <= n <= 6 and 1 <= d <= 3):
-        raise MixtureError(f"mixture field difficulty.{key}: operands must be 2..6 and digits 1..3")
-    return n, d
+        raise MixtureError(f"mixture field difficulty.{key}: operands must be 2..6 (1..6 after m) and digits 1..3") \
+            from None
 
 
 def mixture_from_dict(raw: dict, name: str = "custom") -> Mixture:
@@ -137,7 +146,7 @@ def mixture_from_dict(raw: dict, name: str = "custom") -> Mixture:
     docs = raw.get("documents", 200_000)
     if isinstance(docs, bool) or not isinstance(docs, int) or docs < 1:
         raise MixtureError(f"mixture field documents: must be a positive integer, got {docs!r}")
-    kw = {k: _num(k, raw[k]) for k in ("pos_first", "coarse", "check", "confidence", "shortcut") if k in raw}
+    kw = {k: _num(k, raw[k]) for k in RATES if k in raw}
     return Mixture(
         name=str(raw.get("name", name)), formats=formats, difficulty=difficulty, confidence_mode=mode,
         documents=docs, contaminate=_contamination(raw.get("contaminate")), description=str(raw.get("description", "")),
@@ -173,7 +182,8 @@ def with_share(mix: Mixture, fmt: str, share: float) -> Mixture:
     share), so they keep their ratios and the shares sum to 1; noise, difficulty and behaviours unchanged.
     A format the mixture lacks is added clean (no corruption, no misconception)."""
     if fmt not in FORMATS:
-        raise MixtureError(f"mixture {mix.name}@{fmt}: unknown format (valid: {', '.join(FORMATS)})")
+        raise MixtureError(f"mixture {mix.name}@{fmt}: unknown format (valid: {', '.join(FORMATS)}; or a rate: "
+                           f"{', '.join(RATES)})")
     share = _num(f"{mix.name}@{fmt}", share)
     old = mix.formats[fmt].share if fmt in mix.formats else 0.0
     if old >= 1.0 and share < 1.0:
@@ -184,9 +194,17 @@ def with_share(mix: Mixture, fmt: str, share: float) -> Mixture:
     return replace(mix, name=f"{mix.name}@{fmt}={share!r}", formats=formats)
 
 
+def with_rate(mix: Mixture, rate: str, value: float) -> Mixture:
+    """`mix` with the behaviour rate `rate` (one of RATES) set to `value`; everything else unchanged."""
+    if rate not in RATES:
+        raise MixtureError(f"mixture {mix.name}@{rate}: unknown (a format: {', '.join(FORMATS)}; a rate: "
+                           f"{', '.join(RATES)})")
+    return replace(mix, name=f"{mix.name}@{rate}={value!r}", **{rate: _num(f"{mix.name}@{rate}", value)})
+
+
 def load_mixture(name_or_path: str | Path) -> Mixture:
     """A preset name (see `preset_names()`), a path to a YAML/JSON mixture file, or either followed by
-    `@FORMAT=SHARE` (`with_share`)."""
+    `@FORMAT=SHARE` (`with_share`) or `@RATE=VALUE` (`with_rate`)."""
     import yaml
 
     s = str(name_or_path)
@@ -197,6 +215,8 @@ def load_mixture(name_or_path: str | Path) -> Mixture:
             share = float(value)
         except ValueError:
             raise MixtureError(f"mixture {s!r}: {value!r} after {fmt}= is not a number") from None
+        if fmt.strip() in RATES:
+            return with_rate(load_mixture(base), fmt.strip(), share)
         return with_share(load_mixture(base), fmt.strip(), share)
     if s in preset_names():
         text, name = resources.files("priorlab.world.presets").joinpath(f"{s}.yaml").read_text(), s

@@ -6,6 +6,12 @@ apart. The default task is multi-step integer arithmetic, `Q: 23+45-17=?`, with 
 construction: a problem's split is a hash of its canonical text, and generation rejects problems of
 the other split.
 
+A second skill and its composition: `m1xD` is multiplication by a one-digit constant, `Q: 7*4=?` (skill
+g); `NxD` is the addition/subtraction chain (skill f); `mNxD` with N >= 2 is their composition f(g(x)),
+`Q: 7*4+5-2=?`: the product is the first term of an N-term chain. A multiplication only ever comes first,
+so left-to-right evaluation and the usual precedence agree. A mixture decides whether composed problems
+appear in pretraining at all by whether its difficulty mapping has an `mNxD` key with N >= 2.
+
     from priorlab.world.tasks import ArithmeticTask, Difficulty
     task = ArithmeticTask()
     p = task.generate(random.Random(0), Difficulty(3, 1), split="train")
@@ -21,7 +27,7 @@ from typing import Protocol
 
 from priorlab.common.verdict import Verdict
 from priorlab.world import formats
-from priorlab.world.formats import Style
+from priorlab.world.formats import MUL, Style, apply_op
 
 OPS = ("+", "-")
 TEST_PERCENT = 10  # share of the problem space that belongs to the test split
@@ -29,15 +35,21 @@ TEST_PERCENT = 10  # share of the problem space that belongs to the test split
 
 @dataclass(frozen=True)
 class Difficulty:
-    """The difficulty dial: `n_operands` in 2..6, `digits` per operand in 1..3, operators in `ops`."""
+    """The difficulty dial: `n_operands` in 2..6, `digits` per operand in 1..3, operators in `ops`.
+
+    With `mul`, the chain's first term is a product `a*k` (a of `digits` digits, k a one-digit constant in
+    2..9) and `n_operands` (1..6) counts the chain's terms, the product included: `mul` with 1 is the
+    multiplication alone, with N >= 2 the composition of the two skills. Key: `NxD`, or `mNxD` with mul."""
 
     n_operands: int = 3
     digits: int = 1
     ops: str = "+-"
+    mul: bool = False
 
     def __post_init__(self) -> None:
-        if not 2 <= self.n_operands <= 6:
-            raise ValueError(f"difficulty n_operands={self.n_operands} must be in 2..6")
+        low = 1 if self.mul else 2
+        if not low <= self.n_operands <= 6:
+            raise ValueError(f"difficulty n_operands={self.n_operands} must be in {low}..6")
         if not 1 <= self.digits <= 3:
             raise ValueError(f"difficulty digits={self.digits} must be in 1..3")
         if not self.ops or any(o not in OPS for o in self.ops):
@@ -45,27 +57,38 @@ class Difficulty:
 
     @property
     def key(self) -> str:
-        return f"{self.n_operands}x{self.digits}"
+        return f"{'m' if self.mul else ''}{self.n_operands}x{self.digits}"
+
+    @staticmethod
+    def from_key(key: str) -> Difficulty:
+        """`3x1` (3 operands of 1 digit) or `m3x1` (a product a*k, then 2 more terms); ValueError otherwise."""
+        text = str(key).strip()
+        mul = text.startswith("m")
+        try:
+            n, d = (int(x) for x in text[mul:].split("x"))
+        except ValueError:
+            raise ValueError(f"difficulty {key!r}: expected NxD (N operands of D digits, e.g. 3x1) or mNxD "
+                             "(a one-digit multiplication, then an N-term chain, e.g. m1x1, m3x1)") from None
+        return Difficulty(n, d, mul=mul)
 
 
 RL_DIFFICULTY = "3x1"  # the default difficulty of RL training and of the prior checks in README
 
 
 def parse_difficulties(spec: str) -> list[Difficulty]:
-    """`--difficulty` as a list: a comma list of NxD (N operands of D digits), e.g. "2x1,3x1"."""
+    """`--difficulty` as a list: a comma list of NxD (N operands of D digits) or mNxD, e.g. "2x1,3x1,m3x1"."""
     out = []
     for key in spec.split(","):
         try:
-            n, d = (int(x) for x in key.strip().split("x"))
-        except ValueError:
-            raise ValueError(f"--difficulty {key!r}: expected NxD, e.g. 3x1 (3 operands of 1 digit)") from None
-        out.append(Difficulty(n, d))
+            out.append(Difficulty.from_key(key))
+        except ValueError as e:
+            raise ValueError(f"--{e}") from None
     return out
 
 
 @dataclass(frozen=True)
 class Problem:
-    """`operands[0] ops[0] operands[1] ops[1] ...`, evaluated left to right."""
+    """`operands[0] ops[0] operands[1] ops[1] ...`, evaluated left to right (a `*` only comes first)."""
 
     operands: tuple[int, ...]
     ops: tuple[str, ...]
@@ -79,12 +102,18 @@ class Problem:
     def answer(self) -> int:
         value = self.operands[0]
         for o, b in zip(self.ops, self.operands[1:]):
-            value = value + b if o == "+" else value - b
+            value = apply_op(value, o, b)
         return value
 
     @property
+    def mul(self) -> bool:
+        return bool(self.ops) and self.ops[0] == MUL
+
+    @property
     def difficulty(self) -> Difficulty:
-        return Difficulty(len(self.operands), self.digits, "".join(sorted(set(self.ops), key=OPS.index)) or "+")
+        chain = [o for o in self.ops if o != MUL]
+        return Difficulty(len(self.operands) - self.mul, self.digits,
+                          "".join(sorted(set(chain), key=OPS.index)) or "+", mul=self.mul)
 
     @property
     def split(self) -> str:
@@ -96,14 +125,18 @@ class Problem:
 
     @staticmethod
     def from_expr(expr: str, digits: int | None = None) -> Problem:
-        """Parse `23+45-17` back into a Problem (raises ValueError on malformed input)."""
+        """Parse `23+45-17` or `7*4+5` back into a Problem (raises ValueError on malformed input)."""
         import re
 
-        if not re.fullmatch(r"\d+(?:[+-]\d+)+", expr):
-            raise ValueError(f"problem {expr!r} is not of the form a+b-c...")
+        if not re.fullmatch(r"\d+(?:\*\d+(?:[+-]\d+)*|(?:[+-]\d+)+)", expr):
+            raise ValueError(f"problem {expr!r} is not of the form a+b-c... or a*k+b-c...")
         nums = [int(x) for x in re.findall(r"\d+", expr)]
-        ops = tuple(re.findall(r"[+-]", expr))
-        d = digits if digits is not None else max(len(str(n)) for n in nums)
+        ops = tuple(re.findall(r"[+*-]", expr))
+        if ops[0] == MUL and digits is None:  # the constant k has one digit whatever D is
+            nums_d = [nums[0], *nums[2:]]
+        else:
+            nums_d = nums
+        d = digits if digits is not None else max(len(str(n)) for n in nums_d)
         return Problem(tuple(nums), ops, d)
 
 
@@ -134,6 +167,8 @@ class ArithmeticTask:
         for _ in range(10_000):
             operands = tuple(rng.randint(lo, hi) for _ in range(difficulty.n_operands))
             ops = tuple(rng.choice(difficulty.ops) for _ in range(difficulty.n_operands - 1))
+            if difficulty.mul:
+                operands, ops = (operands[0], rng.randint(2, 9), *operands[1:]), (MUL, *ops)
             p = Problem(operands, ops, difficulty.digits)
             if p.split == split:
                 return p
