@@ -1,4 +1,4 @@
-"""The claims: twelve built in, one module each, plus those a researcher adds without editing priorlab.
+"""The claims: fourteen built in, one module each, plus those a researcher adds without editing priorlab.
 
 The built-in ids are part of the interface (`priorlab retest --claims`, the `id` of each claim in
 report.json), so they do not change. A claim is a module (or any object) with
@@ -28,7 +28,7 @@ CLAIM_MODULES = {
     "distillation-expands": "distillation_expands", "update-sparsity": "update_sparsity",
     "hard-samples": "hard_samples", "calibration": "calibration",
     "negative-reinforcement": "negative_reinforcement", "imitation-then-rl": "imitation_then_rl",
-    "two-phase": "two_phase",
+    "two-phase": "two_phase", "composition": "composition", "self-correction": "self_correction",
 }
 CLAIM_IDS = tuple(CLAIM_MODULES)
 ENTRY_POINT_GROUP = "priorlab.claims"

@@ -76,6 +76,7 @@ class Budget:
     catalyst_fractions: tuple = (6, 1)  # pretraining budgets of the catalyst claim, as fractions 1/f of `tokens`
     max_new_tokens: int = 96
     prior_seeds: int = 1  # pretraining seeds per prior (the outer level of the nested bootstrap)
+    compose_difficulty: str = "m2x1"  # composed problems f(g(x)) of the composition claim (world.tasks)
 
 
 PRESETS = {
@@ -141,13 +142,14 @@ class Lab:
         return Job("rl", cfg, deps=(init,), label=f"{tag or init.label}/{reward}/{algo}{extra}/s{seed}")
 
     def snapshot(self, model: Job, difficulty: str | None = None, *, samples: int | None = None,
-                 problems: int | None = None, checkpoint: int | None = None, temperature: float = 1.0) -> Job:
+                 problems: int | None = None, checkpoint: int | None = None, temperature: float = 1.0,
+                 split: str = "test") -> Job:
         b = self.b
         difficulty = difficulty or self.difficulty
         cfg = SnapshotConfig(difficulty=difficulty, samples=samples or b.eval_samples,
                              problems=problems or b.eval_problems, temperature=temperature, seed=0,
-                             max_new_tokens=max(b.max_new_tokens, 128), checkpoint=checkpoint)
-        return Job("eval", cfg, deps=(model,), label=f"{model.label}@{difficulty}")
+                             max_new_tokens=max(b.max_new_tokens, 128), checkpoint=checkpoint, split=split)
+        return Job("eval", cfg, deps=(model,), label=f"{model.label}@{difficulty}" + ("/train" if split != "test" else ""))
 
     def passk(self, model: Job) -> Job:
         return self.snapshot(model, self.b.passk_difficulty, samples=self.b.passk_samples,

@@ -22,7 +22,7 @@ from priorlab.cli.errors import cli_errors
 @app.command()
 @cli_errors
 def retest(
-    claims: str | None = typer.Option(None, help="comma list of claim ids (default: all twelve, or with "
+    claims: str | None = typer.Option(None, help="comma list of claim ids (default: all built-in, or with "
                                       "--claims-from the file's)"),
     claims_from: list[Path] | None = typer.Option(None, "--claims-from", help="a Python file of your own claims "
                                                   "(INFO, PROTOCOL, jobs, analyze; see README); repeatable"),

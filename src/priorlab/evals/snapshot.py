@@ -4,7 +4,8 @@
     snap = load_snapshot("out/eval")      # snap["correct"] is [P, n] bool, ...
 
 `eval.npz` holds, for P problems x n samples: `correct`, `well_formed`, `shortcut` (any detector),
-`format` (index into FORMAT_CODES), `confidence` (NaN where no `Conf:` line), `length`; `eval.json`
+`format` (index into FORMAT_CODES), `confidence` (NaN where no `Conf:` line), `length`, `corrections`
+(self-corrections in the completion, `world.formats`); `eval.json`
 holds the problems, the settings and the summary of `priorlab.evals.world_eval.summarize`.
 """
 
@@ -37,11 +38,14 @@ class SnapshotConfig:
     seed: int = 0
     max_new_tokens: int = 160
     checkpoint: int | None = None  # evaluate checkpoints/step_N instead of the final model
+    split: str = "test"  # "train": problems of the pretraining split (what a prior was taught), not held out
 
     def __post_init__(self) -> None:
         self.eval_config()  # validates the sampling settings
         if self.checkpoint is not None and self.checkpoint < 0:
             raise ValueError(f"checkpoint must be >= 0, got {self.checkpoint}")
+        if self.split not in ("train", "test"):
+            raise ValueError(f"split {self.split!r} must be 'train' or 'test'")
 
     def eval_config(self) -> ev.EvalConfig:
         return ev.EvalConfig(problems=self.problems, samples=self.samples, temperature=self.temperature,
@@ -51,7 +55,7 @@ class SnapshotConfig:
 def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) -> dict:
     src = Path(model_dir) if cfg.checkpoint is None else Path(model_dir) / "checkpoints" / f"step_{cfg.checkpoint:08d}"
     model, _ = load_model(src)
-    probs = [p for d in parse_difficulties(cfg.difficulty) for p in ev.test_problems(d, cfg.problems, cfg.seed)]
+    probs = [p for d in parse_difficulties(cfg.difficulty) for p in ev.test_problems(d, cfg.problems, cfg.seed, cfg.split)]
     comps = ev.score(probs, ev.generate(model, probs, cfg.samples, cfg.eval_config(), cfg.seed))
     arrays = {
         "correct": np.array([[c["correct"] for c in cs] for cs in comps], dtype=bool),
@@ -61,6 +65,7 @@ def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) ->
         "confidence": np.array([[np.nan if c["confidence"] is None else c["confidence"] for c in cs] for cs in comps],
                                dtype=np.float32),
         "length": np.array([[c["length"] for c in cs] for cs in comps], dtype=np.int16),
+        "corrections": np.array([[c["corrections"] for c in cs] for cs in comps], dtype=np.int16),
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,8 @@ DEFAULT_MAPS: dict[str, tuple[str, ...]] = {
     "negative-reinforcement": ("rl_steps",),
     "imitation-then-rl": ("rl_steps",),
     "two-phase": ("rl_steps",),
+    "composition": ("rl_steps",),  # is composition created with more RL, or never?
+    "self-correction": ("rl_steps",),  # amplification grows with RL length if it is there at all
 }
 # Values of each axis in a default map, per preset (`full` takes `quick`'s where it names none): few
 # enough that the map costs a small multiple of the claim's own retest.

@@ -1,6 +1,6 @@
 """`priorlab retest`: re-test the claims with seeds, confidence intervals and verdicts.
 
-    priorlab retest --preset quick --out runs/retest          # all twelve claims
+    priorlab retest --preset quick --out runs/retest          # all built-in claims
     priorlab retest --claims one-shot,calibration --preset smoke --seeds 2 --out /tmp/rt
     priorlab retest --map spurious-rewards --axis lr=1e-5,3e-5 --preset smoke --out /tmp/rt   # lab.maps
 

@@ -194,12 +194,15 @@ class ArithmeticTask:
 TASKS: dict[str, Task] = {"arithmetic": ArithmeticTask()}
 
 
-def held_out_problems(diff: Difficulty, n: int, seed: int) -> list[Problem]:
+def held_out_problems(diff: Difficulty, n: int, seed: int, split: str = "test") -> list[Problem]:
     """`n` distinct test-split problems (fewer if the space is smaller), a pure function of the seed: the
-    evaluation set of `priorlab eval` and of the retest's snapshots (a smaller n gives a prefix)."""
-    task, rng, seen, out = get_task(), random.Random(f"eval:{seed}:{diff.key}"), set(), []
+    evaluation set of `priorlab eval` and of the retest's snapshots (a smaller n gives a prefix). With
+    split="train", problems of the pretraining split instead: what a prior was taught (e.g. the
+    multiplication facts, whose held-out tenth no model can infer)."""
+    key = f"eval:{seed}:{diff.key}" if split == "test" else f"eval-{split}:{seed}:{diff.key}"
+    task, rng, seen, out = get_task(), random.Random(key), set(), []
     for _ in range(50 * n):
-        p = task.generate(rng, diff, split="test")
+        p = task.generate(rng, diff, split=split)
         if p.expr not in seen:
             seen.add(p.expr)
             out.append(p)
