@@ -113,7 +113,8 @@ def test_every_knob_acts_somewhere():
     from priorlab.lab.sweep import closure
 
     values = {"updates_per_batch": 2, "lr": 1e-5, "temperature": 0.7, "kl_beta": 0.1, "entropy_coef": 0.01,
-              "rl_steps": 5, "group_size": 2, "size": "s", "tokens": 1000, "prior_share": 0.2, "difficulty": "4x1"}
+              "rl_steps": 5, "group_size": 2, "size": "s", "tokens": 1000, "prior_share": 0.2, "difficulty": "4x1",
+              "contamination": 0.25}
     assert set(values) == set(KNOBS)
     for name, v in values.items():
         changed = [c for c in CLAIM_IDS

@@ -201,3 +201,50 @@ def test_counts_below_one_name_their_option(field, option):
     with pytest.raises(ValueError, match="^--seq-len must be >= 1, got -2$"):
         PretrainConfig(seq_len=-2)
     RLConfig(**{field: 1})  # 1 is allowed
+
+
+def test_reset_reference_copies_the_policy_and_restarts_the_optimizer():
+    from priorlab.rl.loop import reset_reference
+
+    model, ref = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    assert opt.state and not torch.equal(model.weight, ref.weight)
+    reset_reference(model, ref, opt)
+    assert torch.equal(model.weight, ref.weight) and torch.equal(model.bias, ref.bias) and not opt.state
+    reset_reference(model, None, opt)  # without a KL reference only the optimizer restarts
+
+
+def test_reference_resets_log_checkpoint_and_resume_bitwise(base, tmp_path):
+    # KL on, a reset every 2 steps, checkpoints every 3: resets at 2, 4, 6; checkpoints at 2, 3, 4, 6
+    cfg = _cfg(base, steps=6, ckpt_every=3, ref_reset_every=2, reward="random:0.5", lr=1e-3,
+               overrides=(("kl_beta", 0.1),))
+    train(cfg, tmp_path / "a", progress=False, log=quiet)
+    rows = runfiles.MetricsLog(tmp_path / "a" / "metrics.jsonl").read()
+    assert [r["step"] for r in rows if r.get("ref_reset")] == [2, 4, 6]
+    assert sorted(p.name for p in (tmp_path / "a" / "checkpoints").iterdir()) == [
+        f"step_{s:08d}" for s in (0, 2, 3, 4, 6)]
+    assert all(r["loss/kl"] >= 0 for r in rows if "loss/kl" in r) and any(r.get("loss/kl", 0) > 0 for r in rows)
+    # without resets the same run differs (the reference stays the initial policy)
+    train(dataclasses.replace(cfg, ref_reset_every=0), tmp_path / "plain", progress=False, log=quiet)
+    assert (tmp_path / "plain" / "model.safetensors").read_bytes() != (tmp_path / "a" / "model.safetensors").read_bytes()
+
+    class Stop(Exception):
+        pass
+
+    def stop_after(step):
+        def log(msg):
+            if str(msg).startswith(f"step {step}/"):
+                raise Stop  # after step `step` was checkpointed (step 3: not a reset; its reference is step 2's)
+        return log
+
+    for step in (3, 4):
+        with pytest.raises(Stop):
+            train(cfg, tmp_path / f"c{step}", progress=True, log=stop_after(step))
+        train(cfg, tmp_path / f"c{step}", resume=True, progress=False, log=quiet)
+        assert (tmp_path / f"c{step}" / "model.safetensors").read_bytes() == \
+            (tmp_path / "a" / "model.safetensors").read_bytes(), step
+        assert _strip_time(runfiles.MetricsLog(tmp_path / f"c{step}" / "metrics.jsonl").read()) == _strip_time(rows)
+    with pytest.raises(ValueError, match="ref-reset-every"):
+        _cfg(base, ref_reset_every=-1)

@@ -1,4 +1,4 @@
-"""The claims: fourteen built in, one module each, plus those a researcher adds without editing priorlab.
+"""The claims: seventeen built in, one module each, plus those a researcher adds without editing priorlab.
 
 The built-in ids are part of the interface (`priorlab retest --claims`, the `id` of each claim in
 report.json), so they do not change. A claim is a module (or any object) with
@@ -29,6 +29,7 @@ CLAIM_MODULES = {
     "hard-samples": "hard_samples", "calibration": "calibration",
     "negative-reinforcement": "negative_reinforcement", "imitation-then-rl": "imitation_then_rl",
     "two-phase": "two_phase", "composition": "composition", "self-correction": "self_correction",
+    "cot-passk": "cot_passk", "contamination": "contamination", "prolonged-rl": "prolonged_rl",
 }
 CLAIM_IDS = tuple(CLAIM_MODULES)
 ENTRY_POINT_GROUP = "priorlab.claims"

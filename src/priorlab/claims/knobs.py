@@ -13,7 +13,9 @@ Where each knob acts:
   (`world.mixtures.with_share`: the accurate format's share set, the others rescaled) for every prior that
   holds code at all; priors without it (the controls, e.g. nl-prior) stay as they are;
 - the task (`difficulty`): the problems RL trains on and held-out evaluations use where a claim takes the
-  default (3x1), and the budget's `hard_difficulty` (the hardest-only arm of hard-samples).
+  default (3x1), and the budget's `hard_difficulty` (the hardest-only arm of hard-samples);
+- a claim's own dial (`contamination`): read by the claim that has it (the contaminated prior of
+  contamination), so it moves only that claim's jobs.
 
 A knob that a claim fixes, or does not use, changes none of its jobs; `lab.maps` reports that as an error
 rather than mapping a dial that is not connected.
@@ -85,7 +87,7 @@ def _difficulty(raw) -> str:
 @dataclass(frozen=True)
 class Knob:
     name: str
-    acts_on: str  # "budget" | "rl" | "prior" | "task"
+    acts_on: str  # "budget" | "rl" | "prior" | "task" | "claim" (read by the claims that use it)
     parse: Callable[[object], object]  # raw (text or number) -> the value jobs use; ValueError names --axis
     doc: str
     target: str = ""  # the Budget field, RLConfig field or algorithm override it sets
@@ -110,6 +112,8 @@ KNOBS: dict[str, Knob] = {k.name: k for k in (
          "priors", "tokens"),
     Knob("prior_share", "prior", lambda r: _number("prior_share", r, lo=0, hi=1), "share of the accurate "
          "format (code) in every prior that has it; the other formats rescaled", ACCURATE_FORMAT),
+    Knob("contamination", "claim", lambda r: _number("contamination", r, lo=0, hi=1), "share of the held-out "
+         "pool put into the contaminated prior's corpus with its answers (the contamination claim)"),
     Knob("difficulty", "task", _difficulty, "problems RL trains on and is evaluated on (where a claim takes "
          "the default), and the hardest-only arm of hard-samples", "hard_difficulty"),
 )}

@@ -117,6 +117,8 @@ def rl(
                                                  rich_help_panel=ALGO),
     hicra_alpha: float | None = typer.Option(None, help="override: HICRA's alpha, advantage + alpha x |advantage| "
                                              "on planning tokens (0 = off)", rich_help_panel=ALGO),
+    ref_reset_every: int = typer.Option(0, help="ProRL: every N steps the KL reference becomes the current policy "
+                                        "and the optimizer state restarts (0 = never)", rich_help_panel=ALGO),
 ):
     """RLVR from a pretrained prior: sample, score, advantages, update, evaluate, log, checkpoint."""
     overrides = algo_overrides(baseline=baseline, sign=sign, w_lambda=w_lambda, clip=clip, eps_low=eps_low,
@@ -135,7 +137,7 @@ def rl(
                    max_new_tokens=max_new_tokens, difficulty=difficulty, train_problems=train_problems,
                    one_shot_rule=one_shot_rule, eval_every=eval_every, eval_problems=eval_problems,
                    ckpt_every=ckpt_every, store_rollouts=store_rollouts, overrides=overrides,
-                   label_samples=label_samples or (8 if hf else 16), **hf_fields)
+                   ref_reset_every=ref_reset_every, label_samples=label_samples or (8 if hf else 16), **hf_fields)
     cfg = configfile.apply(cfg)
     if not hf and (Path(init) / "model.json").is_file():  # a missing model is the library's error to give
         from priorlab.lab import footprint

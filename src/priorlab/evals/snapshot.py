@@ -5,7 +5,8 @@
 
 `eval.npz` holds, for P problems x n samples: `correct`, `well_formed`, `shortcut` (any detector),
 `format` (index into FORMAT_CODES), `confidence` (NaN where no `Conf:` line), `length`, `corrections`
-(self-corrections in the completion, `world.formats`); `eval.json`
+(self-corrections in the completion, `world.formats`), `cot_correct` (the answer and every step right,
+`world.formats.steps_correct`); `eval.json`
 holds the problems, the settings and the summary of `priorlab.evals.world_eval.summarize`.
 """
 
@@ -66,6 +67,7 @@ def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) ->
                                dtype=np.float32),
         "length": np.array([[c["length"] for c in cs] for cs in comps], dtype=np.int16),
         "corrections": np.array([[c["corrections"] for c in cs] for cs in comps], dtype=np.int16),
+        "cot_correct": np.array([[c["cot_correct"] for c in cs] for cs in comps], dtype=bool),
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

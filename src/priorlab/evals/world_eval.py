@@ -6,7 +6,8 @@
 Samples K completions for each of N test-split problems per difficulty, verifies them with the task's
 own `verify`, and writes to the output directory:
 
-- `summary.json`: accuracy overall and per difficulty, pass@1, pass@K, the pass@k curve (`passk`), format
+- `summary.json`: accuracy overall and per difficulty, CoT accuracy (`cot_accuracy`: the answer and every
+  step right, `world.formats.steps_correct`), the self-correction rate, pass@1, pass@K, the pass@k curve (`passk`), format
   shares and per-format accuracy, well-formed and parse-failure rates (`parse_failure`: no `A: <int>`
   line, so the verifier cannot grade it), shortcut rates, mean length, calibration of the verbalised
   `Conf:` values (`evals.calibration.calibration_report`; completions without one are counted in
@@ -51,7 +52,7 @@ from priorlab.lab.plots import plot_passk
 from priorlab.model.sampling import sample
 from priorlab.world.classes import classes_of
 from priorlab.world.contamination import contaminated_set
-from priorlab.world.formats import FORMATS, order_of, parse
+from priorlab.world.formats import FORMATS, order_of, parse, steps_correct
 from priorlab.world.labels import token_labels
 from priorlab.world.tasks import Problem, get_task, parse_difficulties
 from priorlab.world.tasks import held_out_problems as test_problems
@@ -153,7 +154,8 @@ def score(problems: list[Problem], completions: list[list[dict]]) -> list[list[d
             v, parsed = task.verify(p, c["text"]), parse(c["text"])
             c.update(correct=v.correct, answer=v.answer, well_formed=v.well_formed, format=v.format,
                      confidence=v.confidence, shortcuts=detect(p, parsed, c["finished"]),
-                     order=order_of(p.operands, p.ops, parsed), corrections=parsed.n_corrections)
+                     order=order_of(p.operands, p.ops, parsed), corrections=parsed.n_corrections,
+                     cot_correct=v.correct and steps_correct(p.operands, p.ops, parsed))
     return completions
 
 
@@ -188,6 +190,8 @@ def summarize(problems: list[Problem], completions: list[list[dict]], k: int) ->
         "well_formed": float(np.mean([c["well_formed"] for c in flat])),
         "shortcuts": shortcut_rates([c["shortcuts"] for c in flat]),
         "mean_length": float(np.mean([c["length"] for c in flat])),
+        # answer and every step right (world.formats.steps_correct): CoT correctness, checked exactly
+        "cot_accuracy": float(np.mean([c.get("cot_correct", False) for c in flat])),
         "self_correction": self_correction(flat),
         **behaviour(problems, completions),
     }

@@ -52,10 +52,14 @@ DEFAULT_MAPS: dict[str, tuple[str, ...]] = {
     "two-phase": ("rl_steps",),
     "composition": ("rl_steps",),  # is composition created with more RL, or never?
     "self-correction": ("rl_steps",),  # amplification grows with RL length if it is there at all
+    "cot-passk": ("rl_steps",),  # as passk-boundary, its pair
+    "contamination": ("contamination", "updates_per_batch"),  # memorisation vs clipping, the two explanations
+    "prolonged-rl": ("rl_steps", "kl_beta"),  # ProRL's two dials: length and KL control
 }
 # Values of each axis in a default map, per preset (`full` takes `quick`'s where it names none): few
 # enough that the map costs a small multiple of the claim's own retest.
 DEFAULT_VALUES: dict[str, dict[str, tuple]] = {
+    "contamination": {"smoke": (0.25, 0.5), "quick": (0.25, 0.5, 0.75)},
     "updates_per_batch": {"smoke": (1, 4), "quick": (1, 4, 8), "full": (1, 2, 4, 8, 16)},
     "prior_share": {"smoke": (0.1, 0.35), "quick": (0.1, 0.35, 0.6), "full": (0.05, 0.1, 0.2, 0.35, 0.6)},
     "lr": {"smoke": (1e-5, 1e-4), "quick": (1e-5, 3e-5, 1e-4), "full": (3e-6, 1e-5, 3e-5, 1e-4)},

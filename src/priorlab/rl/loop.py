@@ -46,6 +46,7 @@ from priorlab.math.data import DataSpec
 from priorlab.math.env import MathEnv
 from priorlab.math.grading import DEFAULT_TIMEOUT
 from priorlab.math.prompts import check_template
+from priorlab.model.checkpoint import load_model
 from priorlab.model.completions import Rollouts
 from priorlab.model.hf.load import is_hf_ref
 from priorlab.rl import algos
@@ -79,6 +80,7 @@ class RLConfig:
     ckpt_every: int = 20
     store_rollouts: bool = False
     overrides: tuple = ()  # ((name, value), ...) applied to the algo preset
+    ref_reset_every: int = 0  # ProRL: every N steps the KL reference becomes the policy, the optimizer restarts
     adam: AdamWConfig = field(default_factory=lambda: RL_ADAM)
     # the controlled world
     difficulty: str = RL_DIFFICULTY
@@ -102,6 +104,10 @@ class RLConfig:
             "ckpt_every", "eval_problems", "eval_samples", "label_samples", "batch_size"))
         if self.train_problems < 0:
             raise ValueError(f"--train-problems must be >= 0, got {self.train_problems}")
+        if self.ref_reset_every < 0:
+            raise ValueError(f"--ref-reset-every must be >= 0, got {self.ref_reset_every}")
+        if self.ref_reset_every and self.hf:
+            raise ValueError("--ref-reset-every is for the controlled world; Hugging Face runs keep one reference")
         if self.minibatches > self.prompts_per_step * self.group_size:
             raise ValueError("--minibatches cannot exceed prompts-per-step x group-size")
         if not self.lr > 0:
@@ -257,12 +263,16 @@ def _train(cfg, out: Path, *, env, policy, stage, resume, progress, log, run: ru
         if policy is None:
             policy = policy_cls.load(cfg.init, cfg, ckpt)
         model = policy.model
-        ref_model = copy.deepcopy(model).eval() if acfg.kl_beta > 0 else None
+        ref_model = copy.deepcopy(model).eval() if acfg.kl_beta > 0 else None  # the initial policy
         for p in ref_model.parameters() if ref_model else ():
             p.requires_grad_(False)
         opt = cfg.adam.build(model.parameters(), lr=cfg.lr)
         resolved = {**settings, **policy.config()}
         start, metrics_log = rundirs.open_run(out, resolved, policy, opt, resume=resume, ckpt=ckpt, log=log)
+        reset_every = getattr(cfg, "ref_reset_every", 0)
+        if ref_model is not None and reset_every and start >= reset_every:  # resumed after a reset: its reference
+            last = start // reset_every * reset_every
+            ref_model.load_state_dict(load_model(out / "checkpoints" / f"step_{last:08d}")[0].state_dict())
         env.prepare(policy, out, log)
         trainer = Trainer(cfg, env, policy, opt, ref_model)
         if ckpt is None and (first := env.evaluate(0)):
@@ -275,11 +285,16 @@ def _train(cfg, out: Path, *, env, policy, stage, resume, progress, log, run: ru
             row = {"step": step + 1, **metrics}
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:  # ---- evaluate
                 row.update(env.evaluate(step + 1))
+            # at the last step too, so that a finished run extended with more steps continues as the longer run
+            reset = bool(reset_every) and (step + 1) % reset_every == 0
+            if reset:  # ---- ProRL's reference reset: the policy becomes the reference, the optimizer restarts
+                reset_reference(model, ref_model, opt)
+                row["ref_reset"] = 1
             row["time/step_s"] = time.perf_counter() - t0
             metrics_log.append(row)  # ---- log
             if getattr(cfg, "store_rollouts", False):
                 store_rollouts(out, step + 1, [env.problem_id(p) for p in problems], ro, outs, adv, cfg)
-            if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:  # ---- checkpoint
+            if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps or reset:  # ---- checkpoint (resets too)
                 policy.save_checkpoint(out, step + 1, opt)
             if progress:
                 log(f"step {step + 1}/{cfg.steps} {env.progress(row)}")
@@ -298,6 +313,14 @@ def _train(cfg, out: Path, *, env, policy, stage, resume, progress, log, run: ru
                **{f"{k}/after": last[k] for k in last if k.startswith("eval/")}}
     runfiles.atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def reset_reference(model: torch.nn.Module, ref_model: torch.nn.Module | None, opt: torch.optim.Optimizer) -> None:
+    """ProRL's periodic reset (arXiv 2505.24864 §3): the KL reference becomes a copy of the current policy
+    and the optimizer's moment estimates restart (AdamW's state cleared, its bias correction from step 1)."""
+    if ref_model is not None:
+        ref_model.load_state_dict(model.state_dict())
+    opt.state.clear()
 
 
 def store_rollouts(out: Path, step: int, problem_ids: list[str], ro: Rollouts, outs, adv, cfg: RLConfig) -> None:

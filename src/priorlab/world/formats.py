@@ -187,6 +187,7 @@ class Parsed:
     n_corrections: int = 0  # self-corrections: steps written wrong, then `Wait,` and written again
     labels: list[str] = field(default_factory=list)
     pairs: list[tuple[str, int]] = field(default_factory=list)  # (op, operand) in the order the trace applies them
+    steps: list[Step] = field(default_factory=list)  # (start, ((op, operand), ...), result) as written, corrected
 
 
 def order_of(operands: tuple[int, ...], ops: tuple[str, ...], parsed: Parsed) -> str | None:
@@ -234,22 +235,27 @@ def _scan_steps(rest: str, pattern: re.Pattern, sep: str, labels: list[str], off
     return out
 
 
-def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | None = None) -> tuple[bool, int, int, int]:
-    """Labels a trace line in place and appends its (op, operand) pairs to `pairs` (a corrected step's in place
-    of the wrong one's); returns (ok, n_steps, n_ops, n_corrections)."""
+def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | None = None,
+                written: list | None = None) -> tuple[bool, int, int, int]:
+    """Labels a trace line in place, appends its (op, operand) pairs to `pairs` and its steps (start,
+    ((op, operand), ...), result) to `written` (a corrected step's in place of the wrong one's); returns (ok,
+    n_steps, n_ops, n_corrections). A code step's start is the value before it (the init or the result of the
+    step it follows)."""
     pairs = [] if pairs is None else pairs
+    written = [] if written is None else written
     marker = MARKERS[fmt] + " "
     labels[off : off + len(marker) - 1] = "p" * (len(marker) - 1)
     labels[off + len(marker) - 1] = "o"
     rest, roff = line[len(marker) :], off + len(marker)
-    steps_pairs: list[list[tuple[str, int]]] = []
+    kept: list[Step] = []
     if fmt == "nl":
         steps = _scan_steps(rest, _STEP, " ", labels, roff)
         if not steps:
             return False, 0, 0, 0
-        for m, _ in steps:
+        for m, fix in steps:
             _label_step(labels, m, roff)
-            steps_pairs.append([(op, int(b)) for op, b in _PAIR.findall(m.group(2))])
+            step = (int(m.group(1)), tuple((op, int(b)) for op, b in _PAIR.findall(m.group(2))), int(m.group(3)))
+            kept[-1:] = [step] if fix else [*kept[-1:], step]
     else:
         m0 = _CODE_INIT.match(rest)
         if not m0:
@@ -261,7 +267,8 @@ def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | 
         steps = _scan_steps(rest[m0.end() :], _CODE_STEP, "", labels, base)
         if steps is None or (steps and steps[0][1]):
             return False, 0, 0, 0
-        for m, _ in steps:
+        init = int(m0.group(1))
+        for m, fix in steps:
             s = base + m.start()
             labels[s : s + 2] = "oo"  # " x"
             labels[s + 2 : s + 4 + len(m.group(2))] = "p" * (2 + len(m.group(2)))  # "+=45"
@@ -269,16 +276,13 @@ def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | 
             labels[t] = "o"
             labels[t + 1 : t + 2 + len(m.group(3))] = "e" * (1 + len(m.group(3)))  # "#68"
             labels[t + 2 + len(m.group(3))] = "o"
-            steps_pairs.append([(m.group(1), int(m.group(2)))])
-    kept: list[list[tuple[str, int]]] = []
-    for (_, fix), sp in zip(steps, steps_pairs):
-        if fix:
-            kept[-1] = sp
-        else:
-            kept.append(sp)
-    for sp in kept:
-        pairs.extend(sp)
-    return True, len(kept), sum(len(sp) for sp in kept), sum(fix for _, fix in steps)
+            before = kept[:-1] if fix else kept
+            step = (before[-1][2] if before else init, ((m.group(1), int(m.group(2))),), int(m.group(3)))
+            kept[-1:] = [step] if fix else [*kept[-1:], step]
+    for step in kept:
+        pairs.extend(step[1])
+    written.extend(kept)
+    return True, len(kept), sum(len(step[1]) for step in kept), sum(fix for _, fix in steps)
 
 
 def parse(text: str) -> Parsed:
@@ -296,9 +300,10 @@ def parse(text: str) -> Parsed:
     for fmt, marker in MARKERS.items():
         if first.startswith(marker + " "):
             p.format = fmt
-            body_ok, p.n_steps, p.n_ops, p.n_corrections = _parse_body(first, p.labels, 0, fmt, p.pairs)
+            body_ok, p.n_steps, p.n_ops, p.n_corrections = _parse_body(first, p.labels, 0, fmt, p.pairs, p.steps)
             if not body_ok:
                 p.pairs.clear()
+                p.steps.clear()
                 p.n_corrections = 0
                 p.labels[: len(first)] = "u" * len(first)
                 ok = False
@@ -340,6 +345,33 @@ def parse(text: str) -> Parsed:
     if p.format is None:
         p.well_formed = False
     return p
+
+
+def steps_correct(operands: tuple[int, ...], ops: tuple[str, ...], parsed: Parsed) -> bool:
+    """Whether every step of a parsed solution is right for this problem (CoT correctness, checked exactly):
+    the chain starts at the first operand, each step's result is its start with its operations applied, each
+    step starts where the previous ended, the operations are the problem's (a multiplication first, the
+    additions and subtractions in any order: they commute from the start value) and the answer is the last
+    result. A direct answer has no step to be wrong (True); a trace outside the grammar, or a self-check line
+    that disagrees with the answer, is not right."""
+    if parsed.format is None or not parsed.well_formed:
+        return False
+    if parsed.format == "direct":
+        return True
+    if not parsed.steps or parsed.steps[0][0] != operands[0]:
+        return False
+    value = operands[0]
+    for start, chunk, result in parsed.steps:
+        if start != value:
+            return False
+        for op, b in chunk:
+            value = apply_op(value, op, b)
+        if value != result:
+            return False
+    wanted = list(zip(ops, operands[1:]))
+    if sorted(parsed.pairs) != sorted(wanted) or (MUL in ops and parsed.pairs[0][0] != MUL):
+        return False
+    return parsed.answer == value
 
 
 def labels_of(text: str) -> list[str]:

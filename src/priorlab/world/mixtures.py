@@ -14,7 +14,8 @@ composed when it has `m1x1` and `3x1` keys and no `m3x1`. Named presets ship as 
     mix = load_mixture("code-prior@code=0.2")   # derived: code's share 0.2, the others rescaled
 
 A derived mixture `BASE@FORMAT=SHARE` (or `BASE@RATE=VALUE` for one of the behaviour rates, e.g.
-`skills@self_correct=0.2`) is named by its recipe, so the name alone determines its content (given the
+`skills@self_correct=0.2`, or `BASE@contaminate=FRACTIONxREPEATS`: held-out problems with their answers
+in the corpus, `world.contamination`) is named by its recipe, so the name alone determines its content (given the
 sources, which the job and pretraining caches hash): regime maps dial a prior's format share or a
 behaviour's rate through it without writing mixture files.
 """
@@ -202,6 +203,20 @@ def with_rate(mix: Mixture, rate: str, value: float) -> Mixture:
     return replace(mix, name=f"{mix.name}@{rate}={value!r}", **{rate: _num(f"{mix.name}@{rate}", value)})
 
 
+def with_contamination(mix: Mixture, spec: str) -> Mixture:
+    """`mix` with `contaminate: {fraction, repeats}` from "FRACTIONxREPEATS" (e.g. "0.5x16"; answer form, the
+    held-out pool of 100 problems per difficulty at evaluation seed 0: `world.contamination.Contamination`)."""
+    fraction, sep, repeats = spec.partition("x")
+    try:
+        f, r = float(fraction), int(repeats)
+    except ValueError:
+        raise MixtureError(f"mixture {mix.name}@contaminate={spec}: expected FRACTIONxREPEATS, e.g. 0.5x16") from None
+    if not sep or r < 1:
+        raise MixtureError(f"mixture {mix.name}@contaminate={spec}: expected FRACTIONxREPEATS with REPEATS >= 1")
+    c = Contamination(fraction=_num(f"{mix.name}@contaminate", f), repeats=r)
+    return replace(mix, name=f"{mix.name}@contaminate={spec}", contaminate=c)
+
+
 def load_mixture(name_or_path: str | Path) -> Mixture:
     """A preset name (see `preset_names()`), a path to a YAML/JSON mixture file, or either followed by
     `@FORMAT=SHARE` (`with_share`) or `@RATE=VALUE` (`with_rate`)."""
@@ -211,6 +226,8 @@ def load_mixture(name_or_path: str | Path) -> Mixture:
     base, sep, recipe = s.rpartition("@")
     if sep and "=" in recipe and not Path(s).is_file():
         fmt, _, value = recipe.partition("=")
+        if fmt.strip() == "contaminate":
+            return with_contamination(load_mixture(base), value.strip())
         try:
             share = float(value)
         except ValueError:
