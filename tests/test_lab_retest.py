@@ -33,6 +33,11 @@ def test_smoke_preset_end_to_end_and_reuse(tmp_path):
     html = (out / "report.html").read_text()
     assert html.count("<section") == len(CLAIM_IDS) and "data:image/png;base64," in html and "http" not in html.split("<body>")[1]
     assert "mechanism active?" in html and "Holm-adjusted" in html and "gate (mechanism precondition)" in html
+    # the claims grouped by question, the literature's disagreements side by side with what the world says
+    assert sorted(c for g in rep["groups"] for c in g["claims"]) == sorted(CLAIM_IDS)
+    assert [d["claims"] for d in rep["disagreements"]] == [["spurious-rewards", "contamination"],
+                                                           ["passk-boundary", "prolonged-rl"], ["passk-boundary", "cot-passk"]]
+    assert all(d["says"] for d in rep["disagreements"]) and "what this world says" in html
     assert "spurious-rewards" in proc.stdout
     # a second run reuses every finished job: only the analysis is redone
     t = time.perf_counter()

@@ -3,7 +3,9 @@
     priorlab report runs/retest        # re-render report.html from report.json
 
 At the top, a table of the verdicts (unadjusted and Holm-adjusted), whether each claim's mechanism was
-active (every gate passed) and the minimum detectable effect; then, per claim, the claim and its source,
+active (every gate passed) and the minimum detectable effect, grouped by the question each claim bears on
+(`lab.questions`); the pairs of claims that disagree in the literature side by side, with what the world
+says about each; then, per claim, the claim and its source,
 the protocol (with its sha256, and what `--protocol` overrode), the gates table (value next to
 threshold, pass/fail), the plot that shows the evidence, the effect with its interval (and at greedy
 decoding) next to the paper's number, the verdict and the rule that produced it, and the numbers behind it;
@@ -19,6 +21,7 @@ import json
 from pathlib import Path
 
 from priorlab.common import runfiles
+from priorlab.lab.questions import disagreements, groups
 
 COLORS = {"reproduced": "#1a7f37", "not reproduced": "#cf222e", "inconclusive": "#9a6700", "untestable": "#57606a"}
 CSS = """
@@ -113,16 +116,32 @@ def _map(mp: dict, root: Path) -> str:
             f'{_img(root / mp["heatmap"]["png"], "map")}{table}')
 
 
+def _disagreements(claims: list[dict]) -> str:
+    """The pairs of claims that disagree in the literature, side by side, with what the world says."""
+    rows = "".join(
+        f"<tr><td>{html.escape(d['debate'])}</td>"
+        + "".join(f'<td><a href="#{cid}">{html.escape(cid)}</a> {_badge(v)}<br><span class="num">'
+                  f'{_interval(next(c for c in claims if c["id"] == cid))}</span></td>'
+                  for cid, v in zip(d["claims"], d["verdicts"]))
+        + f"<td>{html.escape(d['says'])}</td></tr>" for d in disagreements(claims))
+    return ('<section id="disagreements"><h2>Disagreements in the literature</h2><table><tr><th>the debate</th>'
+            f"<th>one side</th><th>the other</th><th>what this world says</th></tr>{rows}</table></section>")
+
+
 def render(report: dict, root: Path) -> str:
     claims, maps = report["claims"], report.get("maps", [])
     counts = {v: sum(c["verdict"] == v for c in claims) for v in COLORS}
+    by_id = {c["id"]: c for c in claims}
+    grouped = groups(list(by_id))
     rows = "".join(
-        f'<tr><td><a href="#{c["id"]}">{html.escape(c["id"])}</a></td><td>{_badge(c["verdict"])}</td>'
-        f'<td>{_badge(c.get("verdict_holm", c["verdict"]))}</td><td>{_active(c)}</td>'
-        f'<td class="num">{_interval(c)}</td><td class="num">{_num(c.get("mde"), ".3f")}</td>'
-        f'<td>{html.escape(c["metric"])}</td><td>{html.escape(c["paper"])}</td></tr>' for c in claims)
-    sections = []
-    for c in claims:
+        f'<tr><th colspan="8">{html.escape(question)}</th></tr>' + "".join(
+            f'<tr><td><a href="#{c["id"]}">{html.escape(c["id"])}</a></td><td>{_badge(c["verdict"])}</td>'
+            f'<td>{_badge(c.get("verdict_holm", c["verdict"]))}</td><td>{_active(c)}</td>'
+            f'<td class="num">{_interval(c)}</td><td class="num">{_num(c.get("mde"), ".3f")}</td>'
+            f'<td>{html.escape(c["metric"])}</td><td>{html.escape(c["paper"])}</td></tr>'
+            for c in (by_id[i] for i in ids)) for question, ids in grouped)
+    sections = [_disagreements(claims)] if disagreements(claims) else []
+    for c in (by_id[i] for _, ids in grouped for i in ids):
         why = "Why untestable" if c["verdict"] == "untestable" else "Note"
         reason = f'<p><b>{why}:</b> {html.escape(c["reason"])}</p>' if c.get("reason") else ""
         kv = "".join(f"<div>{k}</div><div>{v}</div>" for k, v in [

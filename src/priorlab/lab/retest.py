@@ -27,6 +27,7 @@ from priorlab.common import codeversion, logs, runfiles
 from priorlab.common.stats import holm
 from priorlab.lab.maps import kept_maps
 from priorlab.lab.plan import Plan, make_plan
+from priorlab.lab.questions import disagreements, groups
 from priorlab.lab.report import write_html
 from priorlab.lab.sweep import default_workers, run_jobs
 
@@ -137,7 +138,9 @@ def retest(claims: str | None = None, preset: str = "quick", seeds: int | None =
     report = {"preset": preset, "elapsed_s": time.perf_counter() - t0, "versions": versions(),
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "engine": engine,
               "budget": dataclasses.asdict(budget), "seeds": seed_list,
-              "protocol_file": None if protocol_file is None else str(protocol_file), "claims": entries}
+              "protocol_file": None if protocol_file is None else str(protocol_file), "claims": entries,
+              "groups": [{"question": q, "claims": ids} for q, ids in groups([e["id"] for e in entries])],
+              "disagreements": disagreements(entries)}
     maps = kept_maps(out)  # regime maps written into this OUT before stay in its report
     if maps:
         report["maps"] = maps
