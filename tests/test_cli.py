@@ -49,7 +49,7 @@ def test_rl_help_groups_options_by_path():
     assert got["Options"] == ["--help"]
     assert {"--init", "--out", "--reward", "--algo", "--steps", "--lr", "--resume", "--store-rollouts",
             "--label-samples"} <= set(got["Run"])  # one loop: rollouts and labels work for both paths
-    assert got["Controlled world"] == ["--difficulty", "--train-problems", "--one-shot-rule"]
+    assert got["Controlled world"] == ["--difficulty", "--train-problems", "--one-shot-rule", "--ref-reset-every"]
     assert {"--data", "--eval-data", "--template", "--device", "--top-p"} <= set(got["Hugging Face models and data files"])
     assert [o for o in got["Algorithm overrides"] if not o.startswith("--no-")] == [
         "--" + name.replace("_", "-") for name in OVERRIDE_ORDER]

@@ -8,7 +8,7 @@ the first operand, each result is its start with its operations applied, each st
 ended, the operations are the problem's, the answer is the last result; a direct answer has no step to be
 wrong). A sample is CoT-correct when its answer is right and its steps are.
 
-Protocol: the runs of passk-boundary (the default prior at every pretraining seed and its GRPO runs with the
+Protocol: the runs of passk-boundary (the affinity prior at every pretraining seed and its GRPO runs with the
 correct reward, `passk_samples` samples on `passk_problems` problems of `passk_difficulty`), so the two
 claims read the same samples. Metric: CoT-pass@K*(RL) − CoT-pass@K*(base) with passk-boundary's K* (the
 largest k at which the base's answer pass@k is at most 0.95). δ = 0: the claim holds when RL is
@@ -46,7 +46,7 @@ INFO = ClaimInfo(
 FLAWED = 0.02
 PROTOCOL = Protocol(
     claim="cot-passk",
-    conditions="passk-boundary's runs: default prior (per pretraining seed) vs its GRPO runs with the correct "
+    conditions="passk-boundary's runs: affinity prior (per pretraining seed) vs its GRPO runs with the correct "
                "reward; n = passk_samples samples on passk_problems problems of passk_difficulty",
     metric="CoT-pass@K*(RL) - CoT-pass@K*(base), K* = passk-boundary's (largest k with base answer pass@k <= 0.95)",
     delta=0.0,

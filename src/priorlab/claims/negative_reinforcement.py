@@ -1,7 +1,8 @@
 """negative-reinforcement: training only on negative samples (NSR) keeps pass@k at large k (diversity) while
 matching GRPO at pass@1; positive-only training (PSR) raises pass@1 but collapses pass@k (Zhu et al. 2025).
 
-Protocol: the default prior (each pretraining seed); PSR, NSR, W-REINFORCE (λ = 0.1) and GRPO with the
+Protocol: the `affinity` prior (each pretraining seed; passk-boundary's coverage prior: each format fails
+on a problem class the other solves); PSR, NSR, W-REINFORCE (λ = 0.1) and GRPO with the
 correct reward; unbiased pass@k from `passk_samples` samples on the harder pass@k problems. Metric:
 pass@K*(NSR) − pass@K*(PSR), K* the largest k at which the base's pass@k is at most 0.95 (at larger k
 every condition solves every problem; `passk_boundary.k_star`). δ = 0.02. pass@1, pass@K* and the
@@ -43,7 +44,7 @@ INFO = ClaimInfo(
 )
 PROTOCOL = Protocol(
     claim="negative-reinforcement",
-    conditions="default prior (per pretraining seed); PSR, NSR, W-REINFORCE (lambda 0.1), GRPO with the correct "
+    conditions="affinity prior (per pretraining seed); PSR, NSR, W-REINFORCE (lambda 0.1), GRPO with the correct "
                "reward; n = passk_samples samples on passk_problems problems of passk_difficulty, unbiased pass@k",
     metric="pass@K*(NSR) - pass@K*(PSR), K* = largest k with base pass@k <= 0.95",
     delta=0.02,
@@ -62,7 +63,7 @@ ALGOS = ("psr", "nsr", "w_reinforce", "grpo")
 
 
 def _runs(lab: Lab, seeds):
-    priors = lab.priors()
+    priors = lab.priors(pb.COVERAGE_PRIOR)
     return priors, {a: lab.rl_nested(priors, seeds, algo=a) for a in ALGOS}
 
 

@@ -1,7 +1,8 @@
 """passk-boundary: RLVR raises pass@1 but does not expand what the base model can solve: at large k the
 base model's pass@k matches or beats the RL model's (Yue et al. 2025).
 
-Protocol: the default prior (each pretraining seed) and its GRPO runs with the correct reward, each
+Protocol: the `affinity` prior (each pretraining seed; `COVERAGE_PRIOR`) and its GRPO runs with the correct
+reward, each
 sampled `passk_samples` times on `passk_problems` harder problems (`passk_difficulty`, so that pass@k < 1
 leaves room) and scored with the unbiased pass@k estimator. Metric: pass@K*(base) − pass@K*(RL), K* the
 largest k at which the base's pass@k is at most 0.95 (`k_star`: at a k where every model solves every
@@ -45,12 +46,17 @@ INFO = ClaimInfo(
     paper="Qwen2.5-7B MATH-500 pass@256: base 96.2 vs GRPO 97.2; Omni-MATH-Train pass@256 67.2 -> 64.3 with longer RL",
 )
 ROOM = 0.95  # the compared k is the largest at which the reference's pass@k is at most this
+# Strategy-problem affinity (world.classes): nl drops the sign of negative intermediates, code fails on repeated
+# operands, so each format solves problems the other gets wrong and sharpening onto one strategy can shrink
+# coverage. On a prior whose minority format is clean everywhere (code-prior) no problem exists that only the
+# minority solves, and a "not reproduced" would be a property of that prior (issue 14).
+COVERAGE_PRIOR = "affinity"
 K_PAPER = 256  # the largest k of Yue et al. (2504.13837) and Zhu et al. (2506.01347)
 PASS1_GAIN = 0.05  # the sharpening gates' pass@1 rise (see the module docstring)
 ENTROPY_FALL = 0.05  # ... and relative entropy fall
 PROTOCOL = Protocol(
     claim="passk-boundary",
-    conditions="default prior (per pretraining seed) vs its GRPO runs with the correct reward; n = passk_samples "
+    conditions="affinity prior (per pretraining seed) vs its GRPO runs with the correct reward; n = passk_samples "
                "samples on passk_problems problems of passk_difficulty, unbiased pass@k",
     metric="pass@K*(base) - pass@K*(RL), K* = largest k with base pass@k <= 0.95",
     delta=0.0,
@@ -128,7 +134,7 @@ def pass1(c: np.ndarray, n: int) -> float:
 
 # ------------------------------------------------------------------------------------------ claim
 def _runs(lab: Lab, seeds):
-    priors = lab.priors()
+    priors = lab.priors(COVERAGE_PRIOR)
     return priors, lab.rl_nested(priors, seeds)
 
 

@@ -2,7 +2,7 @@
 reasoning boundary: at the largest k its pass@k rises above the base's, where short RL does not (ProRL,
 Liu et al. 2025, arXiv 2505.24864; the strongest disagreement with passk-boundary, Yue et al. 2504.13837).
 
-Protocol: the default prior at every pretraining seed; the short arm is passk-boundary's runs (GRPO with the
+Protocol: passk-boundary's affinity prior at every pretraining seed; the short arm is passk-boundary's runs (GRPO with the
 correct reward for `rl_steps`); the prolonged arm runs `PROLONG` times as long with a k3 KL penalty to the
 reference (β = `KL_BETA`, or the map's kl_beta) and the reference reset to the current policy, with the
 optimizer state, every `rl_steps` steps (`rl.loop.reset_reference`, ProRL §3). Both sampled
@@ -50,7 +50,7 @@ KL_BETA = 0.01
 RESETS = 2
 PROTOCOL = Protocol(
     claim="prolonged-rl",
-    conditions=f"default prior (per pretraining seed): passk-boundary's GRPO runs (rl_steps) vs {PROLONG}x as long "
+    conditions=f"affinity prior (per pretraining seed): passk-boundary's GRPO runs (rl_steps) vs {PROLONG}x as long "
                f"with k3 KL (beta {KL_BETA}) and the reference and optimizer reset every rl_steps; n = passk_samples "
                "samples on passk_problems problems of passk_difficulty",
     metric="min(pass@K*(prolonged) - pass@K*(base), pass@K*(prolonged) - pass@K*(short)), K* = passk-boundary's",

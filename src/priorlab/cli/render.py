@@ -151,6 +151,11 @@ def eval_summary(s: dict) -> None:
     sc = ", ".join(f"{k2} {v:.3f}" for k2, v in s["shortcuts"].items())
     console.print(f"well-formed {s['well_formed']:.3f} | parse failures {s.get('parse_failure', NAN):.3f} | "
                   f"mean length {s['mean_length']:.1f} | shortcuts: {sc}")
+    if "cot_accuracy" in s:  # older summaries lack these
+        sc = s["self_correction"]
+        console.print(f"CoT accuracy (answer and every step right) {s['cot_accuracy']:.3f} | self-corrections: "
+                      f"{sc['rate']:.3f} of completions, accuracy with {_fmt(sc['accuracy_with'])}, without "
+                      f"{_fmt(sc['accuracy_without'])}")
     if prior:
         marks = {True: "[green]yes[/]", False: "[red]no[/]"}
         console.print("prior checks: " + ", ".join(f"{k2} {marks[v]}" for k2, v in prior.items() if isinstance(v, bool)))

@@ -118,7 +118,7 @@ def rl(
     hicra_alpha: float | None = typer.Option(None, help="override: HICRA's alpha, advantage + alpha x |advantage| "
                                              "on planning tokens (0 = off)", rich_help_panel=ALGO),
     ref_reset_every: int = typer.Option(0, help="ProRL: every N steps the KL reference becomes the current policy "
-                                        "and the optimizer state restarts (0 = never)", rich_help_panel=ALGO),
+                                        "and the optimizer state restarts (0 = never)", rich_help_panel=WORLD),
 ):
     """RLVR from a pretrained prior: sample, score, advantages, update, evaluate, log, checkpoint."""
     overrides = algo_overrides(baseline=baseline, sign=sign, w_lambda=w_lambda, clip=clip, eps_low=eps_low,
