@@ -67,10 +67,12 @@ class PretrainConfig:
 
     @property
     def budget(self) -> int:
+        """The token budget: `tokens`, or the size's default when it is 0."""
         return self.tokens or DEFAULT_TOKENS[self.size]
 
     @property
     def steps(self) -> int:
+        """Optimizer steps: the budget over tokens per step (batch x sequence length), at least 1."""
         return max(1, math.ceil(self.budget / (self.batch_size * self.seq_len)))
 
 
@@ -96,6 +98,7 @@ def _wrap(corpus: Corpus, seq_len: int) -> np.ndarray:
 
 
 def make_optimizer(model: GPT, cfg: PretrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices and none on the vectors (norms, biases)."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -104,6 +107,7 @@ def make_optimizer(model: GPT, cfg: PretrainConfig) -> torch.optim.AdamW:
 
 @torch.no_grad()
 def held_out_loss(model: GPT, val: Corpus, cfg: PretrainConfig) -> float:
+    """Mean next-token loss on four batches of the validation corpus (eval mode, no gradient)."""
     model.eval()
     stream = _wrap(val, cfg.seq_len)
     losses = [model(*get_batch(val, stream, i, cfg.seed, cfg.batch_size, cfg.seq_len))[1].item() for i in range(4)]
@@ -112,6 +116,7 @@ def held_out_loss(model: GPT, val: Corpus, cfg: PretrainConfig) -> float:
 
 
 def resolved(cfg: PretrainConfig, mix: Mixture) -> dict:
+    """The config as written to config.json: with the resolved budget, steps and the mixture's full spec."""
     return {**asdict(cfg), "tokens": cfg.budget, "steps": cfg.steps, "mixture_spec": mix.to_dict()}
 
 

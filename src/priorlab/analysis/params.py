@@ -121,9 +121,11 @@ class Checkpoint(contextlib.AbstractContextManager):
         return self._handles[file]
 
     def shape(self, name: str) -> tuple[int, ...]:
+        """The shape of tensor `name`, read from its shard's header without loading it."""
         return tuple(self._handle(self.files[name]).get_slice(name).get_shape())
 
     def get(self, name: str) -> torch.Tensor:
+        """Tensor `name`, loaded from the shard that holds it."""
         return self._handle(self.files[name]).get_tensor(name)
 
     def __exit__(self, *exc):

@@ -92,6 +92,8 @@ def all_ids() -> list[str]:
 
 
 def get_claim(claim_id: str):
+    """The claim with id `claim_id`: a built-in module, one registered in this process, or an installed entry
+    point; ValueError listing every known id otherwise."""
     if claim_id in CLAIM_MODULES:
         return importlib.import_module(f"priorlab.claims.{CLAIM_MODULES[claim_id]}")
     if claim_id in _ADDED:

@@ -110,6 +110,8 @@ class Lab:
         self.difficulty = self.knobs.get("difficulty", RL_DIFFICULTY)  # where a claim takes the default
 
     def prior(self, mixture: str = MAIN_PRIOR, size: str | None = None, tokens: int | None = None, seed: int = 0) -> Job:
+        """The pretraining job of `mixture` (the map's prior_share applied) at the preset's size and token budget
+        unless given, pretraining seed `seed`."""
         b = self.b
         size, tokens = size or b.size, tokens or b.tokens
         mixture = knobs_.mixture(mixture, self.knobs)
@@ -144,6 +146,8 @@ class Lab:
     def snapshot(self, model: Job, difficulty: str | None = None, *, samples: int | None = None,
                  problems: int | None = None, checkpoint: int | None = None, temperature: float = 1.0,
                  split: str = "test") -> Job:
+        """The evaluation job of `model`: samples per problem on held-out problems of `difficulty` (the preset's
+        defaults; a checkpoint, a temperature or the pretraining split when given)."""
         b = self.b
         difficulty = difficulty or self.difficulty
         cfg = SnapshotConfig(difficulty=difficulty, samples=samples or b.eval_samples,
@@ -152,6 +156,7 @@ class Lab:
         return Job("eval", cfg, deps=(model,), label=f"{model.label}@{difficulty}" + ("/train" if split != "test" else ""))
 
     def passk(self, model: Job) -> Job:
+        """The pass@k evaluation of `model`: passk_samples samples on passk_problems problems of passk_difficulty."""
         return self.snapshot(model, self.b.passk_difficulty, samples=self.b.passk_samples,
                              problems=self.b.passk_problems)
 
@@ -159,6 +164,8 @@ class Lab:
         # every difficulty of the pretraining mixture, so the new format is learnt for long problems too. lr 1e-3
         # and quick's 3000 steps: the nl-prior student's code accuracy on 6x1 reached 0.68 (0.05 after 300 steps
         # at 3e-4), above distillation-expands' gate (0.5); see that module
+        """SFT of `init` on gold traces of `teacher_format` (lr 1e-3, the preset's sft_steps), over every
+        difficulty of the pretraining mixture."""
         cfg = SFTConfig(teacher_format=teacher_format, steps=self.b.sft_steps, seed=seed, difficulty=difficulty,
                         lr=1e-3)
         return Job("sft", cfg, deps=(init,), label=f"{init.label}/sft-{teacher_format}/s{seed}")
@@ -174,6 +181,8 @@ class Lab:
         return Job("sft", cfg, deps=(init,), label=f"{init.label}/sft-{teacher_format}/lr={lr:g}/n={steps}/s{seed}")
 
     def srl(self, init: Job, seed: int, expert_format: str = "code", difficulty: str | None = None) -> Job:
+        """Supervised RL of `init` toward expert steps in `expert_format` (the preset's srl_steps, prompts and
+        group size, lr 1e-4)."""
         difficulty = difficulty or self.difficulty
         cfg = SRLConfig(expert_format=expert_format, steps=self.b.srl_steps, seed=seed, difficulty=difficulty,
                         prompts_per_step=self.b.prompts, group_size=self.b.group, lr=1e-4)
@@ -188,14 +197,17 @@ class Results:
         self._snaps: dict[str, dict] = {}
 
     def path(self, job: Job) -> Path:
+        """The directory of a finished job."""
         return job_dir(self.root, job)
 
     def snap(self, job: Job) -> dict:
+        """A snapshot job's arrays and eval.json (`evals.snapshot.load_snapshot`), read once."""
         if job.key not in self._snaps:
             self._snaps[job.key] = load_snapshot(self.path(job))
         return self._snaps[job.key]
 
     def metrics(self, job: Job) -> list[dict]:
+        """A job's metrics.jsonl rows."""
         return runfiles.MetricsLog(self.path(job) / "metrics.jsonl").read()
 
     def per_problem(self, jobs: list[Job], field: str = "correct") -> np.ndarray:

@@ -70,6 +70,8 @@ def _runs(lab: Lab, seeds) -> tuple[list, list, list]:
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The calibration runs: the confidence-tagged prior, GRPO under the binary and the Brier reward, and their
+    evaluations."""
     priors, binary, brier_ = _runs(lab, seeds)
     return [lab.snapshot(j) for j in priors + [j for nested in (binary, brier_) for row in nested for j in row]]
 
@@ -101,6 +103,7 @@ def ece_all(conf, correct) -> float:
 
 
 def brier_all(conf, correct) -> float:
+    """Brier score over every sample (no stated confidence = 0)."""
     return brier(scored(conf).ravel(), np.asarray(correct).ravel())
 
 
@@ -135,6 +138,8 @@ def _first_step_all_equal(res: Results, nested) -> float:
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """ECE and Brier of both arms on all samples (untagged ones as confidence 0), the gates, the reliability
+    figure; the report entry."""
     priors, binary, brier_ = _runs(lab, seeds)
     (c0, y0), (cb, yb), (cr, yr) = (_stack(res, lab, n) for n in ([[p] for p in priors], binary, brier_))
     data = Data(conf_base=c0, correct_base=y0, conf_binary=cb, correct_binary=yb, conf_brier=cr, correct_brier=yr,

@@ -101,6 +101,8 @@ def _greedy(lab: Lab, job, **kw):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """Priors at each pretraining budget, their GRPO runs under the correct and the random reward, and the
+    evaluations the three clauses read (half-length and greedy included)."""
     grid, js = _grid(lab, seeds), []
     worst, best = _budgets(lab)[0], _budgets(lab)[-1]
     for (frac, reward), (priors, nested) in grid.items():
@@ -163,6 +165,8 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """The three clauses, their minimum and every gate from the finished runs; the gain and clause figures; the
+    report entry."""
     grid, nb = _grid(lab, seeds), lab.b.n_boot
     worst, best = _budgets(lab)[0], _budgets(lab)[-1]
 

@@ -110,6 +110,8 @@ def _atom(lab: Lab, prior, key: str):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """Both priors, their GRPO runs on composed problems, the pass@k evaluations and the atom evaluations
+    (pretraining split)."""
     js = []
     for name, (priors, nested) in _runs(lab, seeds).items():
         js += [_passk(lab, p) for p in priors] + [_passk(lab, j) for row in nested for j in row]
@@ -168,6 +170,8 @@ def composed_share(mixture: str) -> float:
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """pass@K on composed problems for both priors before and after RL, the atoms' accuracies, the gates, the
+    pass@k figure; the report entry."""
     runs = _runs(lab, seeds)
     (priors, nested), (cpriors, cnested) = runs[PRIOR], runs[CONTROL]
     base, n = counts(res, [[_passk(lab, p)] for p in priors])

@@ -73,6 +73,8 @@ PROTOCOL = Protocol(
 
 
 def contaminated_prior(lab: Lab) -> str:
+    """The contaminated prior's mixture: the main prior with the map's contamination share (or FRACTION) of the
+    pool, REPEATS copies."""
     fraction = lab.knobs.get("contamination", FRACTION)
     return f"{MAIN_PRIOR}@contaminate={fraction!r}x{REPEATS}"
 
@@ -90,6 +92,7 @@ def _greedy(lab: Lab, job):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The contaminated and the clean prior, their random-reward GRPO runs, each evaluated at T=1 and greedy."""
     js = []
     for priors, nested in _runs(lab, seeds).values():
         runs = [p for p in priors] + [j for row in nested for j in row]
@@ -149,6 +152,8 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """Gains on contaminated and clean held-out problems for both priors, the two clauses, the gates, the gains
+    figure; the report entry."""
     runs, nb = _runs(lab, seeds), lab.b.n_boot
     (pc, nc), (pn, nn) = runs["contaminated"], runs["clean"]
     memorised = contaminated_set(load_mixture(contaminated_prior(lab)).to_dict())

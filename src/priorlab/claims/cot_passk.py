@@ -62,6 +62,7 @@ PROTOCOL = Protocol(
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """passk-boundary's runs and evaluations (the same samples are read for answers and for CoT correctness)."""
     return pb.jobs(lab, seeds)
 
 
@@ -97,6 +98,8 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """Answer and CoT pass@k of the base and the RL runs, the effect at K*, the gates, the four-curve figure; the
+    report entry."""
     priors, rl = pb._runs(lab, seeds)
     base_snaps, rl_snaps = [[lab.passk(p)] for p in priors], [[lab.passk(j) for j in row] for row in rl]
     base, n = pb.counts(res, base_snaps)

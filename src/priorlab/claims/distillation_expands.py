@@ -72,6 +72,7 @@ def _runs(lab: Lab, seeds):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The nl-prior student, its SFT on code traces and its GRPO runs, with pass@k and format evaluations."""
     students, sft, rl = _runs(lab, seeds)
     return [lab.passk(p) for p in students] + [lab.passk(j) for nested in (sft, rl) for row in nested for j in row]
 
@@ -100,6 +101,8 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """pass@K* of the distilled and the RL students, the gates on what the student learnt, the pass@k figure; the
+    report entry."""
     students, sft, rl = _runs(lab, seeds)
     student, n = counts(res, [[lab.passk(p)] for p in students])
     distilled, _ = counts(res, [[lab.passk(j) for j in row] for row in sft])

@@ -91,6 +91,8 @@ def _runs(lab: Lab, seeds) -> dict:
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The balanced prior at two sizes, its GRPO runs, the run of a held-out RL seed that picks each size's
+    winner, and their evaluations."""
     js = []
     for priors, runs, heldout in _runs(lab, seeds).values():
         js += [lab.snapshot(p) for p in priors] + [lab.snapshot(j) for row in runs for j in row]
@@ -178,6 +180,8 @@ def _first_step(res: Results, runs, i: int) -> int | None:
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """Each size's winning format before RL, its share gain, the size dependence, the gates, the share
+    trajectories; the report entry."""
     runs = _runs(lab, seeds)
     winners, heldout_shares = {}, {}
     for name, (_, _, heldout) in runs.items():  # decided first, from the held-out runs alone

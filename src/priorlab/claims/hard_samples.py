@@ -70,6 +70,7 @@ def _conditions(lab: Lab, seeds):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The default prior, GRPO on the hardest problems only and on matched problems, and their shortcut evaluations."""
     priors, hard, matched = _conditions(lab, seeds)
     js = [lab.snapshot(p, RL_DIFFICULTY) for p in priors]  # the matched set's base pass rate
     for j in [*priors, *(r for rows in (hard, matched) for row in rows for r in row)]:
@@ -101,6 +102,7 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """Shortcut rates on held-out hard problems after each arm, the gates, the figure; the report entry."""
     priors, hard, matched = _conditions(lab, seeds)
     hd, ed, nb = lab.b.hard_difficulty, lab.b.easy_difficulty, lab.b.n_boot
 

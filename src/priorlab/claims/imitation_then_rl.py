@@ -70,6 +70,7 @@ def _greedy(lab: Lab, job):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The nl-prior student: RLVR only, SRL only and SRL then RLVR, each evaluated at T=1 and greedy."""
     conds = _runs(lab, seeds)
     js = [lab.snapshot(j) for nested in conds.values() for row in nested for j in row]
     return js + [_greedy(lab, j) for name in COMPARED for row in conds[name] for j in row]
@@ -97,6 +98,7 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """Accuracy of the three arms, the gates on what SRL taught, the figure; the report entry."""
     conds, nb = _runs(lab, seeds), lab.b.n_boot
 
     def table(nested, snap=lab.snapshot):

@@ -68,6 +68,7 @@ def _runs(lab: Lab, seeds):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The affinity prior and its PSR, NSR, W-REINFORCE and GRPO runs, each with a pass@k evaluation."""
     priors, by_algo = _runs(lab, seeds)
     return [lab.passk(p) for p in priors] + [lab.passk(j) for nested in by_algo.values() for row in nested for j in row]
 
@@ -98,6 +99,8 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """pass@K* of NSR against PSR, every algorithm's pass@1 and entropy change, the gates, the pass@k figure; the
+    report entry."""
     priors, by_algo = _runs(lab, seeds)
     base, n = pb.counts(res, [[lab.passk(p)] for p in priors])
     after = {a: pb.counts(res, [[lab.passk(j) for j in row] for row in nested])[0] for a, nested in by_algo.items()}

@@ -70,6 +70,7 @@ def _greedy(lab: Lab, job):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The default prior, GRPO on one example and on the full training set, and their evaluations."""
     full, one = _runs(lab, seeds)
     models = lab.priors() + [j for nested in (full, one) for row in nested for j in row]
     return [lab.snapshot(m) for m in models] + [_greedy(lab, m) for m in models]
@@ -124,6 +125,7 @@ def example_accuracy(curves: list[list[float]]) -> tuple[float, float, list]:
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """The ratio of the one-example gain to the full-set gain, the saturation gates, the figure; the report entry."""
     full, one = _runs(lab, seeds)
     nb = lab.b.n_boot
 

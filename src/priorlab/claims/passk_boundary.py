@@ -129,6 +129,7 @@ def fall(first: float, last: float) -> float:
 
 
 def pass1(c: np.ndarray, n: int) -> float:
+    """Mean pass@1 of correct counts `c` out of n samples each."""
     return float(np.mean(c) / n)
 
 
@@ -139,6 +140,7 @@ def _runs(lab: Lab, seeds):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The affinity prior and its GRPO runs, each with a pass@k evaluation."""
     priors, rl = _runs(lab, seeds)
     return [lab.passk(p) for p in priors] + [lab.passk(j) for row in rl for j in row]
 
@@ -175,6 +177,7 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """pass@K* of the base against the RL runs, the sharpening gates, the pass@k figure; the report entry."""
     priors, rl = _runs(lab, seeds)
     base, n = counts(res, [[lab.passk(p)] for p in priors])
     after, _ = counts(res, [[lab.passk(j) for j in row] for row in rl])

@@ -73,6 +73,7 @@ def _runs(lab: Lab, seeds):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """passk-boundary's runs plus the prolonged runs (KL and reference resets), each with a pass@k evaluation."""
     priors, short, long = _runs(lab, seeds)
     return pb.jobs(lab, seeds) + [lab.passk(j) for row in long for j in row]
 
@@ -109,6 +110,8 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """pass@K* of the base, the short and the prolonged runs, the two clauses, the gates (resets counted from the
+    logs), the figure; the report entry."""
     priors, short, long = _runs(lab, seeds)
     base, n = pb.counts(res, [[lab.passk(p)] for p in priors])
     s, _ = pb.counts(res, [[lab.passk(j) for j in row] for row in short])

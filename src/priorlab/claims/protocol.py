@@ -45,6 +45,8 @@ class Gate:
             raise ValueError(f"gate {self.name}: op {self.op!r} must be one of {', '.join(OPS)}")
 
     def check(self, value) -> dict:
+        """The gate's record for a measured value: name, value (None when missing or not finite), op, threshold,
+        passed, why."""
         v = None if value is None or not math.isfinite(float(value)) else float(value)
         return {"name": self.name, "value": v, "op": self.op, "threshold": self.threshold,
                 "passed": v is not None and bool(OPS[self.op](v, self.threshold)), "why": self.why}
@@ -74,12 +76,14 @@ class Protocol:
                 f"effect >= {self.delta:g}; not reproduced if CI high <= {self.delta:g}; else inconclusive")
 
     def to_json(self) -> dict:
+        """The protocol as data (conditions, metric, delta, gates, decoding), as report.json records it."""
         d = asdict(self)
         d.pop("overridden")
         d["gates"] = [asdict(g) for g in self.gates]
         return d
 
     def sha256(self) -> str:
+        """The sha256 of the protocol's data: a retest run with a changed protocol shows another."""
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
 
     def check(self, values: dict) -> list[dict]:

@@ -66,6 +66,7 @@ PROTOCOL = Protocol(
 
 
 def mixtures() -> dict[str, str]:
+    """The two priors' mixtures: the main prior with the dial at RATE, and at 0 (the main prior itself)."""
     return {"with": f"{MAIN_PRIOR}@self_correct={RATE!r}", "without": MAIN_PRIOR}
 
 
@@ -78,6 +79,7 @@ def _runs(lab: Lab, seeds) -> dict:
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """Both priors, their GRPO runs with the correct reward, and their evaluations."""
     js = []
     for priors, nested in _runs(lab, seeds).values():
         js += [lab.snapshot(p) for p in priors] + [lab.snapshot(j) for row in nested for j in row]
@@ -118,6 +120,8 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """Self-correction rates before and after RL for both priors, the two clauses, the gates, the figure; the
+    report entry."""
     runs = _runs(lab, seeds)
 
     def rates(nested):  # [A, B, P]: per problem, the share of samples with at least one correction

@@ -77,6 +77,8 @@ def _greedy(lab: Lab, job):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """Both priors under the correct, random, incorrect and format rewards, the unclipped ablation, and their
+    evaluations (greedy where the effect reads it)."""
     js = []
     for prior_name in ("code-prior-conf", "nl-prior"):
         js += [lab.snapshot(p) for p in lab.priors(prior_name)]
@@ -121,6 +123,8 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """The random-to-correct gain ratio, the clipping and format gates, every condition's gain and format shares,
+    the figure; the report entry."""
     conds, nb = _conditions(lab, seeds), lab.b.n_boot
     code_priors = lab.priors("code-prior-conf")
 

@@ -122,6 +122,7 @@ def _greedy(lab: Lab, job):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The default prior, GRPO and HICRA runs logging planning and execution entropy, and their evaluations."""
     return [s(j) for nested in _runs(lab, seeds).values() for row in nested for j in row
             for s in (lab.snapshot, lambda j: _greedy(lab, j))]
 
@@ -169,6 +170,8 @@ def _series(res: Results, nested) -> tuple[np.ndarray, np.ndarray, list[int]]:
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """When execution entropy stops falling and planning entropy starts rising, HICRA against GRPO, the gates, the
+    entropy figure; the report entry."""
     conds, nb = _runs(lab, seeds), lab.b.n_boot
 
     def table(nested, snap=lab.snapshot):

@@ -89,6 +89,8 @@ def _conditions(lab: Lab, seeds):
 
 
 def jobs(lab: Lab, seeds) -> list:
+    """The default prior, its GRPO runs, and SFT controls with RL's number of updates at several learning rates
+    (the one at RL's cumulative update is interpolated in analyze)."""
     _, rl, sft = _conditions(lab, seeds)
     return [j for row in rl for j in row] + [j for row in sft for lrs in row for j in lrs]
 
@@ -148,6 +150,8 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
+    """bf16-visible update fractions of RL and the SFT control, the overlap of RL seeds against chance, the gates,
+    the figure; the report entry."""
     priors, rl, sft = _conditions(lab, seeds)
     rl_rows, sft_rows, pairs, rl_runs = [], [], [], []
     for prior, rl_row, sft_row in zip(priors, rl, sft):

@@ -64,6 +64,8 @@ def run_diff(cfg: DiffConfig) -> dict:
 
 
 def summarize(result: dict) -> dict:
+    """summary.json of `priorlab diff`: the base, the runs, the measures, the tolerance, each run's global numbers
+    and the overlaps."""
     return {"stage": "diff", "base": result["base"], "runs": result["runs"], "measures": result["measures"],
             "atol": result["atol"], "global": [r["global"] for r in result["per_run"]],
             "overlap": [{"runs": o["runs"], "global": o["global"]} for o in result["overlap"]]}

@@ -27,6 +27,7 @@ from priorlab.common.failures import describe
 
 
 def debug() -> bool:
+    """Whether PRIORLAB_DEBUG asks for tracebacks instead of one-line errors."""
     return os.environ.get("PRIORLAB_DEBUG", "") not in ("", "0")
 
 

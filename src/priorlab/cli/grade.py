@@ -167,6 +167,8 @@ def passk_of(per_row: list[list[Grade]]) -> dict | None:
 
 def write(out: Path, cfg: GradeConfig, rows: list[dict], summary: dict) -> None:
 
+    """The grade command's outputs, each written atomically: config.json, graded.jsonl (one row per completion) and
+    summary.json."""
     runfiles.atomic_write_json(out / "config.json", {**asdict(cfg), "stage": "grade"})
     runfiles.atomic_write_text(out / "graded.jsonl", "".join(
         json.dumps(runfiles.to_jsonable(r), ensure_ascii=False, default=str) + "\n" for r in rows))

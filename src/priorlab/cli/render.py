@@ -70,17 +70,20 @@ def documents(docs) -> None:
 
 # ------------------------------------------------------------------------------------------ training runs
 def pretrain_done(s: dict, out: Path) -> None:
+    """One line after pretraining: parameters, tokens, time, train and held-out loss, the run directory."""
     console.print(f"pretrained {s['params']:,} parameters on {s['tokens']:,} tokens in {s['elapsed_s']:.0f} s: "
                   f"train loss {s['loss/train']:.4f}, held-out loss {s['loss/val']:.4f} -> {out}")
 
 
 def rl_done(s: dict, out: Path) -> None:
+    """One line after a world RL run: greedy and T=1 accuracy before and after."""
     console.print(f"RL done: greedy accuracy {s.get('eval/acc_greedy/before', NAN):.3f} -> "
                   f"{s.get('eval/acc_greedy/after', NAN):.3f}, T=1 accuracy "
                   f"{s.get('eval/acc_t1/before', NAN):.3f} -> {s.get('eval/acc_t1/after', NAN):.3f} -> {out}")
 
 
 def hf_rl_done(s: dict) -> None:
+    """One line after an HF RL run: correctness at the first and last step, evaluation before and after, the model."""
     console.print(f"RL done ({s['steps']} steps): correct {s['correct/first_step']} (first step) -> "
                   f"{s['correct/last_step']} (last step)"
                   + (f", eval greedy {s['eval/acc_greedy/before']:.3f} -> {s['eval/acc_greedy/after']:.3f}"
@@ -88,6 +91,7 @@ def hf_rl_done(s: dict) -> None:
 
 
 def sft_done(s: dict, out: Path) -> None:
+    """One line after a world SFT run: examples, greedy accuracy and format shares before and after."""
     skipped = s.get("data", {}).get("skipped_lines", 0)
     console.print(f"SFT done on {s['data']['examples']} examples ({s['data']['source']}"
                   + (f", {skipped} malformed lines skipped" if skipped else "") + "): greedy accuracy "
@@ -98,12 +102,14 @@ def sft_done(s: dict, out: Path) -> None:
 
 
 def hf_sft_done(s: dict) -> None:
+    """One line after an HF SFT run: examples, truncated targets, loss at the first and last step, the model."""
     console.print(f"SFT done on {s['data']['examples']} examples ({s['data']['truncated']} targets cut at "
                   f"--max-length): loss {s['loss/sft/first']:.4f} (first step) -> {s['loss/sft/last']:.4f} "
                   f"(last step) -> {s['model']}")
 
 
 def srl_done(s: dict, out: Path) -> None:
+    """One line after an SRL run: step similarity and greedy accuracy before and after."""
     console.print(f"SRL done: step similarity {s.get('eval/step_similarity/before', NAN):.3f} -> "
                   f"{s.get('eval/step_similarity/after', NAN):.3f}, greedy accuracy "
                   f"{s.get('eval/acc_greedy/before', NAN):.3f} -> {s.get('eval/acc_greedy/after', NAN):.3f} -> {out}")

@@ -50,6 +50,7 @@ def save_checkpoint(run_dir: str | Path, step: int, model, optimizer, meta: dict
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The run's newest complete checkpoint (checkpoints/step_N with its state.pt), or None."""
     root = Path(run_dir) / "checkpoints"
     if not root.is_dir():
         return None

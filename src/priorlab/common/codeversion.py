@@ -38,9 +38,11 @@ def code_version(stage: str = "all") -> str:
 
 
 def cache_root() -> Path:
+    """The pretraining cache's folder: PRIORLAB_CACHE, else ~/.cache/priorlab."""
     return Path(os.environ.get("PRIORLAB_CACHE", Path.home() / ".cache" / "priorlab"))
 
 
 def config_hash(cfg: dict, stage: str = "all") -> str:
+    """A short hash of a config and the code version of `stage`: the cache key of a run."""
     blob = json.dumps(to_jsonable(cfg), sort_keys=True) + code_version(stage)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -98,6 +98,7 @@ def _same(a: str, b: str) -> bool:
 
 
 def out_of_memory(e: BaseException) -> bool:
+    """Whether an exception means the process ran out of memory (MemoryError, CUDA OOM, an allocator's message)."""
     if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":
         return True
     return isinstance(e, RuntimeError) and bool(re.search(r"can't allocate memory|out of memory", str(e), re.I))
@@ -110,5 +111,6 @@ def first_text(e: BaseException) -> str:
 
 
 def one_line(msg: str) -> str:
+    """A message on one line, cut to MAX_CHARS."""
     msg = " ".join(part.strip() for part in str(msg).splitlines() if part.strip())
     return msg if len(msg) <= MAX_CHARS else msg[: MAX_CHARS - 3] + "..."

@@ -35,6 +35,7 @@ class Claim:
         self.out, self.begun = out, False
 
     def begin(self) -> None:
+        """Mark that training started: a failure from here on keeps the run directory for --resume."""
         self.begun = True
 
 

@@ -96,6 +96,7 @@ def fsync(path: str | Path) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename: readers see the old file or the new one."""
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
@@ -107,6 +108,8 @@ def atomic_write_parquet(path: str | Path, table) -> None:
 
 
 def to_jsonable(obj):
+    """`obj` as JSON-ready values: dataclasses and dicts recursively, tuples as lists, paths as text, numpy and
+    torch scalars as numbers, NaN and inf as null."""
     if is_dataclass(obj):
         return to_jsonable(asdict(obj))
     if isinstance(obj, dict):
@@ -123,10 +126,12 @@ def to_jsonable(obj):
 
 
 def atomic_write_json(path: str | Path, obj) -> None:
+    """`obj` (through `to_jsonable`) as indented JSON, written atomically."""
     atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path: str | Path) -> dict:
+    """A JSON file as a dict; a missing or invalid file raises RunError naming it."""
     path = Path(path)
     if not path.is_file():
         raise RunError(f"{path}: file not found")
@@ -180,6 +185,7 @@ class MetricsLog:
         atomic_write_text(self.path, "".join(k + "\n" for k in keep))
 
     def append(self, row: dict) -> None:
+        """Append one metrics row (flushed at once); with --report-to it also goes to the trackers."""
         try:
             with open(self.path, "a") as f:
                 f.write(json.dumps(to_jsonable(row)) + "\n")
@@ -192,6 +198,7 @@ class MetricsLog:
             tracking.log_row(self.path, row)
 
     def read(self) -> list[dict]:
+        """Every row logged so far, in order ([] before the first)."""
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]

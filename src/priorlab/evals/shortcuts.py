@@ -23,6 +23,7 @@ DETECTORS = ("operand_repeat", "skipped_step", "answer_repeated", "truncated")
 
 
 def detect(problem: Problem, parsed: Parsed, finished: bool = True) -> dict[str, bool]:
+    """The shortcut flags of one completion (operand repeated, step skipped, answer repeated, truncated) and `any`."""
     wrong = parsed.answer is not None and parsed.answer != problem.answer
     computed = parsed.format in ("nl", "code") and parsed.n_ops >= len(problem.operands) - 1 and not wrong
     flags = {
@@ -41,6 +42,7 @@ def operand_answer_share(problems: list[Problem]) -> float:
 
 
 def shortcut_rates(flags: list[dict[str, bool]]) -> dict[str, float]:
+    """The share of completions with each shortcut flag."""
     if not flags:
         return {k: 0.0 for k in (*DETECTORS, "any")}
     return {k: sum(f[k] for f in flags) / len(flags) for k in (*DETECTORS, "any")}

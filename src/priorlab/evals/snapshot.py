@@ -49,11 +49,14 @@ class SnapshotConfig:
             raise ValueError(f"split {self.split!r} must be 'train' or 'test'")
 
     def eval_config(self) -> ev.EvalConfig:
+        """The sampling settings as an evaluation config (validated)."""
         return ev.EvalConfig(problems=self.problems, samples=self.samples, temperature=self.temperature,
                              difficulty=self.difficulty, seed=self.seed, max_new_tokens=self.max_new_tokens)
 
 
 def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) -> dict:
+    """Sample the model (or a checkpoint) on the held-out (or pretraining-split) problems, verify, and write
+    eval.npz and eval.json atomically; the summary."""
     src = Path(model_dir) if cfg.checkpoint is None else Path(model_dir) / "checkpoints" / f"step_{cfg.checkpoint:08d}"
     model, _ = load_model(src)
     probs = [p for d in parse_difficulties(cfg.difficulty) for p in ev.test_problems(d, cfg.problems, cfg.seed, cfg.split)]
@@ -84,6 +87,7 @@ def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) ->
 
 
 def load_snapshot(path: str | Path) -> dict:
+    """A snapshot's arrays (eval.npz) and its eval.json fields in one dict."""
     path = Path(path)
     with np.load(path / "eval.npz") as z:
         snap = {k: z[k] for k in z.files}

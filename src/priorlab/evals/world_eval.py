@@ -160,6 +160,8 @@ def score(problems: list[Problem], completions: list[list[dict]]) -> list[list[d
 
 
 def summarize(problems: list[Problem], completions: list[list[dict]], k: int) -> dict:
+    """summary.json's numbers for scored completions: accuracy and pass@K (overall, by difficulty, format, class,
+    order), CoT accuracy, self-correction, well-formedness, shortcuts, length, calibration and entropy."""
     flat = [c for comps in completions for c in comps]
     correct = np.array([[c["correct"] for c in comps] for comps in completions], dtype=bool)
     fmt_counts = Counter(c["format"] or "none" for c in flat)

@@ -42,6 +42,7 @@ def groups(keys: Sequence[Hashable]) -> list[list[int]]:
 
 
 def prompt_key(prompt) -> str:
+    """A hashable key of a prompt (a string, or a chat message list as JSON): completions of one prompt form a group."""
     return prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True, default=str)
 
 
@@ -71,6 +72,8 @@ def whole_groups(keys: Sequence[Hashable], group_size: int | None, hint: str) ->
 def score_batch(reward: MathReward, texts: Sequence[str], golds: Sequence[str], keys: Sequence[Hashable],
                 step: int, wrong: Sequence[str] | None, group_size: int | None = None,
                 hint: str = "") -> list[Scored]:
+    """Score a trainer's batch of completions group by group (whole groups only, checked): one Scored per
+    completion, in the batch's order."""
     out: list[Scored | None] = [None] * len(texts)
     for gi, idx in enumerate(whole_groups(keys, group_size, hint)):
         scored = reward.score([texts[i] for i in idx], golds[idx[0]], step=step, prompt_index=gi,

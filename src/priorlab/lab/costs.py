@@ -90,9 +90,12 @@ class CostModel:
     fitted: dict = field(default_factory=dict)  # kind -> number of finished jobs its rate was fitted on
 
     def seconds(self, kind: str, cfg, size: str) -> float:
+        """Estimated seconds of one job of `kind` with config `cfg` on a model of size `size`: a fixed cost plus the
+        kind's rate times its work (token-parameter products)."""
         return FIXED_S[kind] + self.rates[kind] * work(kind, cfg, size)
 
     def source(self) -> str:
+        """Where the rates come from (fitted on finished jobs, or the built-in ones)."""
         if not self.fitted:
             return DEFAULT_SOURCE
         fitted = ", ".join(f"{k} {n}" for k, n in self.fitted.items())

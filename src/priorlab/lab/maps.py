@@ -80,6 +80,7 @@ class Axis:
     values: tuple  # parsed (`claims.knobs`), in the order given
 
     def to_json(self) -> dict:
+        """The axis as report data: name, values and what the dial does."""
         return {"name": self.name, "values": list(self.values), "doc": KNOBS[self.name].doc}
 
 
@@ -112,6 +113,7 @@ def default_axes(claim: str, preset: str) -> list[Axis]:
 
 
 def check_axes(axes: list[Axis]) -> None:
+    """ValueError unless a map has one or two axes with distinct names."""
     if not 1 <= len(axes) <= MAX_AXES:
         raise ValueError(f"--axis: a map has 1 or {MAX_AXES} axes, got {len(axes)}")
     names = [a.name for a in axes]

@@ -42,6 +42,7 @@ class Plan:
                 f"worker(s)")
 
     def to_json(self) -> dict:
+        """The plan as JSON-ready data (jobs, cached, wall and CPU seconds by kind, the cost model's source)."""
         return {"jobs": self.jobs, "cached": self.cached, "to_run": self.jobs - self.cached, "workers": self.workers,
                 "wall_s": self.wall_s, "cpu_s": self.cpu_s, "cost_model": self.source,
                 "by_kind": {k: vars(v) for k, v in self.by_kind.items()}}

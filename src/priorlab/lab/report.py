@@ -129,6 +129,7 @@ def _disagreements(claims: list[dict]) -> str:
 
 
 def render(report: dict, root: Path) -> str:
+    """The report's HTML from report.json's dict; figures under `root` are embedded."""
     claims, maps = report["claims"], report.get("maps", [])
     counts = {v: sum(c["verdict"] == v for c in claims) for v in COLORS}
     by_id = {c["id"]: c for c in claims}
@@ -191,11 +192,13 @@ here; MDE is the smallest effect this design detects with 80% power.</p>
 
 
 def write_html(report: dict, root: str | Path) -> Path:
+    """Render and write OUT/report.html atomically; its path."""
     root = Path(root)
     runfiles.atomic_write_text(root / "report.html", render(report, root))
     return root / "report.html"
 
 
 def rerender(root: str | Path) -> Path:
+    """Re-render OUT/report.html from OUT/report.json (`priorlab report`)."""
     root = Path(root)
     return write_html(runfiles.read_json(root / "report.json"), root)

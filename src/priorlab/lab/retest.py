@@ -33,6 +33,7 @@ from priorlab.lab.sweep import default_workers, run_jobs
 
 
 def versions() -> dict:
+    """The versions a report records: priorlab's version and code version, torch, numpy, Python, the platform."""
     import numpy
     import torch
 

@@ -85,10 +85,12 @@ class Job:
 
     @property
     def dirname(self) -> str:
+        """The job's directory name under OUT/jobs: `<kind>-<key>`."""
         return f"{self.kind}-{self.key}"
 
     @property
     def name(self) -> str:
+        """A readable name for logs and progress: `<kind>:<label>`."""
         return f"{self.kind}:{self.label or self.key[:8]}"
 
     @property
@@ -148,10 +150,12 @@ RUNNERS: dict[str, Callable[[object, Path, list[Path]], None]] = {
 
 
 def job_dir(root: Path, job: Job) -> Path:
+    """Where a job lives (or will) under `root`."""
     return Path(root) / job.dirname
 
 
 def is_done(root: Path, job: Job) -> bool:
+    """Whether the job under `root` finished (its job.json is written last)."""
     return (job_dir(root, job) / "job.json").is_file()
 
 

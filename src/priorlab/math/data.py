@@ -112,11 +112,13 @@ def record_unit(path) -> str:
 
 
 def describe_bad(bad: list[BadRecord], limit: int, unit: str) -> str:
+    """The first `limit` bad records as one line ("line 3: reason; ..."), with how many more there are."""
     shown = "; ".join(f"{unit} {b.line}: {b.reason}" for b in bad[:limit])
     return shown + (f"; ... and {len(bad) - limit} more" if len(bad) > limit else "")
 
 
 def is_parquet(path: str | Path) -> bool:
+    """Whether `path` names a Parquet file (by its suffix)."""
     return Path(path).suffix.lower() in PARQUET_SUFFIXES
 
 

@@ -47,6 +47,8 @@ class MathEnv(VerifiedEnv):
         self.eval_grader = Grader(style=self.eval_ds.style, timeout=cfg.timeout) if self.eval_ds is not None else None
 
     def prepare(self, policy, out: Path, log) -> None:
+        """Encode the training (and evaluation) prompts once, and fix the `incorrect` reward's labels (saved in
+        labels.json) and the training pool."""
         cfg, self.policy = self.cfg, policy
         self.ids = policy.encode([ex.question for ex in self.ds.examples])
         self.row = {id(ex): i for i, ex in enumerate(self.ds.examples)}
@@ -86,19 +88,24 @@ class MathEnv(VerifiedEnv):
         return labels
 
     def prompts(self, step: int) -> list[Example]:
+        """`prompts_per_step` examples of the training pool for step `step` (seeded by the step; with replacement
+        when the pool is smaller)."""
         rng = random.Random(f"hf-rl-prompts:{self.cfg.seed}:{step}")
         P, pool = self.cfg.prompts_per_step, self.pool
         idx = rng.sample(pool, P) if len(pool) >= P else [rng.choice(pool) for _ in range(P)]
         return [self.ds.examples[i] for i in idx]
 
     def prompt_ids(self, problems: list[Example]) -> list[list[int]]:
+        """The examples' prompts, rendered and tokenized once in `prepare`."""
         return [self.ids[self.row[id(ex)]] for ex in problems]
 
     def verify(self, example: Example, texts: Sequence[str]) -> list[Verdict]:
+        """Grade each completion against the example's gold answer (Math-Verify in the worker pool) as Verdicts."""
         grades = self.grader.grade(texts, [example.raw_answer] * len(texts))
         return [math_verdict(g, t) for g, t in zip(grades, texts)]
 
     def label_hits(self, example: Example, verdicts: Sequence[Verdict]) -> tuple[list[bool], list[dict]]:
+        """The `incorrect` reward's hits: whether each completion's answer matches the example's wrong label."""
         if self.labels is None or example.id not in self.labels:
             raise ValueError(f"reward 'incorrect' needs a wrong label for example {example.id!r}")
         return label_agreement(self.grader, self.labels[example.id], verdicts)
@@ -122,9 +129,11 @@ class MathEnv(VerifiedEnv):
         return out
 
     def problem_id(self, example: Example) -> str:
+        """The example's id in its data file."""
         return example.id
 
     def close(self) -> None:
+        """Close the graders' worker pools."""
         for g in (self.grader, self.eval_grader):
             if g is not None:
                 g.close()

@@ -190,6 +190,7 @@ def parse_confidence(text: str) -> float | None:
 
 
 def check_style(style: str) -> None:
+    """ValueError naming the valid grading styles unless `style` is one."""
     if style not in STYLES:
         raise ValueError(f"unknown grading style {style!r}; valid: {', '.join(STYLES)}")
 
@@ -214,6 +215,7 @@ def answer_key(answer: str) -> str:
 
 
 def math_verify_version() -> str | None:
+    """The installed math-verify version, or None."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -464,6 +466,7 @@ class Grade:
     error: str | None = None
 
     def to_dict(self) -> dict:
+        """The grade as plain data."""
         return asdict(self)
 
 
@@ -489,6 +492,7 @@ class Grader:
         self.close()
 
     def close(self) -> None:
+        """Stop the worker pool."""
         self.pool.close()
 
     def equal(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[str, bool, str | None]]:

@@ -26,6 +26,7 @@ QWEN_MATH = ("<|im_start|>system\nPlease reason step by step, and put your final
 
 
 def check_template(template: str) -> None:
+    """ValueError naming the valid templates unless `template` is one."""
     if template not in TEMPLATES:
         raise ValueError(f"unknown --template {template!r}; valid: {', '.join(TEMPLATES)}")
 
@@ -47,4 +48,5 @@ def render(question: str, template: str, tokenizer=None) -> str:
 
 
 def add_special_tokens(template: str) -> bool:
+    """Whether the tokenizer should add its special tokens (not for chat templates, which carry their own)."""
     return template != "chat"

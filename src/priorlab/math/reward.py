@@ -82,6 +82,8 @@ class MathReward:
 
     def score(self, texts: Sequence[str], gold: str, *, step: int, prompt_index: int,
               wrong_label: str | None = None) -> list[Scored]:
+        """Grade one prompt's completions against `gold` and score them with the reward (a wrong label for
+        `incorrect`); one Scored per completion."""
         if step < 0 or prompt_index < 0:
             raise ValueError(f"step={step} and prompt_index={prompt_index} must be >= 0")
         if self.reward.spec.needs_labels and wrong_label is None:

@@ -47,6 +47,7 @@ class Rollouts:
 
     @property
     def positions(self) -> Tensor:
+        """Position ids of every token, counted from each row's first non-pad token."""
         return positions_from_mask(self.attn_mask)
 
     def select(self, rows: Tensor) -> Rollouts:

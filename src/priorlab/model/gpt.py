@@ -62,6 +62,7 @@ class GPTConfig:
 
     @property
     def head_dim(self) -> int:
+        """Width of one attention head."""
         return self.n_embd // self.n_head
 
 
@@ -187,6 +188,7 @@ class MLP(nn.Module):
         self.c_proj = nn.Linear(cfg.mlp_hidden, cfg.n_embd, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
+        """GELU MLP: up to `mlp_hidden`, down to the width."""
         return self.c_proj(F.gelu(self.c_fc(x)))
 
 
@@ -200,6 +202,7 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor, rope: Tensor | None, mask: Tensor | None,
                 cache: tuple[Tensor, Tensor] | None = None, start: int = 0) -> Tensor:
+        """Pre-norm residual block: attention (with the KV cache when given), then the MLP."""
         x = x + self.attn(self.ln_1(x), rope, mask, cache, start)
         return x + self.mlp(self.ln_2(x))
 

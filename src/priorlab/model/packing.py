@@ -40,6 +40,7 @@ class Packing:
 
     @property
     def rows(self) -> int:
+        """Rows of the packed batch."""
         return self.segments.shape[0]
 
     def gather(self, x: Tensor, fill: float | int = 0) -> Tensor:

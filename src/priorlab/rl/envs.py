@@ -41,26 +41,33 @@ class Env(Protocol):
 
     rollout_tokens: int  # the sampling budget of one completion
 
-    def prepare(self, policy, out: Path, log) -> None: ...
+    def prepare(self, policy, out: Path, log) -> None:
+        """Fix what a run trains on before step 0 (pools, labels), given the policy and the run directory."""
 
-    def prompts(self, step: int) -> list: ...
+    def prompts(self, step: int) -> list:
+        """The problems of RL step `step` (a pure function of the seed and the step)."""
 
-    def prompt_ids(self, problems: list) -> list[list[int]]: ...
+    def prompt_ids(self, problems: list) -> list[list[int]]:
+        """The prompts of `problems` as token ids, in the policy's encoding."""
 
     def score(self, problems: list, ro: Rollouts, step: int) -> tuple[torch.Tensor, list, torch.Tensor | None]:
         """Rewards [P, G], per-sample outputs, and the tokens the loss is over ([B, T] bool; None = all)."""
 
     def metrics(self, problems: list, ro: Rollouts, outs: list, rewards: torch.Tensor,
-                score_mask: torch.Tensor | None) -> dict: ...
+                score_mask: torch.Tensor | None) -> dict:
+        """The step's logged metrics: rewards, correctness, lengths, entropy and the env's own."""
 
-    def evaluate(self, step: int) -> dict: ...
+    def evaluate(self, step: int) -> dict:
+        """Held-out evaluation metrics (eval/*) at step `step`; {} when the env has none."""
 
     def progress(self, row: dict) -> str:
         """One step's progress line (after "step s/n") from its metrics row."""
 
-    def problem_id(self, problem) -> str: ...
+    def problem_id(self, problem) -> str:
+        """A problem's stable text id (rollout files and logs)."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the env holds (worker pools); called once when the run ends."""
 
 
 def incorrect_labels(problems: Sequence[Problem], sample_answers: Sequence[Sequence[int | None]]) -> dict[str, int]:
@@ -86,6 +93,7 @@ def eligible_problems(problems: Sequence[Problem], labels: Mapping[str, int]) ->
 
 
 def draw_problems(n: int, difficulty: str, rng: random.Random) -> list[Problem]:
+    """`n` train-split problems of the comma list `difficulty`, each difficulty drawn uniformly, from `rng`."""
     task, diffs = get_task(), parse_difficulties(difficulty)
     return [task.generate(rng, rng.choice(diffs), split="train") for _ in range(n)]
 
@@ -119,11 +127,6 @@ def reward_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:
     return m
 
 
-def _mean_entropy(entropies: torch.Tensor, mask: torch.Tensor) -> float:
-    n = int(mask.sum())
-    return float((entropies * mask).sum() / n) if n else float("nan")
-
-
 class VerifiedEnv:
     """The environments whose completions are verified into `Verdict`s and scored by the reward spec
     `cfg.reward` (the world's task, math data files). A subclass supplies prompts, `verify`, `label_hits`
@@ -134,6 +137,7 @@ class VerifiedEnv:
 
     @property
     def rollout_tokens(self) -> int:
+        """The sampling budget of one completion: the config's max_new_tokens."""
         return self.cfg.max_new_tokens
 
     def score(self, problems: list, ro: Rollouts, step: int) -> tuple[torch.Tensor, list, None]:
@@ -145,12 +149,15 @@ class VerifiedEnv:
         return torch.tensor([[o.score for o in group] for group in outs], dtype=torch.float32), outs, None
 
     def metrics(self, problems: list, ro: Rollouts, outs: list, rewards: torch.Tensor, score_mask) -> dict:
+        """reward_metrics of the batch plus the env's own `rollout_metrics`."""
         return {**reward_metrics(ro, outs, rewards), **self.rollout_metrics(ro)}
 
     def rollout_metrics(self, ro: Rollouts) -> dict:
+        """The env's own per-step metrics of a rollout batch (none here; subclasses add theirs)."""
         return {}
 
     def progress(self, row: dict) -> str:
+        """One step's progress line: reward, correctness, clip fraction, time, and the evaluation when it ran."""
         return (f"reward {row['reward/mean']:.3f} correct {row['correct/mean']:.3f} clip {row.get('loss/clip_frac', 0):.4f} "
                 f"{row['time/step_s']:.2f}s"
                 + (f" | eval greedy {row['eval/acc_greedy']:.3f} t1 {row['eval/acc_t1']:.3f}" if "eval/acc_t1" in row else ""))
@@ -214,6 +221,8 @@ class WorldEnv(VerifiedEnv):
 
     # ------------------------------------------------------------------ each step
     def prompts(self, step: int) -> list[Problem]:
+        """Fresh train-split problems (seeded by the step), or a sample of the fixed pool (one-shot: the example
+        repeated)."""
         cfg = self.cfg
         rng = random.Random(f"rl-prompts:{cfg.seed}:{step}")
         if self.pool is None:
@@ -223,12 +232,15 @@ class WorldEnv(VerifiedEnv):
         return [rng.choice(self.pool) for _ in range(cfg.prompts_per_step)]  # one-shot: the example repeated
 
     def prompt_ids(self, problems: list[Problem]) -> list[list[int]]:
+        """The world prompts (`Q: ...=?`) of `problems` encoded by the policy."""
         return self.policy.encode([self.task.prompt(p) for p in problems])
 
     def verify(self, problem: Problem, texts: Sequence[str]) -> list[Verdict]:
+        """The task's Verdict for each completion of one problem."""
         return [self.task.verify(problem, t) for t in texts]
 
     def label_hits(self, problem: Problem, verdicts: Sequence[Verdict]) -> tuple[list[bool], None]:
+        """The `incorrect` reward's hits: whether each completion's answer equals the problem's wrong label."""
         if self.labels is None:
             raise ValueError("reward 'incorrect' needs labels: pass labels=incorrect_labels(problems, base_answers)")
         if problem.expr not in self.labels:
@@ -259,9 +271,11 @@ class WorldEnv(VerifiedEnv):
                               max_new_tokens=cfg.max_new_tokens, seed=cfg.seed)
 
     def problem_id(self, problem: Problem) -> str:
+        """The problem's expression, e.g. `3+5-2`."""
         return problem.expr
 
     def close(self) -> None:
+        """Nothing to release: the world verifies in process."""
         pass
 
 

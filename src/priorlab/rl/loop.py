@@ -135,6 +135,7 @@ class RLConfig:
         return self.data is not None or (bool(self.init) and is_hf_ref(self.init))
 
     def algo_config(self) -> algos.AlgoConfig:
+        """The algorithm preset with the overrides applied, for this run's token budget."""
         return algos.resolve_for_budget(self.algo, self.overrides, max_new_tokens=self.max_new_tokens)
 
 

@@ -52,10 +52,12 @@ class WorldPolicy:
         return policy
 
     def encode(self, texts: list[str]) -> list[list[int]]:
+        """Texts as the world tokenizer's ids, each starting with <bos>."""
         return [self.tok.encode(t, bos=True) for t in texts]
 
     def rollout(self, prompt_ids: list[list[int]], *, group_size: int, max_new_tokens: int, temperature: float,
                 top_p: float, seed: int) -> Rollouts:
+        """`group_size` completions per prompt from the world sampler (eval mode while sampling), seeded by `seed`."""
         gen = torch.Generator().manual_seed(seed)
         self.model.eval()
         ro = rollout(self.model, prompt_ids, group_size=group_size, max_new_tokens=max_new_tokens,
@@ -65,16 +67,21 @@ class WorldPolicy:
 
     @staticmethod
     def logprobs(model, input_ids, attn_mask, mask, *, temperature=1.0):
+        """Per-token log-probs of the completion tokens `mask` under `model` (differentiable; a full forward)."""
         return sequence_logprobs(model, input_ids, attn_mask, None, mask, temperature=temperature)
 
     @staticmethod
     def old_logprobs(ro: Rollouts) -> None:
+        """None: the old log-probs are recomputed with a full forward (the sampler's are kept for the entropy
+        metrics)."""
         return None  # recomputed with a full forward: the sampler's are kept for the entropy metrics
 
     def config(self) -> dict:
+        """Nothing to add to the run's config.json."""
         return {}
 
     def restore(self, ckpt: Path | None, opt, out: Path, log) -> int:
+        """Load weights and optimizer state from `ckpt` (when resuming); the step to continue from (0 without one)."""
         if ckpt is None:
             return 0
         start = checkpoints.restore(ckpt, self.model, opt)
@@ -82,9 +89,11 @@ class WorldPolicy:
         return start
 
     def save_checkpoint(self, out: Path, step: int, opt) -> None:
+        """A resumable checkpoint (weights, optimizer, step) under out/checkpoints/step_N."""
         checkpoints.save_checkpoint(out, step, self.model, opt, self.meta, {"step": step})
 
     def save_final(self, out: Path, step: int) -> dict:
+        """The final weights in the run directory (model.safetensors + model.json); no extra summary fields."""
         checkpoints.save_weights(out, self.model, {**self.meta, "step": step})
         return {}
 
@@ -106,31 +115,39 @@ class HFPolicy:
         return cls(load_hf(ckpt if ckpt is not None else init, dtype=cfg.dtype, device=cfg.device), cfg)
 
     def encode(self, texts: list[str]) -> list[list[int]]:
+        """Texts rendered with the prompt template and tokenized by the model's tokenizer."""
         rendered = [render(t, self.cfg.template, self.lm.tokenizer) for t in texts]
         return encode_prompts(self.lm, rendered, add_special_tokens(self.cfg.template))
 
     def rollout(self, prompt_ids: list[list[int]], *, group_size: int, max_new_tokens: int, temperature: float,
                 top_p: float, seed: int) -> Rollouts:
+        """`group_size` completions per prompt with batched `generate`, with the sampling log-probs."""
         return hf_rollout(self.lm, prompt_ids, n=group_size, max_new_tokens=max_new_tokens, temperature=temperature,
                           top_p=top_p, seed=seed, batch_size=self.cfg.batch_size, logprobs=True)
 
     @staticmethod
     def logprobs(model, input_ids, attn_mask, mask, *, temperature=1.0):
+        """Per-token log-probs of the completion tokens `mask` under the HF model (differentiable)."""
         return sequence_logprobs_hf(model, input_ids, attn_mask, mask, temperature=temperature)
 
     @staticmethod
     def old_logprobs(ro: Rollouts) -> torch.Tensor:
+        """The sampling log-probs `generate` returned (no extra no-grad forward)."""
         return ro.logprobs
 
     def config(self) -> dict:
+        """The backend and where the pad token came from, for config.json."""
         return {"backend": "hf", "pad_source": self.lm.pad_source}
 
     def restore(self, ckpt: Path | None, opt, out: Path, log) -> int:
+        """The optimizer state and step of `ckpt` when resuming (the weights came with `load`); 0 without one."""
         return resume_optimizer(ckpt, opt, out, log)
 
     def save_checkpoint(self, out: Path, step: int, opt) -> None:
+        """An HF checkpoint folder with the optimizer state and step under out/checkpoints/step_N."""
         save_hf(out / "checkpoints" / f"step_{step:08d}", self.lm, {"optimizer": opt.state_dict(), "step": step})
 
     def save_final(self, out: Path, step: int) -> dict:
+        """The final model as an HF checkpoint in out/model; its path for the summary."""
         save_hf(out / RUN_MODEL_DIR, self.lm)
         return {"backend": "hf", "model": str(out / RUN_MODEL_DIR)}

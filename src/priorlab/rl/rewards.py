@@ -197,10 +197,12 @@ PENALTIES: dict[str, Callable[[str, Verdict, float], float]] = {
 
 
 def reward_names() -> list[str]:
+    """The registered base rewards."""
     return list(REWARDS)
 
 
 def penalty_names() -> list[str]:
+    """The registered penalties."""
     return list(PENALTIES)
 
 
@@ -287,10 +289,12 @@ class Reward:
 
     @property
     def name(self) -> str:
+        """The reward's full spec, e.g. `correct+length:0.01`."""
         return self.spec.name
 
     @property
     def base(self) -> str:
+        """The base reward's name, e.g. `correct`."""
         return self.spec.base
 
     def score(self, texts: Sequence[str], verdicts: Sequence[Verdict], *, step: int, prompt_index: int,

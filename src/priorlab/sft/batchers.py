@@ -119,6 +119,7 @@ class WorldBatcher:
         return {"data": self.data}
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Step `step`'s batch: examples drawn by the seeded permutation, collated with the prompt masked."""
         idx = batch_indices(len(self.pairs), step, self.cfg.batch_size, partial(numpy_permutation, self.cfg.seed))
         return self.collate([self.pairs[i] for i in idx], self.pad_id)
 
@@ -147,13 +148,16 @@ class WorldBatcher:
 
     @staticmethod
     def metrics(batch: tuple[torch.Tensor, torch.Tensor]) -> dict:
+        """The batch's completion-token count."""
         return {"tokens/completion": int((batch[1] != -100).sum())}
 
     def evaluate(self, model) -> dict:
+        """Greedy and T=1 accuracy with format shares on the held-out problems."""
         return evaluate_policy(model, self.eval_set, samples=self.cfg.eval_samples,
                                max_new_tokens=self.cfg.max_new_tokens, seed=self.cfg.seed)
 
     def summary(self, rows: list[dict]) -> dict:
+        """The mean SFT loss of the last ten logged steps and the data record."""
         losses = [r["loss/sft"] for r in rows if "loss/sft" in r]
         return {"loss/sft": float(np.mean(losses[-10:])) if losses else None, "data": self.data}
 
@@ -197,9 +201,11 @@ class HFBatcher:
 
     @property
     def record(self) -> dict:
+        """Nothing beyond the config: config.json holds the data file's options already."""
         return {}  # config.json holds the data file's options (cfg.data) already
 
     def batch(self, step: int) -> tuple[torch.Tensor, ...]:
+        """Step `step`'s batch: records drawn by the seeded permutation, collated with target masks."""
         idx = batch_indices(len(self.pairs), step, self.cfg.batch_size, partial(torch_permutation, self.cfg.seed))
         return self.collate([self.pairs[i] for i in idx], self.pad_id)
 
@@ -228,13 +234,16 @@ class HFBatcher:
 
     @staticmethod
     def metrics(batch) -> dict:
+        """No per-batch metrics beyond the loss."""
         return {}
 
     @staticmethod
     def evaluate(model) -> dict:
+        """No held-out evaluation for HF SFT (grade or eval the saved model instead)."""
         return {}
 
     def summary(self, rows: list[dict]) -> dict:
+        """The data file, examples, skipped and truncated records, and the loss at the first and last step."""
         return {"data": {"path": self.ds.path, "examples": len(self.pairs), "skipped_records": len(self.ds.skipped),
                          "truncated": self.truncated},
                 "loss/sft/first": rows[0]["loss/sft"] if rows else None,

@@ -96,6 +96,7 @@ class SRLConfig:
         self.algo_config()
 
     def algo_config(self) -> algos.AlgoConfig:
+        """The policy-loss settings of the RL loop's update: the `algo` preset with `overrides`."""
         acfg = algos.resolve_for_budget(self.algo, max_new_tokens=self.step_max_tokens)
         if acfg.reward_map != "identity":
             raise ValueError(f"--algo {self.algo}: its reward map {acfg.reward_map!r} needs 0/1 correctness, "
@@ -179,10 +180,12 @@ class StepPrompt:
 
     @property
     def prefix(self) -> str:
+        """The expert's steps before step k: what the prompt already contains."""
         return "".join(self.steps[: self.k - 1])
 
     @property
     def target(self) -> str:
+        """The expert's step k: what the completion's first step is compared with."""
         return self.steps[self.k - 1]
 
 
@@ -197,6 +200,7 @@ def step_prompts(n: int, cfg: SRLConfig, rng: random.Random) -> list[StepPrompt]
 
 
 def prompt_ids(sp: StepPrompt, tok: Tokenizer) -> list[int]:
+    """The ids of a step prompt: the task prompt and the expert's first k - 1 steps, after <bos>."""
     return tok.encode(get_task().prompt(sp.problem) + sp.prefix, bos=True)
 
 
@@ -216,6 +220,7 @@ def score(ro: Rollouts, prompts: list[StepPrompt], G: int, tok: Tokenizer) -> tu
 
 def step_metrics(ro: Rollouts, step_mask: torch.Tensor, prompts: list[StepPrompt], outs: list,
                  rewards: torch.Tensor) -> dict:
+    """One SRL step's metrics: step-similarity rewards, exact-step share, the step index k, step length and entropy."""
     n_tok = int(step_mask.sum())
     return {
         "reward/mean": float(rewards.mean()), "reward/std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
@@ -255,40 +260,51 @@ class SRLEnv:
 
     @property
     def rollout_tokens(self) -> int:
+        """The sampling budget of one completion: one step (`step_max_tokens`)."""
         return self.cfg.step_max_tokens
 
     def prepare(self, policy, out: Path, log) -> None:
+        """Keep the policy's model and fix the held-out evaluation problems."""
         self.model = policy.model
         self.eval_set = eval_problems(self.cfg.difficulty, self.cfg.eval_problems, self.cfg.seed)
 
     def prompts(self, step: int) -> list[StepPrompt]:
+        """Fresh (problem, step k) prompts for step `step`, seeded by the step."""
         return step_prompts(self.cfg.prompts_per_step, self.cfg, random.Random(f"srl-prompts:{self.cfg.seed}:{step}"))
 
     def prompt_ids(self, prompts: list[StepPrompt]) -> list[list[int]]:
+        """The step prompts as token ids."""
         return [prompt_ids(sp, self.tok) for sp in prompts]
 
     def score(self, prompts: list[StepPrompt], ro: Rollouts, step: int) -> tuple[torch.Tensor, list, torch.Tensor]:
+        """Similarity rewards [P, G], the outputs, and the mask of each completion's first step (the loss is over
+        it)."""
         rewards, step_mask, outs = score(ro, prompts, self.cfg.group_size, self.tok)
         return rewards, outs, step_mask
 
     def metrics(self, prompts: list[StepPrompt], ro: Rollouts, outs: list, rewards: torch.Tensor,
                 step_mask: torch.Tensor) -> dict:
+        """`step_metrics` of the batch."""
         return step_metrics(ro, step_mask, prompts, outs, rewards)
 
     def evaluate(self, step: int) -> dict:
+        """Whole-solution accuracy (greedy and T=1) and greedy next-step similarity on the held-out problems."""
         cfg = self.cfg
         return {**evaluate_policy(self.model, self.eval_set, samples=cfg.eval_samples, max_new_tokens=cfg.max_new_tokens,
                                   seed=cfg.seed), **step_similarity(self.model, self.eval_set, cfg, self.tok)}
 
     def progress(self, row: dict) -> str:
+        """One step's progress line: similarity, exact steps, time, and the evaluation when it ran."""
         return (f"similarity {row['reward/mean']:.3f} exact {row['reward/exact']:.3f} {row['time/step_s']:.2f}s"
                 + (f" | eval step similarity {row['eval/step_similarity']:.3f} greedy acc {row['eval/acc_greedy']:.3f}"
                    if "eval/acc_greedy" in row else ""))
 
     def problem_id(self, prompt: StepPrompt) -> str:
+        """`<expr>#<k>`: the problem and the step the prompt asks for."""
         return f"{prompt.problem.expr}#{prompt.k}"
 
     def close(self) -> None:
+        """Nothing to release."""
         pass
 
 

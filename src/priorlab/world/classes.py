@@ -16,6 +16,7 @@ from priorlab.world.tasks import Problem
 
 
 def negative_intermediate(p: Problem) -> bool:
+    """Whether a running value, left to right, goes below 0 (`3-5+4`: 3-5 = -2)."""
     value = p.operands[0]
     for op, b in zip(p.ops, p.operands[1:]):
         value = apply_op(value, op, b)
@@ -25,6 +26,7 @@ def negative_intermediate(p: Problem) -> bool:
 
 
 def repeated_operand(p: Problem) -> bool:
+    """Whether an operand value appears more than once (`4+2-4`)."""
     return len(set(p.operands)) < len(p.operands)
 
 
@@ -32,11 +34,13 @@ CLASSES = {"negative-intermediate": negative_intermediate, "repeated-operand": r
 
 
 def check_class(name: str) -> None:
+    """ValueError naming `name` and the valid classes unless it is one."""
     if name not in CLASSES:
         raise ValueError(f"problem class {name!r}: valid: {', '.join(CLASSES)}")
 
 
 def in_class(p: Problem, name: str) -> bool:
+    """Whether problem `p` belongs to class `name` (checked)."""
     check_class(name)
     return CLASSES[name](p)
 

@@ -26,6 +26,7 @@ from priorlab.world.tokenizer import Tokenizer
 
 
 def difficulties(mix: Mixture) -> tuple[list[Difficulty], list[float]]:
+    """A mixture's difficulties and their weights, in the mixture's order."""
     keys = list(mix.difficulty)
     diffs = [Difficulty.from_key(k) for k in keys]
     return diffs, [mix.difficulty[k] for k in keys]
@@ -108,10 +109,12 @@ class Corpus:
 
     @property
     def n_tokens(self) -> int:
+        """Tokens in the stream."""
         return int(self.tokens.shape[0])
 
 
 def build_corpus(mix: Mixture, seed: int, tokenizer: Tokenizer | None = None) -> Corpus:
+    """Every document of the corpus (`documents`) encoded with <bos> and <eos>, back to back in one uint8 stream."""
     tok = tokenizer or Tokenizer()
     ids: list[int] = []
     starts: list[int] = []

@@ -70,6 +70,7 @@ class Mixture:
     extra: dict = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict:
+        """Every field as plain data (what a run records as `mixture_spec` and the caches hash)."""
         d = asdict(self)
         d.pop("extra")
         return d
@@ -174,6 +175,7 @@ def _contamination(raw) -> Contamination | None:
 
 
 def preset_names() -> list[str]:
+    """The names of the shipped mixture presets (world/presets/*.yaml)."""
     return sorted(p.name[: -len(".yaml")] for p in resources.files("priorlab.world.presets").iterdir()
                   if p.name.endswith(".yaml"))
 

@@ -57,6 +57,7 @@ class Difficulty:
 
     @property
     def key(self) -> str:
+        """`NxD`, or `mNxD` with a multiplication first: the name of a difficulty in flags, mixtures and reports."""
         return f"{'m' if self.mul else ''}{self.n_operands}x{self.digits}"
 
     @staticmethod
@@ -96,10 +97,12 @@ class Problem:
 
     @property
     def expr(self) -> str:
+        """The problem as written in its prompt, e.g. `23+45-17` or `7*4+5`."""
         return str(self.operands[0]) + "".join(o + str(b) for o, b in zip(self.ops, self.operands[1:]))
 
     @property
     def answer(self) -> int:
+        """The exact answer, evaluated left to right (a multiplication only comes first)."""
         value = self.operands[0]
         for o, b in zip(self.ops, self.operands[1:]):
             value = apply_op(value, o, b)
@@ -107,20 +110,24 @@ class Problem:
 
     @property
     def mul(self) -> bool:
+        """Whether the problem starts with the multiplication (skill g, alone or composed)."""
         return bool(self.ops) and self.ops[0] == MUL
 
     @property
     def difficulty(self) -> Difficulty:
+        """The difficulty the problem belongs to (its operators as they occur)."""
         chain = [o for o in self.ops if o != MUL]
         return Difficulty(len(self.operands) - self.mul, self.digits,
                           "".join(sorted(set(chain), key=OPS.index)) or "+", mul=self.mul)
 
     @property
     def split(self) -> str:
+        """`test` or `train`: a hash of the expression, so the held-out split is fixed by the text alone."""
         h = int.from_bytes(hashlib.blake2b(self.expr.encode(), digest_size=8).digest(), "little")
         return "test" if h % 100 < TEST_PERCENT else "train"
 
     def to_dict(self) -> dict:
+        """The problem's expression, digits and answer (JSON-ready)."""
         return {"expr": self.expr, "digits": self.digits, "answer": self.answer}
 
     @staticmethod
@@ -145,13 +152,17 @@ class Task(Protocol):
 
     name: str
 
-    def generate(self, rng: random.Random, difficulty: Difficulty, split: str = "train") -> Problem: ...
+    def generate(self, rng: random.Random, difficulty: Difficulty, split: str = "train") -> Problem:
+        """A problem of `difficulty` in `split`, drawn with `rng`."""
 
-    def prompt(self, problem: Problem) -> str: ...
+    def prompt(self, problem: Problem) -> str:
+        """The prompt the model completes."""
 
-    def render(self, problem: Problem, style: Style) -> str: ...
+    def render(self, problem: Problem, style: Style) -> str:
+        """A solution of `problem` written in `style` (the completion, without the prompt)."""
 
-    def verify(self, problem: Problem, text: str) -> Verdict: ...
+    def verify(self, problem: Problem, text: str) -> Verdict:
+        """The Verdict of a completion: correct, answer, well-formed, format, confidence."""
 
 
 class ArithmeticTask:
@@ -160,6 +171,8 @@ class ArithmeticTask:
     name = "arithmetic"
 
     def generate(self, rng: random.Random, difficulty: Difficulty, split: str = "train") -> Problem:
+        """Operands and operators drawn from `rng` until the problem falls in `split` (operands of D digits; the
+        constant 2..9)."""
         if split not in ("train", "test"):
             raise ValueError(f"split {split!r} must be 'train' or 'test'")
         lo = 0 if difficulty.digits == 1 else 10 ** (difficulty.digits - 1)
@@ -175,12 +188,15 @@ class ArithmeticTask:
         raise RuntimeError(f"could not draw a {split} problem at difficulty {difficulty}")
 
     def prompt(self, problem: Problem) -> str:
+        """`Q: <expr>=?` and a newline."""
         return f"Q: {problem.expr}=?\n"
 
     def render(self, problem: Problem, style: Style) -> str:
+        """The solution text in `style` (`world.formats.render`)."""
         return formats.render(problem.operands, problem.ops, style)
 
     def verify(self, problem: Problem, text: str) -> Verdict:
+        """Parse the completion (`world.formats.parse`) and compare its answer with the exact one."""
         parsed = formats.parse(text)
         return Verdict(
             correct=parsed.answer is not None and parsed.answer == problem.answer,
@@ -212,6 +228,7 @@ def held_out_problems(diff: Difficulty, n: int, seed: int, split: str = "test") 
 
 
 def get_task(name: str = "arithmetic") -> Task:
+    """The registered task `name` (only `arithmetic` today); ValueError listing the valid names."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
     return TASKS[name]

@@ -31,9 +31,12 @@ class Tokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """Specials plus characters: the model's embedding rows."""
         return len(self.itos)
 
     def encode(self, text: str, *, bos: bool = False, eos: bool = False) -> list[int]:
+        """Text as ids (optionally with <bos> first and <eos> last); an unknown character raises ValueError naming
+        it."""
         try:
             ids = [self.stoi[c] for c in text]
         except KeyError as e:

@@ -37,6 +37,7 @@ from priorlab.model.sampling import next_token_stats
 
 
 def eos_ids(lm) -> list[int]:
+    """Every token id that ends a completion: the tokenizer's eos and the generation config's."""
     ids = [lm.eos_id]
     gen = getattr(lm.model, "generation_config", None)
     extra = getattr(gen, "eos_token_id", None) if gen is not None else None
@@ -47,6 +48,7 @@ def eos_ids(lm) -> list[int]:
 
 
 def encode_prompts(lm, texts: list[str], add_special_tokens: bool = True) -> list[list[int]]:
+    """Prompts as token ids; a prompt that encodes to no token is an error naming it."""
     out = [lm.tokenizer(t, add_special_tokens=add_special_tokens)["input_ids"] for t in texts]
     for t, ids in zip(texts, out):
         if not ids:

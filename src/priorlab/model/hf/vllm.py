@@ -15,6 +15,7 @@ from __future__ import annotations
 
 
 def check_vllm() -> None:
+    """ValueError with what to do when vLLM is not installed."""
     try:
         import vllm  # noqa: F401
     except ImportError:
@@ -28,6 +29,7 @@ def check_vllm() -> None:
 
 def vllm_texts(path: str, prompts: list[str], *, n: int, max_new_tokens: int, temperature: float, top_p: float,
                seed: int, dtype: str = "auto", add_special_tokens: bool = True) -> list[str]:
+    """`n` completions per prompt sampled with vLLM, in prompt order."""
     check_vllm()
     from vllm import LLM, SamplingParams
 
