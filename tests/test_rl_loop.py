@@ -217,14 +217,14 @@ def test_reset_reference_copies_the_policy_and_restarts_the_optimizer():
 
 
 def test_reference_resets_log_checkpoint_and_resume_bitwise(base, tmp_path):
-    # KL on, a reset every 2 steps, checkpoints every 3: resets at 2, 4, 6; checkpoints at 2, 3, 4, 6
-    cfg = _cfg(base, steps=6, ckpt_every=3, ref_reset_every=2, reward="random:0.5", lr=1e-3,
+    # KL on, a reset every 2 steps, checkpoints every 3: resets at 2, 4; checkpoints at 2, 3, 4, 5
+    cfg = _cfg(base, steps=5, ckpt_every=3, ref_reset_every=2, reward="random:0.5", lr=1e-3,
                overrides=(("kl_beta", 0.1),))
     train(cfg, tmp_path / "a", progress=False, log=quiet)
     rows = runfiles.MetricsLog(tmp_path / "a" / "metrics.jsonl").read()
-    assert [r["step"] for r in rows if r.get("ref_reset")] == [2, 4, 6]
+    assert [r["step"] for r in rows if r.get("ref_reset")] == [2, 4]
     assert sorted(p.name for p in (tmp_path / "a" / "checkpoints").iterdir()) == [
-        f"step_{s:08d}" for s in (0, 2, 3, 4, 6)]
+        f"step_{s:08d}" for s in (0, 2, 3, 4, 5)]
     assert all(r["loss/kl"] >= 0 for r in rows if "loss/kl" in r) and any(r.get("loss/kl", 0) > 0 for r in rows)
     # without resets the same run differs (the reference stays the initial policy)
     train(dataclasses.replace(cfg, ref_reset_every=0), tmp_path / "plain", progress=False, log=quiet)
@@ -239,7 +239,7 @@ def test_reference_resets_log_checkpoint_and_resume_bitwise(base, tmp_path):
                 raise Stop  # after step `step` was checkpointed (step 3: not a reset; its reference is step 2's)
         return log
 
-    for step in (3, 4):
+    for step in (3,):
         with pytest.raises(Stop):
             train(cfg, tmp_path / f"c{step}", progress=True, log=stop_after(step))
         train(cfg, tmp_path / f"c{step}", resume=True, progress=False, log=quiet)
