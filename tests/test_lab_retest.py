@@ -31,7 +31,7 @@ def test_smoke_preset_end_to_end_and_reuse(tmp_path):
         assert c["verdict_holm"] in VERDICTS and (c["verdict_holm"] == "untestable") == (c["verdict"] == "untestable")
         assert c["seeds"] == [0, 1]
     html = (out / "report.html").read_text()
-    assert html.count("<section") == len(CLAIM_IDS) and "data:image/png;base64," in html and "http" not in html.split("<body>")[1]
+    assert html.count("<section") == len(CLAIM_IDS) + 1 and "data:image/png;base64," in html and "http" not in html.split("<body>")[1]
     assert "mechanism active?" in html and "Holm-adjusted" in html and "gate (mechanism precondition)" in html
     # the claims grouped by question, the literature's disagreements side by side with what the world says
     assert sorted(c for g in rep["groups"] for c in g["claims"]) == sorted(CLAIM_IDS)
