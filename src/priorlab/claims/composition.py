@@ -85,7 +85,7 @@ def difficulty(lab: Lab) -> str:
     """The composed problems RL trains on and is evaluated on: a `difficulty` map value of the form mNxD
     (N >= 2), else the budget's compose_difficulty."""
     knob = lab.knobs.get("difficulty")
-    if knob and Difficulty.from_key(knob).mul and Difficulty.from_key(knob).n_operands >= 2:
+    if knob and Difficulty.from_key(knob).composed:
         return knob
     return lab.b.compose_difficulty
 
@@ -164,8 +164,7 @@ def composed_share(mixture: str) -> float:
     """Share of a mixture's difficulty weight on composed problems (mNxD with N >= 2)."""
     mix = load_mixture(mixture)
     total = sum(mix.difficulty.values())
-    composed = sum(w for key, w in mix.difficulty.items()
-                   if Difficulty.from_key(key).mul and Difficulty.from_key(key).n_operands >= 2)
+    composed = sum(w for key, w in mix.difficulty.items() if Difficulty.from_key(key).composed)
     return composed / total
 
 

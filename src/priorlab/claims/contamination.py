@@ -113,13 +113,16 @@ class Data:
     clip_frac_clean: float
 
 
-def _clauses(hit):
-    def fn(bc, rc, bn, rn):
-        gain_hit = rc[..., hit].mean() - bc[..., hit].mean()
-        only = gain_hit - (rc[..., ~hit].mean() - bc[..., ~hit].mean())
-        not_clip = gain_hit - (rn[..., hit].mean() - bn[..., hit].mean())
-        return only, not_clip
-    return fn
+def _clauses(bc, rc, bn, rn, h):
+    """(only memorised, not clipping) with `h` the contaminated-problem mask, resampled with the problems
+    (NaN, NaN when a replicate drew only contaminated or only clean problems)."""
+    hit = h[0, 0] > 0.5
+    if hit.all() or not hit.any():
+        return float("nan"), float("nan")
+    gain_hit = rc[..., hit].mean() - bc[..., hit].mean()
+    only = gain_hit - (rc[..., ~hit].mean() - bc[..., ~hit].mean())
+    not_clip = gain_hit - (rn[..., hit].mean() - bn[..., hit].mean())
+    return only, not_clip
 
 
 def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measurement:
@@ -130,18 +133,9 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
     hit = np.asarray(d.hit, dtype=bool)
     arrays = {"bc": d.base_c, "rc": d.rl_c, "bn": d.base_clean, "rn": d.rl_clean,
               "h": np.broadcast_to(hit.astype(float), d.base_c.shape).copy()}
-
-    def clause(i):
-        def fn(bc, rc, bn, rn, h):
-            mask = h[0, 0] > 0.5
-            if mask.all() or not mask.any():
-                return float("nan")
-            return _clauses(mask)(bc, rc, bn, rn)[i]
-        return fn
-
-    effect = bootstrap(lambda **a: min(clause(0)(**a), clause(1)(**a)), arrays, n_boot, delta=protocol.delta)
-    clauses = {"only_memorised": bootstrap(clause(0), arrays, n_boot, delta=protocol.delta),
-               "not_clipping": bootstrap(clause(1), arrays, n_boot, delta=protocol.delta)}
+    effect = bootstrap(lambda **a: min(_clauses(**a)), arrays, n_boot, delta=protocol.delta)
+    clauses = {"only_memorised": bootstrap(lambda **a: _clauses(**a)[0], arrays, n_boot, delta=protocol.delta),
+               "not_clipping": bootstrap(lambda **a: _clauses(**a)[1], arrays, n_boot, delta=protocol.delta)}
     acc_hit = float(d.base_c[..., hit].mean()) if hit.any() else float("nan")
     acc_clean = float(d.base_c[..., ~hit].mean()) if (~hit).any() else float("nan")
     gates = protocol.check({"memorised_gap": acc_hit - acc_clean, "contaminated_room": acc_hit,

@@ -104,13 +104,10 @@ def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dic
     base_snaps, rl_snaps = [[lab.passk(p)] for p in priors], [[lab.passk(j) for j in row] for row in rl]
     base, n = pb.counts(res, base_snaps)
     after, _ = pb.counts(res, rl_snaps)
-
-    def cot(nested):
-        return np.stack([np.stack([res.snap(j)["cot_correct"].sum(axis=1) for j in row]) for row in nested])
-
-    m = measure(Data(base, after, cot(base_snaps), cot(rl_snaps), n), protocol, lab.b.n_boot)
+    base_cot, _ = pb.counts(res, base_snaps, "cot_correct")
+    after_cot, _ = pb.counts(res, rl_snaps, "cot_correct")
+    m = measure(Data(base, after, base_cot, after_cot, n), protocol, lab.b.n_boot)
     m.metrics["difficulty"] = lab.b.passk_difficulty
-    cv = pb.curves({"base (answer)": base, "RL (answer)": after, "base (CoT)": cot(base_snaps),
-                    "RL (CoT)": cot(rl_snaps)}, n)
+    cv = pb.curves({"base (answer)": base, "RL (answer)": after, "base (CoT)": base_cot, "RL (CoT)": after_cot}, n)
     plot = plot_passk(cv, res.plots / "cot-passk", title=f"pass@k and CoT-pass@k, base vs RL ({lab.b.passk_difficulty})")
     return entry(INFO, protocol, m, seeds, plots=[plot["png"]])

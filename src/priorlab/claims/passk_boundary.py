@@ -89,9 +89,10 @@ def curve_means(c: np.ndarray, n: int) -> list[float]:
     return [float(passk(c, n, k).mean()) for k in default_ks(n)]
 
 
-def counts(res: Results, nested_snaps: list[list]) -> tuple[np.ndarray, int]:
-    """Correct samples per problem [A, B, P] of snapshot jobs nested [prior seed][RL seed], and n."""
-    mats = [[res.snap(j)["correct"] for j in row] for row in nested_snaps]
+def counts(res: Results, nested_snaps: list[list], field: str = "correct") -> tuple[np.ndarray, int]:
+    """Correct samples per problem [A, B, P] of snapshot jobs nested [prior seed][RL seed] (or those with
+    another boolean `field`, e.g. cot_correct), and n."""
+    mats = [[res.snap(j)[field] for j in row] for row in nested_snaps]
     n = {m.shape[1] for row in mats for m in row}
     if len(n) != 1:
         raise ValueError(f"snapshots differ in samples per problem: {sorted(n)}")

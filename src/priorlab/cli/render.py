@@ -12,6 +12,7 @@ from priorlab.cli.app import console, err
 from priorlab.math.data import BadRecord, describe_bad
 from priorlab.math.grading import STATUSES
 from priorlab.world.formats import parse
+from priorlab.world.tasks import Difficulty
 
 NAN = float("nan")
 
@@ -53,9 +54,9 @@ def mixture(mix) -> None:
 
 def skills(difficulty: dict) -> str:
     """Which skills a difficulty mapping teaches: the chain (NxD), the multiplication (m1xD), their composition."""
-    keys = [k for k, w in difficulty.items() if w > 0]
-    chain, mul = any(k[0].isdigit() for k in keys), any(k.startswith("m1x") for k in keys)
-    composed = any(k.startswith("m") and not k.startswith("m1x") for k in keys)
+    diffs = [Difficulty.from_key(k) for k, w in difficulty.items() if w > 0]
+    chain, mul = any(not d.mul for d in diffs), any(d.mul and not d.composed for d in diffs)
+    composed = any(d.composed for d in diffs)
     names = [n for n, on in (("chain", chain), ("multiplication", mul), ("composed", composed)) if on]
     return " + ".join(names)
 

@@ -116,14 +116,15 @@ def _map(mp: dict, root: Path) -> str:
             f'{_img(root / mp["heatmap"]["png"], "map")}{table}')
 
 
-def _disagreements(claims: list[dict]) -> str:
-    """The pairs of claims that disagree in the literature, side by side, with what the world says."""
+def _disagreements(claims: list[dict], pairs: list[dict]) -> str:
+    """The pairs of claims that disagree in the literature (`questions.disagreements`), side by side, with what
+    the world says."""
     rows = "".join(
         f"<tr><td>{html.escape(d['debate'])}</td>"
         + "".join(f'<td><a href="#{cid}">{html.escape(cid)}</a> {_badge(v)}<br><span class="num">'
                   f'{_interval(next(c for c in claims if c["id"] == cid))}</span></td>'
                   for cid, v in zip(d["claims"], d["verdicts"]))
-        + f"<td>{html.escape(d['says'])}</td></tr>" for d in disagreements(claims))
+        + f"<td>{html.escape(d['says'])}</td></tr>" for d in pairs)
     return ('<section id="disagreements"><h2>Disagreements in the literature</h2><table><tr><th>the debate</th>'
             f"<th>one side</th><th>the other</th><th>what this world says</th></tr>{rows}</table></section>")
 
@@ -141,7 +142,8 @@ def render(report: dict, root: Path) -> str:
             f'<td class="num">{_interval(c)}</td><td class="num">{_num(c.get("mde"), ".3f")}</td>'
             f'<td>{html.escape(c["metric"])}</td><td>{html.escape(c["paper"])}</td></tr>'
             for c in (by_id[i] for i in ids)) for question, ids in grouped)
-    sections = [_disagreements(claims)] if disagreements(claims) else []
+    pairs = disagreements(claims)
+    sections = [_disagreements(claims, pairs)] if pairs else []
     for c in (by_id[i] for _, ids in grouped for i in ids):
         why = "Why untestable" if c["verdict"] == "untestable" else "Note"
         reason = f'<p><b>{why}:</b> {html.escape(c["reason"])}</p>' if c.get("reason") else ""

@@ -58,6 +58,14 @@ def apply_op(value: int, op: str, b: int) -> int:
     raise ValueError(f"operator {op!r} not in + - *")
 
 
+def evaluate(operands: tuple[int, ...], ops: tuple[str, ...]) -> int:
+    """The exact value of `operands[0] ops[0] operands[1] ...`, left to right (a multiplication only comes first)."""
+    value = operands[0]
+    for op, b in zip(ops, operands[1:]):
+        value = apply_op(value, op, b)
+    return value
+
+
 def ordered_pairs(operands: tuple[int, ...], ops: tuple[str, ...], order: str) -> list[tuple[str, int]]:
     """The (op, operand) pairs in the order a trace of `order` applies them: `ltr` as written; `pos_first`
     the multiplication (if any) first, then the additions, then the subtractions."""
@@ -135,10 +143,7 @@ def render(operands: tuple[int, ...], ops: tuple[str, ...], style: Style) -> str
     steps = trace(operands, ops, style)
     final = steps[-1][2]
     if style.format == "direct" and style.corrupt_step is not None:
-        value = operands[0]
-        for o, b in zip(ops, operands[1:]):
-            value = apply_op(value, o, b)
-        final = value + style.corrupt_delta + style.class_error
+        final = evaluate(operands, ops) + style.corrupt_delta + style.class_error
     fix = style.correct_step if style.correct_step is not None and style.correct_step < len(steps) else None
     lines = []
     if style.format == "nl":
@@ -235,14 +240,10 @@ def _scan_steps(rest: str, pattern: re.Pattern, sep: str, labels: list[str], off
     return out
 
 
-def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | None = None,
-                written: list | None = None) -> tuple[bool, int, int, int]:
-    """Labels a trace line in place, appends its (op, operand) pairs to `pairs` and its steps (start,
-    ((op, operand), ...), result) to `written` (a corrected step's in place of the wrong one's); returns (ok,
-    n_steps, n_ops, n_corrections). A code step's start is the value before it (the init or the result of the
-    step it follows)."""
-    pairs = [] if pairs is None else pairs
-    written = [] if written is None else written
+def _parse_body(line: str, labels: list[str], off: int, fmt: str) -> tuple[list[Step] | None, int]:
+    """Labels a trace line in place; returns its steps (start, ((op, operand), ...), result), a corrected
+    step's in place of the wrong one's (None when the line is outside the grammar), and the number of
+    corrections. A code step's start is the value before it (the init or the result of the step it follows)."""
     marker = MARKERS[fmt] + " "
     labels[off : off + len(marker) - 1] = "p" * (len(marker) - 1)
     labels[off + len(marker) - 1] = "o"
@@ -251,7 +252,7 @@ def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | 
     if fmt == "nl":
         steps = _scan_steps(rest, _STEP, " ", labels, roff)
         if not steps:
-            return False, 0, 0, 0
+            return None, 0
         for m, fix in steps:
             _label_step(labels, m, roff)
             step = (int(m.group(1)), tuple((op, int(b)) for op, b in _PAIR.findall(m.group(2))), int(m.group(3)))
@@ -259,14 +260,14 @@ def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | 
     else:
         m0 = _CODE_INIT.match(rest)
         if not m0:
-            return False, 0, 0, 0
+            return None, 0
         labels[roff : roff + 2] = "oo"
         labels[roff + 2 : roff + m0.end() - 1] = "e" * (m0.end() - 3)
         labels[roff + m0.end() - 1] = "o"
         base = roff + m0.end()
         steps = _scan_steps(rest[m0.end() :], _CODE_STEP, "", labels, base)
         if steps is None or (steps and steps[0][1]):
-            return False, 0, 0, 0
+            return None, 0
         init = int(m0.group(1))
         for m, fix in steps:
             s = base + m.start()
@@ -279,10 +280,7 @@ def _parse_body(line: str, labels: list[str], off: int, fmt: str, pairs: list | 
             before = kept[:-1] if fix else kept
             step = (before[-1][2] if before else init, ((m.group(1), int(m.group(2))),), int(m.group(3)))
             kept[-1:] = [step] if fix else [*kept[-1:], step]
-    for step in kept:
-        pairs.extend(step[1])
-    written.extend(kept)
-    return True, len(kept), sum(len(step[1]) for step in kept), sum(fix for _, fix in steps)
+    return kept, sum(fix for _, fix in steps)
 
 
 def parse(text: str) -> Parsed:
@@ -300,13 +298,14 @@ def parse(text: str) -> Parsed:
     for fmt, marker in MARKERS.items():
         if first.startswith(marker + " "):
             p.format = fmt
-            body_ok, p.n_steps, p.n_ops, p.n_corrections = _parse_body(first, p.labels, 0, fmt, p.pairs, p.steps)
-            if not body_ok:
-                p.pairs.clear()
-                p.steps.clear()
-                p.n_corrections = 0
+            steps, n_corrections = _parse_body(first, p.labels, 0, fmt)
+            if steps is None:
                 p.labels[: len(first)] = "u" * len(first)
                 ok = False
+            else:
+                p.steps, p.n_corrections = steps, n_corrections
+                p.pairs = [pair for step in steps for pair in step[1]]
+                p.n_steps, p.n_ops = len(steps), len(p.pairs)
             i = 1
             break
     else:

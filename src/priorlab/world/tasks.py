@@ -27,7 +27,7 @@ from typing import Protocol
 
 from priorlab.common.verdict import Verdict
 from priorlab.world import formats
-from priorlab.world.formats import MUL, Style, apply_op
+from priorlab.world.formats import MUL, Style
 
 OPS = ("+", "-")
 TEST_PERCENT = 10  # share of the problem space that belongs to the test split
@@ -59,6 +59,11 @@ class Difficulty:
     def key(self) -> str:
         """`NxD`, or `mNxD` with a multiplication first: the name of a difficulty in flags, mixtures and reports."""
         return f"{'m' if self.mul else ''}{self.n_operands}x{self.digits}"
+
+    @property
+    def composed(self) -> bool:
+        """Whether problems of this difficulty compose the two skills (mNxD with N >= 2)."""
+        return self.mul and self.n_operands >= 2
 
     @staticmethod
     def from_key(key: str) -> Difficulty:
@@ -103,10 +108,7 @@ class Problem:
     @property
     def answer(self) -> int:
         """The exact answer, evaluated left to right (a multiplication only comes first)."""
-        value = self.operands[0]
-        for o, b in zip(self.ops, self.operands[1:]):
-            value = apply_op(value, o, b)
-        return value
+        return formats.evaluate(self.operands, self.ops)
 
     @property
     def mul(self) -> bool:
