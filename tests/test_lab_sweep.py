@@ -124,3 +124,35 @@ def test_progress_prints_a_line_per_finished_run_when_not_a_terminal(capsys, mon
     assert lines == ["2/3 runs done (rl-b) | elapsed 0:00:30 | eta 0:00:20",
                      "3/3 runs done (eval-c) | elapsed 0:01:30 | eta 0:00:00"]
     assert sweep._clock(3725) == "1:02:05"
+
+
+@pytest.mark.slow
+def test_a_ray_cluster_started_apart_gives_the_local_engines_runs(tmp_path):
+    """`--ray-address`: a Ray head started with `ray start` (3 worker CPUs, its own processes) runs the jobs;
+    every run equals the local engine's bitwise (the cluster sees OUT at the same path, as on a shared disk)."""
+    pytest.importorskip("ray", reason="Ray is in the test extra; install priorlab[test]")
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**__import__("os").environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    temp = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short: not under pytest's tmp_path
+    subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=3", "--include-dashboard=false",
+                    f"--temp-dir={temp}", "--disable-usage-stats"], check=True, env=env, capture_output=True, timeout=120)
+    try:
+        pt, rls = _jobs(tmp_path)
+        run_jobs(rls, tmp_path / "local", engine="local", workers=2, progress=False)
+        run_jobs(rls, tmp_path / "ray", engine="ray", ray_address=f"127.0.0.1:{port}", progress=False)
+        for j in [pt, *rls]:
+            a = (tmp_path / "local" / j.dirname / "model.safetensors").read_bytes()
+            b = (tmp_path / "ray" / j.dirname / "model.safetensors").read_bytes()
+            assert a == b, j.name
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)

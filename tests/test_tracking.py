@@ -81,3 +81,32 @@ def test_bad_report_to(tmp_path, monkeypatch):
 def test_flat_config_by_hand():
     assert tracking.flat({"a": 1, "adam": {"betas": [0.9, 0.99], "eps": 1e-8}, "data": None}) == {
         "a": 1, "adam.betas": "[0.9, 0.99]", "adam.eps": 1e-8, "data": "null"}
+
+
+def test_mlflow_run_holds_the_history_and_the_config(tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    out, uri = tmp_path / "pt", (tmp_path / "mlruns").as_uri()
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 refuses a file: store without it
+    run_cli(*PT, "--report-to", "mlflow", "--out", out, env={"MLFLOW_TRACKING_URI": uri})
+    client = MlflowClient(uri)
+    [run] = client.search_runs([client.get_experiment_by_name("priorlab").experiment_id])
+    assert run.info.run_name == "pt" and run.info.status == "FINISHED"
+    rows = MetricsLog(out / "metrics.jsonl").read()
+    for name in ("loss/train", "update/lr", "loss/val"):
+        logged = [(r["step"], r[name]) for r in rows if name in r]
+        got = sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, name))
+        assert [s for s, _ in got] == [s for s, _ in logged]
+        assert [v for _, v in got] == pytest.approx([v for _, v in logged], rel=1e-6)
+    config = json.loads((out / "config.json").read_text())
+    assert run.data.params["mixture"] == "code-prior" == config["mixture"]
+    assert run.data.params["tokens"] == str(config["tokens"])
+
+
+def test_a_tracker_that_cannot_start_is_one_line(tmp_path):
+    """A tracking URI MLflow has no store for: the run stops with one line naming --report-to, no traceback."""
+    proc = run_cli(*PT, "--report-to", "mlflow", "--out", tmp_path / "pt", check=False,
+                   env={"MLFLOW_TRACKING_URI": "nosuchscheme://tracking"})
+    err = " ".join(proc.stderr.split())
+    assert proc.returncode == 2, proc.stderr
+    assert "--report-to mlflow: the tracker could not start a run" in err and "Traceback" not in proc.stderr

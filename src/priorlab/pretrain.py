@@ -236,7 +236,8 @@ def _val_corpus(mix: Mixture, cfg: PretrainConfig, tok: Tokenizer) -> Corpus:
 
     task, rng = get_task(), random.Random(f"val:{cfg.seed}")
     diffs, weights = difficulties(mix)
-    ids, starts = [], []
+    ids: list[int] = []
+    starts: list[int] = []
     for _ in range(cfg.val_documents):
         p = task.generate(rng, rng.choices(diffs, weights=weights)[0], split="test")
         starts.append(len(ids))

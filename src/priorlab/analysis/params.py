@@ -52,6 +52,7 @@ import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -269,7 +270,8 @@ def diff_checkpoints(base, runs, atol: float | None = None, rank: bool = True) -
         for r in rs:
             _check_compatible(b, r)
 
-        tensors, groups = {}, {}
+        tensors: dict[str, dict] = {}
+        groups: dict[str, None] = {}  # the layer groups in first-seen order
         per_run = [{"global": _empty_counts(measures), "per_layer": {}, "per_tensor": {}} for _ in rs]
         pairs = list(itertools.combinations(range(len(rs)), 2))
         ov = [{"global": _ov_empty(), "per_layer": {}, "per_tensor": {}} for _ in pairs]
@@ -285,7 +287,7 @@ def diff_checkpoints(base, runs, atol: float | None = None, rank: bool = True) -
                 theta = r.get(name)
                 masks = _changed_masks(theta0, theta, atol)
                 masks_bf16.append(masks["bf16"])
-                entry = {}
+                entry: dict[str, Any] = {}
                 sums = _precision_sums(theta0, theta)
                 for m in measures:
                     n_changed = int(masks[m].sum())

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 CLAIM_MODULES = {
@@ -81,7 +81,7 @@ def load_file(path: str | Path) -> list[str]:
     return [register(o, where) for o in objs]
 
 
-def installed() -> dict[str, object]:
+def installed() -> dict[str, EntryPoint]:
     """Claims of installed packages: entry points of the group `priorlab.claims` (name -> entry point)."""
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in CLAIM_MODULES}
 

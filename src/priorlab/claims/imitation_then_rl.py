@@ -107,7 +107,8 @@ def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dic
     share, acc = format_stats([res.snap(lab.snapshot(j)) for row in conds["SRL only"] for j in row])
     data = Data(table(conds["RLVR only"]), table(conds["SRL only"]), table(conds["SRL -> RLVR"]), share, acc)
     m = measure(data, protocol, nb)
-    greedy = Data(*(table(conds[name], lambda j: _greedy(lab, j)) for name in COMPARED), share, acc)
+    g = [table(conds[name], lambda j: _greedy(lab, j)) for name in COMPARED]
+    greedy = Data(g[0], g[1], g[2], share, acc)
     effect_greedy = measure(greedy, protocol, nb).effect
     accs = {name: bootstrap(lambda a: a.mean(), {"a": table(nested)}, nb) for name, nested in conds.items()}
     m.metrics.update({

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def _conditions(lab: Lab, seeds):
     """priors, RL runs [prior seed][RL seed], SFT controls [prior seed][seed][lr]."""
     priors = lab.priors()
     rl = lab.rl_nested(priors, seeds)
-    c = rl[0][0].config
+    c: Any = rl[0][0].config  # an RLConfig
     updates = c.steps * c.minibatches * c.epochs
     sft = [[[lab.sft_at(p, s, lr, updates) for lr in SFT_LRS] for s in seeds] for p in priors]
     return priors, rl, sft

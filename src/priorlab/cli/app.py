@@ -24,7 +24,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-_QUIET = []  # [True] after `priorlab --quiet`
+_QUIET: list[bool] = []  # [True] after `priorlab --quiet`
 
 
 def log(*args, **kwargs) -> None:

@@ -85,16 +85,16 @@ def eval_(
     from priorlab.lab import footprint
     from priorlab.model.checkpoint import load_model
 
-    model = Path(model)
+    run = Path(model)
     cfg = EvalConfig(problems=problems, samples=samples, temperature=temperature, top_p=top_p,
                      difficulty=difficulty, seed=seed, ks=k, n_boot=n_boot,
                      **({"max_new_tokens": max_new_tokens} if max_new_tokens else {}))
-    m, _ = load_model(model)
+    m, _ = load_model(run)
     memory.check(footprint.evaluation(m.cfg, cfg.problems, cfg.difficulty, cfg.samples, cfg.max_new_tokens,
                                       cfg.batch_size, models=2 if baseline is not None else 1),
                  "eval", force=force, hint=footprint.HINTS["eval"])
     b = load_model(baseline)[0] if baseline is not None else None  # fails before anything is sampled or written
-    s = evaluate(m, cfg, out, model_path=str(model), mixture_spec=mixture_spec(model), baseline=b,
+    s = evaluate(m, cfg, out, model_path=str(run), mixture_spec=mixture_spec(run), baseline=b,
                  baseline_path=str(baseline) if baseline is not None else "",
                  baseline_spec=mixture_spec(baseline) if baseline is not None else None)
     render.eval_summary(s)
@@ -102,7 +102,7 @@ def eval_(
         console.print(f"wrote {out}/summary.json")
 
 
-def mixture_spec(run: Path) -> str | None:
+def mixture_spec(run: Path) -> dict | None:
     """The mixture a priorlab run was pretrained on, as its config.json records it (None if it has none)."""
     cfg_file = run / "config.json"
     return json.loads(cfg_file.read_text()).get("mixture_spec") if cfg_file.is_file() else None

@@ -33,6 +33,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
@@ -114,18 +115,18 @@ def grade_file(cfg: GradeConfig) -> tuple[list[dict], dict]:
             rows.append({k: v for k, v in rec.items() if k not in ("prediction", "answer")})
             preds.append(rec["prediction"])
             golds.append(rec["answer"])
-    for n, rec in read_records(cfg.file) if cfg.format == "records" else ():
-        if isinstance(rec, str):
-            bad.append(BadRecord(n, rec))
+    for n, raw in read_records(cfg.file) if cfg.format == "records" else ():
+        if isinstance(raw, str):
+            bad.append(BadRecord(n, raw))
             continue
-        try:
-            p, g = _prediction(rec, cfg.prediction_field), _answer(rec, cfg.answer_field)
+        try:  # both fields are set for records (GradeConfig's check)
+            p, gold = _prediction(raw, str(cfg.prediction_field)), _answer(raw, str(cfg.answer_field))
         except ValueError as e:
             bad.append(BadRecord(n, str(e)))
             continue
-        rows.append(rec)
+        rows.append(raw)
         preds.append(p)
-        golds.append(g)
+        golds.append(gold)
     unit = record_unit(cfg.file)
     if bad and not cfg.skip_bad:
         raise ValueError(f"{cfg.file}: {len(bad)} malformed record(s): {describe_bad(bad, 5, unit)} "
@@ -136,11 +137,11 @@ def grade_file(cfg: GradeConfig) -> tuple[list[dict], dict]:
     with Grader(cfg.style, cfg.timeout, cfg.workers) as grader:
         grades = grader.grade([t for _, t in flat], [golds[i] for i, _ in flat])
     per_row: list[list[Grade]] = [[] for _ in rows]
-    for (i, _), g in zip(flat, grades):
-        per_row[i].append(g)
+    for (i, _), grade in zip(flat, grades):
+        per_row[i].append(grade)
     out, replaced = [], sorted({f for r in rows for f in OUT_FIELDS if f in r})
     for rec, p, gs in zip(rows, preds, per_row):
-        cols = {"correct": [g.correct for g in gs], "status": [g.status for g in gs],
+        cols: dict[str, list[Any]] = {"correct": [g.correct for g in gs], "status": [g.status for g in gs],
                 "pred_extracted": [g.pred for g in gs], "gold_extracted": [g.gold for g in gs],
                 "grade_error": [g.error for g in gs]}
         out.append({**rec, **({k: v[0] for k, v in cols.items()} if isinstance(p, str) else cols)})

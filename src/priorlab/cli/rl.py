@@ -10,6 +10,7 @@ by one, and only the ones given reach the config (`algo_overrides`).
 """
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -127,7 +128,7 @@ def rl(
     from priorlab.rl.loop import RLConfig, train  # imports torch (~1.5 s): only when the command runs
 
     hf = is_hf_ref(init)  # RLConfig checks that --init and --data go together
-    hf_fields = dict(data=DataSpec(data, layout, question_field, answer_field, None, skip_bad, limit) if data else None,
+    hf_fields: dict[str, Any] = dict(data=DataSpec(data, layout, question_field, answer_field, None, skip_bad, limit) if data else None,
                      eval_data=DataSpec(eval_data, layout, question_field, answer_field, None, skip_bad,
                                         eval_problems) if eval_data else None,
                      **(dict(template=template, top_p=top_p, dtype=dtype, device=device, batch_size=batch_size)

@@ -48,8 +48,9 @@ def describe(e: BaseException, paths: dict[str, object] | None = None) -> tuple[
             return "no space left on device (writing a safetensors file)", 2
         return one_line(f"a safetensors file is corrupt or truncated ({text})"), 2
     if (getattr(type(e), "__module__", "") or "").startswith("ray"):
-        if isinstance(getattr(e, "cause", None), BaseException):  # a task's own error, raised again by ray.get
-            return describe(e.cause, paths)
+        cause = getattr(e, "cause", None)
+        if isinstance(cause, BaseException):  # a task's own error, raised again by ray.get
+            return describe(cause, paths)
         return one_line(f"Ray: {name}: {text}"), 2
     if isinstance(e, KeyError):
         return f"missing field {e.args[0]!r}" if e.args else "missing field", 2
@@ -63,7 +64,8 @@ def describe(e: BaseException, paths: dict[str, object] | None = None) -> tuple[
 def os_error(e: OSError, paths: dict[str, object]) -> str:
     """`--out /a/b: a parent is a file, not a directory (/a/b/config.json)`: the flag whose path holds the
     failing file, the cause, and the file itself where it is not the flag's value."""
-    cause = CAUSES.get(e.errno, e.strerror or os.strerror(e.errno))
+    cause = (CAUSES.get(e.errno) if e.errno is not None else None) or e.strerror or (
+        os.strerror(e.errno) if e.errno is not None else str(e))
     where = e.filename if e.filename is not None else None
     if where is None:
         return cause

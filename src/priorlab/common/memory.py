@@ -13,6 +13,7 @@ overrides it (a budget of your own, or a test's).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from priorlab.common.runfiles import RunError
@@ -57,7 +58,7 @@ def training_state_bytes(params: int, ref_model: bool = False) -> int:
     return params * FP32 * (4 + int(ref_model))
 
 
-def check(parts: dict[str, float], what: str, *, force: bool = False, hint: str = "") -> None:
+def check(parts: Mapping[str, float], what: str, *, force: bool = False, hint: str = "") -> None:
     """Refuse (RunError) a job whose estimated memory, the sum of `parts`, exceeds what is available; with
     `force` only warn by returning. `hint` says which settings to lower."""
     need = sum(parts.values())

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -134,7 +135,7 @@ def hierarchical_bootstrap_diff(a, b, stat: Stat = np.mean, n_boot: int = 1000, 
 MAX_INVALID = 0.1  # above this share of non-finite replicates, nested_bootstrap's interval is undefined
 
 
-def nested_bootstrap(fn: Callable[..., float], arrays: dict, n_boot: int = 1000, seed: int = 0, ci: float = 0.95,
+def nested_bootstrap(fn: Callable[..., Any], arrays: dict, n_boot: int = 1000, seed: int = 0, ci: float = 0.95,
                      delta: float = 0.0) -> dict:
     """Percentile CI of fn(**arrays) for arrays [A, B, P, ...] (prior seeds x RL seeds x shared problems).
 
@@ -157,7 +158,7 @@ def nested_bootstrap(fn: Callable[..., float], arrays: dict, n_boot: int = 1000,
         picked = {}
         for k, x in xs.items():
             n_a, n_b = x.shape[:2]
-            ai = rng.integers(0, n_a, size=n_a) if n_a > 1 else np.zeros(1, dtype=int)
+            ai = np.asarray(rng.integers(0, n_a, size=n_a)) if n_a > 1 else np.zeros(1, dtype=int)
             picked[k] = np.stack([x[a][rng.integers(0, n_b, size=n_b)] for a in ai])
         pi = rng.integers(0, p, size=p)
         reps.append(np.asarray(fn(**{k: v[:, :, pi] for k, v in picked.items()}), dtype=float))

@@ -9,7 +9,11 @@ each job is its own tracked run. Nothing here changes a config, so tracking neve
 
 - tensorboard: event files in RUN/tensorboard/ (`tensorboard --logdir RUN`); the config as text and hparams;
 - wandb: `wandb.init(project=$WANDB_PROJECT or "priorlab", dir=RUN)`; offline with WANDB_MODE=offline;
-- mlflow: a run in $MLFLOW_TRACKING_URI (default ./mlruns), params = the flattened config.
+- mlflow: a run in the experiment `priorlab` at $MLFLOW_TRACKING_URI (MLflow 3's default: sqlite:///mlflow.db in
+  the working directory, which needs the full `mlflow` package; a `file:` store needs MLFLOW_ALLOW_FILE_STORE=true
+  from MLflow 3.x on), params = the flattened config.
+
+A tracker that cannot start (a refused tracking URI, a W&B login) is reported as one line naming --report-to.
 """
 
 from __future__ import annotations
@@ -114,6 +118,15 @@ class _MLflow:
 BACKENDS = {"tensorboard": _TensorBoard, "wandb": _WandB, "mlflow": _MLflow}
 
 
+def _start(name: str, run: Path, config: dict):
+    try:
+        return BACKENDS[name](run, config)
+    except Exception as e:  # noqa: BLE001 - the tracker's own failure (URI, credentials, backend), said in one line
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise ValueError(f"--report-to {name}: the tracker could not start a run for {run} "
+                         f"({type(e).__name__}: {first[:300]})") from None
+
+
 def log_row(metrics_path: str | Path, row: dict) -> None:
     """Send one metrics row of the run at metrics_path's folder to the trackers PRIORLAB_REPORT_TO names."""
     names = [n for n in os.environ.get(ENV, "").split(",") if n in BACKENDS]
@@ -123,7 +136,7 @@ def log_row(metrics_path: str | Path, row: dict) -> None:
     if run not in _OPEN:
         cfg_path = run / "config.json"
         config = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
-        _OPEN[run] = [BACKENDS[n](run, config) for n in names]
+        _OPEN[run] = [_start(n, run, config) for n in names]
         # registered after the backends' own exit handlers, so it runs before them (atexit is last in, first out)
         atexit.unregister(close_all)
         atexit.register(close_all)

@@ -61,6 +61,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +153,7 @@ def extract_strategic_grams(solutions: Sequence[Sequence[str]], n_min: int = 3, 
             key = cluster_key(g)
             members.setdefault(key, set()).add(g)
             docs.setdefault(key, set()).add(d)
-    clusters = sorted(({"key": list(k), "doc_freq": len(docs[k]), "grams": sorted(members[k]), "kept": False}
+    clusters: list[dict[str, Any]] = sorted(({"key": list(k), "doc_freq": len(docs[k]), "grams": sorted(members[k]), "kept": False}
                        for k in members if len(docs[k]) >= min_doc_freq),
                       key=lambda c: (-c["doc_freq"], c["key"]))
     cut = None
@@ -197,8 +198,8 @@ def phrase_mask(tokens: Sequence[str], phrases: Iterable[str]) -> list[bool]:
         if not words:
             continue
         pat = re.compile(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in words) + r"(?!\w)")
-        for m in pat.finditer(text):
-            mask |= (starts < m.end()) & (ends > m.start())
+        for hit in pat.finditer(text):
+            mask |= (starts < hit.end()) & (ends > hit.start())
     return mask.tolist()
 
 

@@ -39,7 +39,8 @@ NONE = "none"  # the "format" of a completion with no recognised format
 
 def format_counts(completions: Iterable[Mapping]) -> dict[str, tuple[int, int]]:
     """{format: (samples, correct)} from scored completions ({"format": str | None, "correct": bool})."""
-    n, c = Counter(), Counter()
+    n: Counter[str] = Counter()
+    c: Counter[str] = Counter()
     for comp in completions:
         f = comp["format"] or NONE
         n[f] += 1
@@ -56,7 +57,7 @@ def _frac(x, name: str) -> Fraction:
 
 def _side(shares: Mapping, acc: Mapping, side: str) -> tuple[dict, dict]:
     s = {str(f): _frac(v, f"{side} share of {f}") for f, v in shares.items()}
-    if not s or any(v < 0 for v in s.values()) or abs(sum(s.values()) - 1) > Fraction(1, 10**9):
+    if not s or any(v < 0 for v in s.values()) or abs(sum(s.values(), Fraction(0)) - 1) > Fraction(1, 10**9):
         raise ValueError(f"{side} shares must be >= 0 and sum to 1, got {dict(shares)}")
     a = {}
     for f, v in s.items():

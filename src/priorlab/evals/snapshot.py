@@ -16,6 +16,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) ->
     model, _ = load_model(src)
     probs = [p for d in parse_difficulties(cfg.difficulty) for p in ev.test_problems(d, cfg.problems, cfg.seed, cfg.split)]
     comps = ev.score(probs, ev.generate(model, probs, cfg.samples, cfg.eval_config(), cfg.seed))
-    arrays = {
+    arrays: dict[str, Any] = {
         "correct": np.array([[c["correct"] for c in cs] for cs in comps], dtype=bool),
         "well_formed": np.array([[c["well_formed"] for c in cs] for cs in comps], dtype=bool),
         "shortcut": np.array([[c["shortcuts"]["any"] for c in cs] for cs in comps], dtype=bool),

@@ -60,7 +60,7 @@ def whole_groups(keys: Sequence[Hashable], group_size: int | None, hint: str) ->
     """`groups(keys)`, each split into groups of `group_size` (module doc); ValueError on a partial group."""
     if group_size is None:
         return groups(keys)
-    out = []
+    out: list[list[int]] = []
     for idx in groups(keys):
         if len(idx) % group_size:
             raise ValueError(f"a prompt has {len(idx)} completion(s) in this call, not a multiple of "

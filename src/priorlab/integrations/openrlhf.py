@@ -68,12 +68,12 @@ def openrlhf_reward(spec: str = "correct", *, style: str = "math", seed: int = 0
                 not_prefix += 1
         parsed = [_label(x) for x in labels]
         golds = [g for g, _ in parsed]
-        wrong = None
+        wrong: list[str] | None = None
         if reward.base == "incorrect":
             if any(w is None for _, w in parsed):
                 raise ValueError("reward 'incorrect' needs labels of the form "
                                  '{"answer": ..., "incorrect_label": ...}')
-            wrong = [w for _, w in parsed]
+            wrong = [w for _, w in parsed if w is not None]  # none is None: checked above
         scored = score_batch(reward, texts, golds, list(zip(prompts, golds)), next(calls), wrong)
         logs = {c: [s.out.components[c] for s in scored] for c in ("correct", "format_ok", "grade_failed")}
         logs["prompt_not_prefix"] = [float(not_prefix)] * len(scored)

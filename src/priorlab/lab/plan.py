@@ -12,6 +12,7 @@ with every job's seconds from the cost model (`lab.costs`), fitted on the jobs a
 from __future__ import annotations
 
 import heapq
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def make_plan(jobs: list[Job], root: str | Path, workers: int, model: CostModel 
                 cpu_s=sum(seconds.values()), by_kind=by_kind, source=model.source())
 
 
-def simulate(todo: list[Job], seconds: dict[str, float], workers: int, done: set[str] = frozenset()) -> float:
+def simulate(todo: list[Job], seconds: dict[str, float], workers: int, done: Collection[str] = frozenset()) -> float:
     """Wall time of the local engine's schedule: jobs in `todo`'s order, a job started when a worker is
     free and its dependencies are done, each taking seconds[key]."""
     if workers < 1:

@@ -21,6 +21,7 @@ import itertools
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from priorlab.common import runfiles
 
@@ -90,7 +91,7 @@ def plot_passk(curves: dict, path_stem, title: str = "pass@k") -> dict[str, str]
         ks = [int(k) for k in cv["k"]]
         series[str(label)] = {"k": ks, **{key: _nums(cv[key], f"{label}.{key}", len(ks))
                                         for key in ("mean", "ci_low", "ci_high")}}
-    data = {"title": title, "xlabel": "k (samples per problem, log2 scale)", "ylabel": "pass@k",
+    data: dict[str, Any] = {"title": title, "xlabel": "k (samples per problem, log2 scale)", "ylabel": "pass@k",
             "series": series}
 
     fig, ax = _figure()
@@ -119,7 +120,7 @@ def plot_reliability(table, path_stem, title: str = "Reliability diagram", ece: 
     bins = [{"lo": float(r["lo"]), "hi": float(r["hi"]), "count": int(r["count"]),
              "mean_conf": _num(r["mean_conf"]), "accuracy": _num(r["accuracy"])} for r in table]
     ece = _num(ece)
-    data = {"title": title + (f" (ECE {ece:.3f})" if ece is not None else ""),
+    data: dict[str, Any] = {"title": title + (f" (ECE {ece:.3f})" if ece is not None else ""),
             "xlabel": "stated confidence", "ylabel": "accuracy", "ece": ece, "bins": bins,
             "diagonal": [[0.0, 0.0], [1.0, 1.0]]}
 
@@ -150,7 +151,7 @@ def plot_format_shares(steps, shares: dict, path_stem, title: str = "Solution fo
     if not shares:
         raise ValueError("plot_format_shares needs at least one format")
     shares = {str(f): _nums(v, f"shares[{f}]", len(steps)) for f, v in shares.items()}
-    data = {"title": title, "xlabel": "RL step", "ylabel": "share of samples", "steps": steps,
+    data: dict[str, Any] = {"title": title, "xlabel": "RL step", "ylabel": "share of samples", "steps": steps,
             "shares": shares}
 
     fig, ax = _figure()
@@ -167,7 +168,7 @@ def plot_entropy_by_type(steps, planning, execution, path_stem,
                          title: str = "Token entropy: planning vs execution") -> dict[str, str]:
     """Mean policy entropy of planning tokens and of execution tokens per training step."""
     steps = [int(s) for s in steps]
-    data = {"title": title, "xlabel": "RL step", "ylabel": "mean token entropy (nats)", "steps": steps,
+    data: dict[str, Any] = {"title": title, "xlabel": "RL step", "ylabel": "mean token entropy (nats)", "steps": steps,
             "planning": _nums(planning, "planning", len(steps)),
             "execution": _nums(execution, "execution", len(steps))}
 
@@ -197,7 +198,7 @@ def plot_sparsity_per_layer(per_layer: dict, path_stem, measures=None,
             if m not in row:
                 raise ValueError(f"layer group {g!r} lacks measure {m!r}")
     labels = [g.rpartition(".")[2] if g.rpartition(".")[2].isdigit() else g for g in groups]
-    data = {"title": title, "xlabel": "layer", "ylabel": "fraction of parameters changed",
+    data: dict[str, Any] = {"title": title, "xlabel": "layer", "ylabel": "fraction of parameters changed",
             "groups": groups, "labels": labels,
             "series": {m: [_num(per_layer[g][m]) for g in per_layer] for m in measures}}
 
@@ -223,7 +224,7 @@ def plot_conditions(values: dict, path_stem, ylabel: str, title: str = "Conditio
     if not values:
         raise ValueError("plot_conditions needs at least one condition")
     series = {str(k): {key: _num(v[key]) for key in ("estimate", "ci_low", "ci_high")} for k, v in values.items()}
-    data = {"title": title, "xlabel": "condition", "ylabel": ylabel, "series": series, "reference": _num(reference)
+    data: dict[str, Any] = {"title": title, "xlabel": "condition", "ylabel": ylabel, "series": series, "reference": _num(reference)
             if reference is not None else None}
     fig, ax = _figure(width=max(5.0, 1.1 * len(series) + 2), height=4.0)
     labels = list(series)
@@ -280,7 +281,7 @@ def plot_map(m: dict, path_stem) -> dict[str, str]:
                                          for g in c.get("gates", []) if not g["passed"]],
                         "reason": c.get("reason", "")})
         rows.append(row)
-    data = {"title": f"{m['claim']}: regime map ({m.get('preset', '')})", "xlabel": xa["name"],
+    data: dict[str, Any] = {"title": f"{m['claim']}: regime map ({m.get('preset', '')})", "xlabel": xa["name"],
             "ylabel": ya["name"] if ya else "", "x": [_tick(v) for v in xa["values"]],
             "y": [_tick(v) for v in ya["values"]] if ya else [""], "metric": m.get("metric", ""),
             "delta": _num(m.get("delta")), "cells": rows}

@@ -18,6 +18,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import priorlab
 from priorlab.claims import get_claim, load_file, parse_claims
@@ -51,7 +52,8 @@ def budget_for(preset: str, seeds: int | None, prior_seeds: int | None = None):
         if value is not None:
             if value < 1:
                 raise ValueError(f"{flag} must be >= 1, got {value}")
-            b = dataclasses.replace(b, **{field: value})
+            kw: dict[str, Any] = {field: value}
+            b = dataclasses.replace(b, **kw)
     return b
 
 

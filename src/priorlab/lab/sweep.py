@@ -23,10 +23,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from priorlab.common import codeversion, memory, rundirs, runfiles, runlock
 from priorlab.common.failures import describe
@@ -52,7 +53,7 @@ CONFIGS: dict[str, type] = {
 @dataclass(frozen=True)
 class Job:
     kind: str
-    config: object  # an instance of CONFIGS[kind]
+    config: Any  # an instance of CONFIGS[kind]
     deps: tuple = ()  # Jobs this one starts from, in the order the runner expects
     label: str = field(default="", compare=False)
 
@@ -144,7 +145,7 @@ def _run_srl(cfg: SRLConfig, out: Path, deps: list[Path]) -> None:
     train_srl(cfg, out, resume=True, progress=False, log=lambda *_: None)
 
 
-RUNNERS: dict[str, Callable[[object, Path, list[Path]], None]] = {
+RUNNERS: dict[str, Callable[[Any, Path, list[Path]], None]] = {
     "pretrain": _run_pretrain, "rl": _run_rl, "eval": _run_eval, "sft": _run_sft, "srl": _run_srl,
 }
 
@@ -227,7 +228,7 @@ def run_jobs(jobs: list[Job], root: str | Path, *, engine: str = "local", worker
     workers = default_workers(workers)
     if todo and not force:
         sizes = {j.name: sum(j.memory.values()) for j in todo}
-        largest, n = max(sizes, key=sizes.get), min(workers, len(todo))
+        largest, n = max(sizes, key=lambda name: sizes[name]), min(workers, len(todo))
         memory.check({f"{n} x {largest} (the largest job)": n * sizes[largest]}, f"{len(todo)} runs", force=force,
                      hint="lower --workers, or take a smaller --preset")
     root.mkdir(parents=True, exist_ok=True)
@@ -246,7 +247,7 @@ def _run_local(todo: list[Job], root: Path, workers: int, _addr, bar) -> None:
 
     pending = {j.key: j for j in todo}
     done_keys: set[str] = set()
-    running = {}
+    running: dict[Future, Job] = {}
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
     try:
         while pending or running:
@@ -291,7 +292,8 @@ def _run_ray(todo: list[Job], root: Path, workers: int, address: str | None, bar
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(_ray_entry)
-        refs, by_ref = {}, {}
+        refs: dict[str, Any] = {}  # job key -> Ray object ref
+        by_ref: dict[Any, Job] = {}
         for j in todo:
             dep_refs = [refs[d.key] for d in j.deps if d.key in refs]
             refs[j.key] = remote.remote(j, str(root), *dep_refs)
@@ -324,7 +326,7 @@ class _Progress:
 
     def __init__(self, enabled: bool, order: list[Job], todo: list[Job], cost=None):
         """cost: job -> estimated seconds (default: the job's `cost`, the built-in cost model)."""
-        self.p = None
+        self.p: Any = None  # a rich Progress while enabled
         if not enabled:
             return
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn

@@ -339,6 +339,7 @@ def _example(rec: dict, n: int, spec: dict, qf: str | None, af: str | None, sf: 
         gold = gold_answer(raw, spec["style"])
     except ValueError as e:
         raise ValueError(f"answer field {af or spec['answer']!r}: {e}") from None
+    solution: str | None
     if sf is not None:  # asked for by name: required
         solution = _text(rec, sf, "solution")
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,16 +36,17 @@ class MathEnv(VerifiedEnv):
 
     def __init__(self, cfg=None, *, grader: Grader | None = None, labels: Mapping[str, str] | None = None,
                  log=None):
-        self.cfg, self.labels, self.policy = cfg, labels, None
+        self.cfg, self.labels = cfg, labels
+        self.policy: Any = None  # the RL loop's policy, given to prepare
         self.reward = make_reward(cfg.reward, seed=cfg.seed) if cfg is not None else None
-        self.ds: Dataset | None = None
+        self.ds: Any = None  # the training Dataset; None when the env only verifies
         self.eval_ds: Dataset | None = None
         if cfg is not None:  # the files are read before any model is loaded: a bad file fails fast
             self.ds = cfg.data.load(log)
             self.eval_ds = cfg.eval_data.load(log) if cfg.eval_data is not None else None
             grader = Grader(style=self.ds.style, timeout=cfg.timeout)
-        self.grader = grader
-        self.eval_grader = Grader(style=self.eval_ds.style, timeout=cfg.timeout) if self.eval_ds is not None else None
+        self.grader: Any = grader  # a Grader; None only for an env that is never asked to verify
+        self.eval_grader: Any = Grader(style=self.eval_ds.style, timeout=cfg.timeout) if self.eval_ds is not None else None
 
     def prepare(self, policy, out: Path, log) -> None:
         """Encode the training (and evaluation) prompts once, and fix the `incorrect` reward's labels (saved in
@@ -52,7 +54,7 @@ class MathEnv(VerifiedEnv):
         cfg, self.policy = self.cfg, policy
         self.ids = policy.encode([ex.question for ex in self.ds.examples])
         self.row = {id(ex): i for i, ex in enumerate(self.ds.examples)}
-        self.eval_ids = policy.encode([ex.question for ex in self.eval_ds.examples]) if self.eval_ds else None
+        self.eval_ids: Any = policy.encode([ex.question for ex in self.eval_ds.examples]) if self.eval_ds else None
         if parse_spec(cfg.reward).needs_labels:
             saved = out / "labels.json"
             self.labels = runfiles.read_json(saved) if saved.exists() else self.wrong_labels()
@@ -70,7 +72,7 @@ class MathEnv(VerifiedEnv):
         ro = hf_rollout(self.policy.lm, self.ids, n=n, max_new_tokens=cfg.max_new_tokens, temperature=1.0,
                         seed=derive(cfg.seed, "base-samples"), batch_size=cfg.batch_size)
         grades = self.grader.grade(ro.texts, [ex.raw_answer for ex in examples for _ in range(n)])
-        labels = {}
+        labels: dict[str, str] = {}
         for i, ex in enumerate(examples):
             row = grades[i * n:(i + 1) * n]
             keys = [answer_key(g.pred) if g.pred is not None else None for g in row]
@@ -78,7 +80,7 @@ class MathEnv(VerifiedEnv):
             if majority is None:
                 continue
             top = row[keys.index(majority)]
-            label = f"#### {top.pred}" if style == "gsm8k" else top.pred
+            label = f"#### {top.pred}" if style == "gsm8k" else str(top.pred)  # not None: it is the majority
             try:
                 gold_answer(label, style)
             except ValueError:

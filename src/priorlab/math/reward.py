@@ -52,7 +52,7 @@ def label_agreement(grader: Grader, wrong_label: str, verdicts: Sequence[Verdict
     fail (`label_grade_failed`); a completion without an answer agrees with nothing."""
     label = gold_answer(str(wrong_label), grader.style)
     todo = [i for i, v in enumerate(verdicts) if v.extracted is not None]
-    res = dict(zip(todo, grader.equal([(label, verdicts[i].extracted) for i in todo])))
+    res = dict(zip(todo, grader.equal([(label, str(verdicts[i].extracted)) for i in todo])))
     return ([bool(i in res and res[i][1]) for i in range(len(verdicts))],
             [{"label_grade_failed": float(i in res and res[i][0] != "ok")} for i in range(len(verdicts))])
 
@@ -90,7 +90,8 @@ class MathReward:
             raise ValueError("reward 'incorrect' needs a wrong label for each prompt (e.g. an incorrect_label column)")
         grades = self.grader.grade(texts, [gold] * len(texts))
         verdicts = [math_verdict(g, t) for g, t in zip(grades, texts)]
-        hits, diags = label_agreement(self.grader, wrong_label, verdicts) if self.reward.spec.needs_labels else (None, None)
+        hits, diags = (label_agreement(self.grader, wrong_label, verdicts)
+                       if self.reward.spec.needs_labels and wrong_label is not None else (None, None))
         outs = self.reward.score(texts, verdicts, step=step, prompt_index=prompt_index, label_hits=hits,
                                  label_diagnostics=diags)
         return [Scored(o, g) for o, g in zip(outs, grades)]

@@ -13,6 +13,7 @@ generated tokens (`evals.world_eval`, SRL's step similarity) take it as it is, s
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 from torch import Tensor
 
@@ -53,6 +54,7 @@ class Rollouts:
     def select(self, rows: Tensor) -> Rollouts:
         """The rollouts at row indices `rows` (a 1-D long tensor)."""
         idx = rows.tolist()
-        kw = {f.name: getattr(self, f.name) for f in fields(self)}
-        return Rollouts(**{k: (v[rows] if v is not None else None) if k != "texts" else [v[i] for i in idx]
-                           for k, v in kw.items()})
+        kw: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        picked: dict[str, Any] = {k: (v[rows] if v is not None else None) if k != "texts" else [v[i] for i in idx]
+                                  for k, v in kw.items()}
+        return Rollouts(**picked)

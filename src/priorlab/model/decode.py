@@ -22,13 +22,14 @@ both give the same values up to float rounding.
 from __future__ import annotations
 
 import weakref
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from priorlab.model.decode_step import compiled_step, linear, step
-from priorlab.model.gpt import GPT, KVCache
+from priorlab.model.gpt import GPT, Block, KVCache
 
 # Attention over fewer than 16 keys takes slow paths of the CPU softmax and batched matmul kernels
 # (64 prompts x 4 heads, 2 threads: 49 us a layer at 8 keys, 27 us at 16, 34 us at 24), so while a
@@ -49,10 +50,15 @@ def onednn_available(weight: Tensor) -> bool:
             and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
 
+def _blocks(model: GPT) -> list[Block]:
+    """The model's transformer blocks, typed (a ModuleList's items are plain Modules to a type checker)."""
+    return cast(list[Block], list(model.blocks))
+
+
 def _matrices(model: GPT) -> list[Tensor]:
     """The blocks' weights, in a fixed order: per layer qkv, out, fc, proj (the output layer is not packed)."""
     out = []
-    for b in model.blocks:
+    for b in _blocks(model):
         out += [b.attn.c_attn.weight, b.attn.c_proj.weight, b.mlp.c_fc.weight, b.mlp.c_proj.weight]
     return out
 
@@ -91,9 +97,9 @@ class Decoder:
         B = cache.k.shape[1]
         self.packed = onednn_available(self.wte) if packed is None else packed
         mats = packed_weights(model, B) if self.packed else _matrices(model)
-        self.layers = [
+        self.layers: list[tuple[Any, ...]] = [  # per block: ln_1 weight, eps, qkv, out, ln_2 weight, eps, fc, proj
             (b.ln_1.weight, b.ln_1.eps, *mats[4 * i: 4 * i + 2], b.ln_2.weight, b.ln_2.eps, *mats[4 * i + 2: 4 * i + 4])
-            for i, b in enumerate(model.blocks)
+            for i, b in enumerate(_blocks(model))
         ]
         if self.rope is not None:  # the rotary multiply writes q into q_buffer (and k into its cache slot)
             q_buffer = cache.k.new_empty(B, self.n_head, self.head_dim)

@@ -208,11 +208,13 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
+    rope: Tensor | None  # the rotary table (a non-persistent buffer) when cfg.pos == "rope"
+
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.cfg = cfg
         self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)  # also the output projection (tied)
-        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.pos == "learned" else None
+        self.wpe: nn.Embedding | None = nn.Embedding(cfg.block_size, cfg.n_embd) if cfg.pos == "learned" else None
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=False)
         if cfg.pos == "rope":
@@ -242,8 +244,9 @@ class GPT(nn.Module):
         if positions is None:
             positions = torch.arange(T, device=idx.device)
         x = self.wte(idx)
-        if self.rope is None:
+        if self.wpe is not None:  # pos == "learned"; otherwise "rope"
             return x + self.wpe(positions), None
+        assert self.rope is not None  # pos == "rope"
         rope = torch.view_as_complex(self.rope.float()[positions])  # [B, T, hd/2] or [T, hd/2]
         return x, rope.view(-1, T, 1, 1, rope.shape[-1])
 

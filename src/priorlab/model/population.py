@@ -70,7 +70,9 @@ class Population:
 
         self.wte = stack(lambda m: m.wte.weight)  # [R, V, C]
         self.wte_t = self.wte.transpose(1, 2)  # [R, C, V]
-        self.rope = torch.view_as_complex(models[0].rope.float())  # [T, hd/2]
+        rope = models[0].rope
+        assert rope is not None  # cfg.pos == "rope", checked above
+        self.rope = torch.view_as_complex(rope.float())  # [T, hd/2]
         self.layers = [
             _Layer(ln_1=stack(lambda m, i=i: m.blocks[i].ln_1.weight)[:, None],
                    qkv=stack(lambda m, i=i: m.blocks[i].attn.c_attn.weight).transpose(1, 2),

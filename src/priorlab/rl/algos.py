@@ -48,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -144,6 +145,7 @@ def keep_negative(adv: Tensor, w_lambda: float | None) -> Tensor:
 
 def weight_positive(adv: Tensor, w_lambda: float | None) -> Tensor:
     """W-REINFORCE: λ·max(Â, 0) + min(Â, 0); with ±1 rewards: correct +λ, wrong −1 (paper λ = 0.1)."""
+    assert w_lambda is not None, "AlgoConfig.validate: sign='weighted' needs w_lambda"
     return w_lambda * adv.clamp(min=0) + adv.clamp(max=0)
 
 
@@ -273,7 +275,7 @@ PRESETS: dict[str, AlgoConfig] = {
 }
 
 
-def resolve_algo(name: str, **overrides: object) -> AlgoConfig:
+def resolve_algo(name: str, **overrides: Any) -> AlgoConfig:
     """The preset `name` with `overrides` applied field by field, validated."""
     if name not in PRESETS:
         raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(PRESETS)}")
@@ -406,7 +408,7 @@ def policy_loss(
     adv = advantages.detach()
     adv = adv[:, None] if adv.ndim == 1 else adv
     adv = clean(adv.expand_as(logprobs).float())
-    if cfg.hicra_alpha > 0:
+    if cfg.hicra_alpha > 0 and planning_mask is not None:  # (None with hicra_alpha > 0 was refused above)
         adv = hicra_advantages(adv, planning_mask, cfg.hicra_alpha)
 
     ratio = (clean(logprobs) - clean(old_logprobs.detach())).exp()  # [B, T], 1 on padding

@@ -19,7 +19,7 @@ import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -39,7 +39,9 @@ ONE_SHOT_RULES = ("pass-rate", "first")
 class Env(Protocol):
     """What the RL loop asks of an environment (the problem type is the env's own)."""
 
-    rollout_tokens: int  # the sampling budget of one completion
+    @property
+    def rollout_tokens(self) -> int:
+        """The sampling budget of one completion."""
 
     def prepare(self, policy, out: Path, log) -> None:
         """Fix what a run trains on before step 0 (pools, labels), given the policy and the run directory."""
@@ -79,7 +81,7 @@ def incorrect_labels(problems: Sequence[Problem], sample_answers: Sequence[Seque
     """
     if len(problems) != len(sample_answers):
         raise ValueError(f"problems and sample_answers differ in length: {len(problems)} vs {len(sample_answers)}")
-    labels = {}
+    labels: dict[str, int] = {}
     for problem, answers in zip(problems, sample_answers):
         m = majority_answer(answers)
         if m is not None and m != problem.answer:
@@ -107,7 +109,9 @@ def one_shot_choice(problems: list[Problem], samples: list[list[dict]], rule: st
     return int(np.argmin([abs(r - 0.5) for r in rates]))
 
 
-def _mean_entropy(entropies: torch.Tensor, mask: torch.Tensor) -> float:
+def _mean_entropy(entropies: torch.Tensor | None, mask: torch.Tensor | None) -> float:
+    if entropies is None or mask is None:
+        raise ValueError("the rollouts carry no entropies or token labels: sample with entropies (and world labels)")
     n = int(mask.sum())
     return float((entropies * mask).sum() / n) if n else float("nan")
 
@@ -132,8 +136,8 @@ class VerifiedEnv:
     `cfg.reward` (the world's task, math data files). A subclass supplies prompts, `verify`, `label_hits`
     (the `incorrect` reward), `rollout_metrics` (its own per-step metrics) and `evaluate`."""
 
-    cfg = None
-    reward: Reward | None = None
+    cfg: Any = None  # the run's RLConfig (SRLConfig for SRL); None when the env only verifies
+    reward: Any = None  # the Reward of cfg.reward; None when the env only verifies
 
     @property
     def rollout_tokens(self) -> int:
@@ -155,6 +159,14 @@ class VerifiedEnv:
     def rollout_metrics(self, ro: Rollouts) -> dict:
         """The env's own per-step metrics of a rollout batch (none here; subclasses add theirs)."""
         return {}
+
+    def verify(self, problem, texts: Sequence[str]) -> list[Verdict]:
+        """The Verdict of each completion of one problem (each subclass verifies its own way)."""
+        raise NotImplementedError
+
+    def label_hits(self, problem, verdicts: Sequence[Verdict]) -> tuple[list[bool], list[dict] | None]:
+        """The `incorrect` reward's hits (each sample's answer equals the problem's wrong label) and diagnostics."""
+        raise NotImplementedError
 
     def progress(self, row: dict) -> str:
         """One step's progress line: reward, correctness, clip fraction, time, and the evaluation when it ran."""
@@ -178,7 +190,7 @@ class WorldEnv(VerifiedEnv):
         self.reward = make_reward(cfg.reward, seed=cfg.seed) if cfg is not None else None
         self.task = task if task is not None else get_task()
         self.pool: list[Problem] | None = None
-        self.policy = None
+        self.policy: Any = None  # the RL loop's policy, given to prepare
 
     # ------------------------------------------------------------------ before step 0
     def prepare(self, policy, out: Path, log) -> None:
@@ -202,6 +214,7 @@ class WorldEnv(VerifiedEnv):
         elif cfg.train_problems > 1 or needs_labels:
             pool = draw_problems(cfg.train_problems or 256, cfg.difficulty, rng)
         if needs_labels:
+            assert pool is not None  # drawn above whenever labels are needed
             samples = self._base_answers(pool)
             labels = incorrect_labels(pool, [[c["answer"] for c in comps] for comps in samples])
             pool = [p for p in pool if p.expr in labels]
@@ -255,8 +268,8 @@ class WorldEnv(VerifiedEnv):
         completion tokens), format shares, well-formed rate."""
         m, n = {}, int(ro.completion_mask.sum())
         for key, mask in (("planning", ro.planning_mask), ("execution", ro.execution_mask)):
-            m[f"entropy/{key}"] = _mean_entropy(ro.entropies, mask)
-            m[f"tokens/{key}"] = int(mask.sum()) / n if n else float("nan")
+            m[f"entropy/{key}"] = _mean_entropy(ro.entropies, mask)  # raises when the rollouts have no labels
+            m[f"tokens/{key}"] = int(mask.sum()) / n if n and mask is not None else float("nan")
         parsed = [parse(t) for t in ro.texts]
         counts = Counter(p.format or "none" for p in parsed)
         for f in (*FORMATS, "none"):
@@ -279,7 +292,7 @@ class WorldEnv(VerifiedEnv):
         pass
 
 
-def score_group(reward: Reward, env: Env, problem, texts: Sequence[str], *, step: int,
+def score_group(reward: Reward, env: VerifiedEnv, problem, texts: Sequence[str], *, step: int,
                 prompt_index: int) -> list[RewardOutput]:
     """Verify one prompt's completions in `env` and score them with `reward` (labels asked only when needed)."""
     verdicts = env.verify(problem, texts)

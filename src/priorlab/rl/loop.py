@@ -33,6 +33,7 @@ import copy
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -54,6 +55,9 @@ from priorlab.rl.envs import ONE_SHOT_RULES, Env, WorldEnv
 from priorlab.rl.policies import HFPolicy, WorldPolicy
 from priorlab.rl.rewards import parse_spec
 from priorlab.world.tasks import RL_DIFFICULTY, parse_difficulties
+
+if TYPE_CHECKING:
+    from priorlab.sft.srl import SRLConfig
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,7 @@ def update(model, opt, ro: Rollouts, adv: torch.Tensor, keep_rows: torch.Tensor,
         loss, m = algos.policy_loss(
             logp, old[mb], adv[mb], mask[mb], acfg,
             ref_logprobs=None if ref is None else ref[mb], entropies=ent,
-            planning_mask=ro.planning_mask[mb] if acfg.hicra_alpha > 0 else None)
+            planning_mask=ro.planning_mask[mb] if acfg.hicra_alpha > 0 and ro.planning_mask is not None else None)
         finite.check_step(loss, None, step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -232,7 +236,7 @@ class Trainer:
         return row, (problems, ro, outs, adv)
 
 
-def build(cfg: RLConfig, log=None) -> tuple[Env, type]:
+def build(cfg: RLConfig, log=None) -> tuple[Env, Any]:
     """The environment and the policy class a config asks for: the world, or a math data file + HF model."""
     log = logs.to(log, __name__)
     if cfg.hf:
@@ -241,7 +245,7 @@ def build(cfg: RLConfig, log=None) -> tuple[Env, type]:
 
 
 # ------------------------------------------------------------------------------------------- loop
-def train(cfg: RLConfig, out: str | Path, *, env: Env | None = None, policy=None, stage: str = "rl",
+def train(cfg: RLConfig | SRLConfig, out: str | Path, *, env: Env | None = None, policy=None, stage: str = "rl",
           resume: bool = False, progress: bool = True, log=None) -> dict:
     """Run (or with `resume`, continue) RL into `out`; the summary. `env` / `policy` default to `build(cfg)`;
     `stage` names the run in config.json and summary.json (SRL passes its env, policy and "srl")."""
@@ -272,12 +276,12 @@ def _train(cfg, out: Path, *, env, policy, stage, resume, progress, log, run: ru
         start, metrics_log = rundirs.open_run(out, resolved, policy, opt, resume=resume, ckpt=ckpt, log=log)
         reset_every = getattr(cfg, "ref_reset_every", 0)
         if ref_model is not None and reset_every and start >= reset_every:  # resumed after a reset: its reference
-            last = start // reset_every * reset_every
-            ref_model.load_state_dict(load_model(out / "checkpoints" / f"step_{last:08d}")[0].state_dict())
+            reset_step = start // reset_every * reset_every
+            ref_model.load_state_dict(load_model(out / "checkpoints" / f"step_{reset_step:08d}")[0].state_dict())
         env.prepare(policy, out, log)
         trainer = Trainer(cfg, env, policy, opt, ref_model)
-        if ckpt is None and (first := env.evaluate(0)):
-            metrics_log.append({"step": 0, **first})
+        if ckpt is None and (before := env.evaluate(0)):
+            metrics_log.append({"step": 0, **before})
         t_run = time.perf_counter()
         run.begin()
         for step in range(start, cfg.steps):

@@ -133,6 +133,8 @@ class HFPolicy:
     @staticmethod
     def old_logprobs(ro: Rollouts) -> torch.Tensor:
         """The sampling log-probs `generate` returned (no extra no-grad forward)."""
+        if ro.logprobs is None:
+            raise ValueError("HF rollouts carry no sampling log-probs: generate with them")
         return ro.logprobs
 
     def config(self) -> dict:

@@ -67,6 +67,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -97,9 +98,10 @@ class Group:
 
 
 Scored = list[tuple[float, dict[str, float]]]  # per sample: (value, diagnostics)
+A = TypeVar("A")  # an answer: an int in the world, a normalised string in math data
 
 
-def majority_answer(answers: Sequence) -> object | None:
+def majority_answer(answers: Sequence[A | None]) -> A | None:
     """Most common non-None answer; ties go to the tied answer seen first (TTRL's Counter.most_common(1))."""
     counts = Counter(a for a in answers if a is not None)
     return counts.most_common(1)[0][0] if counts else None
@@ -115,6 +117,7 @@ def correct_reward(g: Group, _arg: float | None) -> Scored:
 
 def random_reward(g: Group, p: float | None) -> Scored:
     """r_i = 1[u_i < p], u_i from Generator([seed, step, prompt_index, i]) (Spurious Rewards, 2506.10947)."""
+    assert p is not None, "parse_spec gives random its default p"
     draws = [np.random.default_rng([g.seed, g.step, g.prompt_index, i]).random() for i in range(len(g.verdicts))]
     return [(float(u < p), {}) for u in draws]
 
@@ -262,7 +265,7 @@ def parse_spec(spec: str | RewardSpec) -> RewardSpec:
         arg = None
     else:
         arg = _number(raw, f"{base} reward {spec_b.arg}") if colon else spec_b.default
-        if not spec_b.lo <= arg <= spec_b.hi:
+        if arg is None or not spec_b.lo <= arg <= spec_b.hi:
             raise ValueError(f"{base} reward {spec_b.arg}={arg} must be in [{spec_b.lo:g}, {spec_b.hi:g}]")
     penalties: list[tuple[str, float]] = []
     for name, colon, raw in rest:

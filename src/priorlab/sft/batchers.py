@@ -22,9 +22,10 @@ torch for HF), so a run draws the batches it always drew.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ Pairs = list[tuple[list[int], list[int]]]  # (prompt ids, target ids) per exampl
 
 
 # ------------------------------------------------------------------------------------------ batches
-def batch_indices(n: int, step: int, batch_size: int, order: Callable[[int, int], Sequence[int]]) -> list[int]:
+def batch_indices(n: int, step: int, batch_size: int, order: Callable[[int, int], Any]) -> list[int]:
     """Example indices of step `step`: slots step·B .. step·B+B−1 of a stream of per-epoch permutations.
 
     order(epoch, n) -> a permutation of range(n) (`numpy_permutation` or `torch_permutation` with the
@@ -141,13 +142,13 @@ class WorldBatcher:
         return x, y
 
     @staticmethod
-    def loss(model, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    def loss(model, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """The GPT's cross entropy: the token mean over completion targets (y != -100), `<eos>` included."""
         _, loss = model(*batch)
         return loss
 
     @staticmethod
-    def metrics(batch: tuple[torch.Tensor, torch.Tensor]) -> dict:
+    def metrics(batch: tuple[torch.Tensor, ...]) -> dict:
         """The batch's completion-token count."""
         return {"tokens/completion": int((batch[1] != -100).sum())}
 

@@ -148,6 +148,8 @@ def _train(cfg: SFTConfig, out: Path, *, resume: bool, progress: bool, log, run:
     if (done := rundirs.finished_summary(out, resume, log, {**asdict(cfg), "stage": "sft"})) is not None:
         return done
     ckpt = checkpoints.latest_checkpoint(out) if resume else None
+    policy: HFPolicy | WorldPolicy
+    batcher: HFBatcher | WorldBatcher
     if cfg.hf:
         policy = HFPolicy.load(cfg.init, cfg, ckpt)  # the weights of `ckpt` when resuming
         batcher = HFBatcher(cfg, policy, log)

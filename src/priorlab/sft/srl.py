@@ -218,6 +218,12 @@ def score(ro: Rollouts, prompts: list[StepPrompt], G: int, tok: Tokenizer) -> tu
     return rewards, step_mask, outs
 
 
+def _entropies(ro: Rollouts) -> torch.Tensor:
+    if ro.entropies is None:
+        raise ValueError("SRL rollouts carry no entropies: sample with entropies")
+    return ro.entropies
+
+
 def step_metrics(ro: Rollouts, step_mask: torch.Tensor, prompts: list[StepPrompt], outs: list,
                  rewards: torch.Tensor) -> dict:
     """One SRL step's metrics: step-similarity rewards, exact-step share, the step index k, step length and entropy."""
@@ -228,7 +234,7 @@ def step_metrics(ro: Rollouts, step_mask: torch.Tensor, prompts: list[StepPrompt
         "srl/k_mean": float(np.mean([sp.k for sp in prompts])),
         "srl/last_step_share": float(np.mean([sp.k == len(sp.steps) for sp in prompts])),
         "length/step_mean": float(np.mean([len(t) for t, _ in outs])),
-        "entropy/step": float((ro.entropies * step_mask).sum() / n_tok) if n_tok else float("nan"),
+        "entropy/step": float((_entropies(ro) * step_mask).sum() / n_tok) if n_tok else float("nan"),
     }
 
 
@@ -283,8 +289,9 @@ class SRLEnv:
         return rewards, outs, step_mask
 
     def metrics(self, prompts: list[StepPrompt], ro: Rollouts, outs: list, rewards: torch.Tensor,
-                step_mask: torch.Tensor) -> dict:
+                step_mask: torch.Tensor | None) -> dict:
         """`step_metrics` of the batch."""
+        assert step_mask is not None  # `score` always returns the first-step mask
         return step_metrics(ro, step_mask, prompts, outs, rewards)
 
     def evaluate(self, step: int) -> dict:

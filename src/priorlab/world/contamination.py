@@ -54,10 +54,11 @@ def contaminated_problems(spec: Contamination, diffs: list[Difficulty]) -> list[
 
 def contaminated_set(mixture_spec: dict | None) -> set[str]:
     """The expressions contaminated by a mixture given as its saved spec (a run's `mixture_spec`); empty when none."""
-    raw = (mixture_spec or {}).get("contaminate")
+    spec = mixture_spec or {}
+    raw = spec.get("contaminate")
     if not raw:
         return set()
-    diffs = [Difficulty.from_key(k) for k in mixture_spec["difficulty"]]
+    diffs = [Difficulty.from_key(k) for k in spec["difficulty"]]
     return {p.expr for p in contaminated_problems(Contamination(**raw), diffs)}
 
 

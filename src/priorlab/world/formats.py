@@ -332,7 +332,7 @@ def parse(text: str) -> Parsed:
             p.labels[offsets[i] + 5] = "o"
             p.labels[offsets[i] + 6 : offsets[i] + len(lines[i])] = "p" * len(m.group(1))
             i += 1
-    answers = [(j, _ANSWER.fullmatch(line)) for j, line in enumerate(lines) if _ANSWER.fullmatch(line)]
+    answers = [(j, m) for j, line in enumerate(lines) if (m := _ANSWER.fullmatch(line))]
     p.n_answer_lines = len(answers)
     if answers:
         j, m = answers[0]

@@ -28,6 +28,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from priorlab.world.classes import CLASSES
 from priorlab.world.contamination import Contamination
@@ -148,7 +149,7 @@ def mixture_from_dict(raw: dict, name: str = "custom") -> Mixture:
     docs = raw.get("documents", 200_000)
     if isinstance(docs, bool) or not isinstance(docs, int) or docs < 1:
         raise MixtureError(f"mixture field documents: must be a positive integer, got {docs!r}")
-    kw = {k: _num(k, raw[k]) for k in RATES if k in raw}
+    kw: dict[str, Any] = {k: _num(k, raw[k]) for k in RATES if k in raw}
     return Mixture(
         name=str(raw.get("name", name)), formats=formats, difficulty=difficulty, confidence_mode=mode,
         documents=docs, contaminate=_contamination(raw.get("contaminate")), description=str(raw.get("description", "")),
@@ -202,7 +203,8 @@ def with_rate(mix: Mixture, rate: str, value: float) -> Mixture:
     if rate not in RATES:
         raise MixtureError(f"mixture {mix.name}@{rate}: unknown (a format: {', '.join(FORMATS)}; a rate: "
                            f"{', '.join(RATES)})")
-    return replace(mix, name=f"{mix.name}@{rate}={value!r}", **{rate: _num(f"{mix.name}@{rate}", value)})
+    kw: dict[str, Any] = {rate: _num(f"{mix.name}@{rate}", value)}
+    return replace(mix, name=f"{mix.name}@{rate}={value!r}", **kw)
 
 
 def with_contamination(mix: Mixture, spec: str) -> Mixture:

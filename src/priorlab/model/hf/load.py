@@ -158,6 +158,6 @@ def load_hf(ref: str | Path, *, dtype: str = "auto", device: str = "cpu", trust_
     except Exception as e:  # OSError, ValueError, KeyError, safetensors' SafetensorError on a truncated file
         raise ValueError(f"{ref}: cannot load a causal LM ({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]})") from None
     pad, source = fix_padding(model, tokenizer)
-    model.to(dev).eval()
+    model.to(dev).eval()  # type: ignore[arg-type]  # transformers types `to` through a decorator that hides its device argument
     return HFModel(model, tokenizer, str(path), pad, tokenizer.eos_token_id, source,
                    str(next(model.parameters()).dtype).removeprefix("torch."), dev)
