@@ -127,10 +127,11 @@ def test_progress_prints_a_line_per_finished_run_when_not_a_terminal(capsys, mon
 
 
 @pytest.mark.slow
-def test_a_ray_cluster_started_apart_gives_the_local_engines_runs(tmp_path):
-    """`--ray-address`: a Ray head started with `ray start` (3 worker CPUs, its own processes) runs the jobs;
-    every run equals the local engine's bitwise (the cluster sees OUT at the same path, as on a shared disk)."""
-    pytest.importorskip("ray", reason="Ray is in the test extra; install priorlab[test]")
+def test_a_ray_cluster_started_apart_gives_the_local_engines_runs(tmp_path, monkeypatch):
+    """`--ray-address`: a Ray head started with `ray start` (3 worker CPUs, its own processes, token
+    authentication as Ray 2.60's `ray start` sets up) runs the jobs; every run equals the local engine's bitwise
+    (the cluster sees OUT at the same path, as on a shared disk)."""
+    import secrets
     import shutil
     import socket
     import subprocess
@@ -141,6 +142,10 @@ def test_a_ray_cluster_started_apart_gives_the_local_engines_runs(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}  # the cluster's token, not ~/.ray's
+    for k, v in auth.items():
+        monkeypatch.setenv(k, v)  # this process is the cluster's client
+    pytest.importorskip("ray", reason="Ray is in the test extra; install priorlab[test]")  # reads them at import
     env = {**__import__("os").environ, "RAY_USAGE_STATS_ENABLED": "0"}
     temp = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short: not under pytest's tmp_path
     subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=3", "--include-dashboard=false",

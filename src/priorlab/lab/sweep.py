@@ -287,7 +287,14 @@ def _run_ray(todo: list[Job], root: Path, workers: int, address: str | None, bar
     started_here = not ray.is_initialized()
     if started_here:
         if address:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, RuntimeError) as e:
+                first = (str(e).strip().splitlines() or [""])[0]
+                raise ValueError(
+                    f"--ray-address {address}: cannot connect ({type(e).__name__}: {first[:200]}); a cluster started "
+                    "with `ray start` on a recent Ray uses token authentication: set RAY_AUTH_MODE=token and the "
+                    "cluster's token (RAY_AUTH_TOKEN, or ~/.ray/auth_token from the head node) here") from None
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
