@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def _figure(width: float = 6.4, height: float = 4.2):
 def _label(ax, data: dict) -> None:
     ax.set_title(data["title"], fontsize=13)
     ax.set_xlabel(data["xlabel"], fontsize=11)
-    ax.set_ylabel(data["ylabel"], fontsize=11)
+    ax.set_ylabel(textwrap.fill(data["ylabel"], 40), fontsize=11)  # long labels wrap instead of running off the figure
 
 
 def _save(fig, path_stem, data: dict) -> dict[str, str]:
@@ -236,7 +237,7 @@ def plot_conditions(values: dict, path_stem, ylabel: str, title: str = "Conditio
     hi = err([series[k]["ci_high"] for k in labels], est)
     ax.bar(range(len(labels)), _nan(est), yerr=[lo, hi], capsize=4,
            color=[COLORS[i % len(COLORS)] for i in range(len(labels))], alpha=0.85)
-    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.set_xticks(range(len(labels)), [textwrap.fill(k, 22) for k in labels], rotation=20, ha="right")
     ax.axhline(0, color="black", lw=0.8)
     if reference is not None:
         ax.axhline(reference, color="grey", ls="--", lw=1)
