@@ -63,3 +63,10 @@ def test_owner_and_one_line():
     assert owner("/q2", {"--z": "/q"}) is None
     assert one_line("a\n\n  b ") == "a b"
     assert len(one_line("x" * 2000)) == 500
+
+
+def test_first_line_of_a_message():
+    from priorlab.common.failures import first_line
+
+    assert first_line(ValueError("\n  bad token\nmore detail")) == "bad token"
+    assert first_line("") == "" and first_line(KeyError()) == ""

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import math
 import shutil
 
 import pytest
@@ -248,3 +249,16 @@ def test_reference_resets_log_checkpoint_and_resume_bitwise(base, tmp_path):
         assert _strip_time(runfiles.MetricsLog(tmp_path / f"c{step}" / "metrics.jsonl").read()) == _strip_time(rows)
     with pytest.raises(ValueError, match="ref-reset-every"):
         _cfg(base, ref_reset_every=-1)
+
+
+def test_mean_entropy_by_hand():
+    from priorlab.rl.envs import mean_entropy
+
+    ent = torch.tensor([[1.0, 2.0, 4.0], [0.5, 0.5, 3.0]])
+    mask = torch.tensor([[True, False, True], [False, False, True]])
+    assert mean_entropy(ent, mask) == pytest.approx((1.0 + 4.0 + 3.0) / 3)
+    assert math.isnan(mean_entropy(None, torch.zeros(2, 3, dtype=torch.bool)))  # no token marked: no entropy needed
+    with pytest.raises(ValueError, match="no entropies"):
+        mean_entropy(None, mask)
+    with pytest.raises(ValueError, match="no token labels"):
+        mean_entropy(ent, None)

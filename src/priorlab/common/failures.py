@@ -112,6 +112,11 @@ def first_text(e: BaseException) -> str:
     return lines[0] if lines else type(e).__name__
 
 
+def first_line(text: object) -> str:
+    """The first non-empty line of `text` (e.g. an exception's message), stripped; '' when there is none."""
+    return (str(text).strip().splitlines() or [""])[0]
+
+
 def one_line(msg: str) -> str:
     """A message on one line, cut to MAX_CHARS."""
     msg = " ".join(part.strip() for part in str(msg).splitlines() if part.strip())

@@ -24,6 +24,8 @@ import json
 import os
 from pathlib import Path
 
+from priorlab.common.failures import first_line
+
 ENV = "PRIORLAB_REPORT_TO"
 KINDS = ("tensorboard", "wandb", "mlflow")
 PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
@@ -122,9 +124,8 @@ def _start(name: str, run: Path, config: dict):
     try:
         return BACKENDS[name](run, config)
     except Exception as e:  # noqa: BLE001 - the tracker's own failure (URI, credentials, backend), said in one line
-        first = (str(e).strip().splitlines() or [""])[0]
         raise ValueError(f"--report-to {name}: the tracker could not start a run for {run} "
-                         f"({type(e).__name__}: {first[:300]})") from None
+                         f"({type(e).__name__}: {first_line(e)[:300]})") from None
 
 
 def log_row(metrics_path: str | Path, row: dict) -> None:

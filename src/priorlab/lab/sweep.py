@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from priorlab.common import codeversion, memory, rundirs, runfiles, runlock
-from priorlab.common.failures import describe
+from priorlab.common.failures import describe, first_line
 from priorlab.evals.snapshot import SnapshotConfig, run_snapshot
 from priorlab.lab import footprint
 from priorlab.lab.costs import CostModel, size_of
@@ -290,9 +290,8 @@ def _run_ray(todo: list[Job], root: Path, workers: int, address: str | None, bar
             try:
                 ray.init(address=address, log_to_driver=False)
             except (ConnectionError, RuntimeError) as e:
-                first = (str(e).strip().splitlines() or [""])[0]
                 raise ValueError(
-                    f"--ray-address {address}: cannot connect ({type(e).__name__}: {first[:200]}); a cluster started "
+                    f"--ray-address {address}: cannot connect ({type(e).__name__}: {first_line(e)[:200]}); a cluster started "
                     "with `ray start` on a recent Ray uses token authentication: set RAY_AUTH_MODE=token and the "
                     "cluster's token (RAY_AUTH_TOKEN, or ~/.ray/auth_token from the head node) here") from None
         else:

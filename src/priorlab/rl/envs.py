@@ -109,11 +109,17 @@ def one_shot_choice(problems: list[Problem], samples: list[list[dict]], rule: st
     return int(np.argmin([abs(r - 0.5) for r in rates]))
 
 
-def _mean_entropy(entropies: torch.Tensor | None, mask: torch.Tensor | None) -> float:
-    if entropies is None or mask is None:
-        raise ValueError("the rollouts carry no entropies or token labels: sample with entropies (and world labels)")
+def mean_entropy(entropies: torch.Tensor | None, mask: torch.Tensor | None) -> float:
+    """Mean token entropy over the tokens `mask` marks ([B, T] each); NaN when it marks none. ValueError when
+    the rollouts carry no such mask (world labels) or, with tokens to average, no entropies."""
+    if mask is None:
+        raise ValueError("the rollouts carry no token labels: sample them in the controlled world")
     n = int(mask.sum())
-    return float((entropies * mask).sum() / n) if n else float("nan")
+    if not n:
+        return float("nan")
+    if entropies is None:
+        raise ValueError("the rollouts carry no entropies: sample with entropies")
+    return float((entropies * mask).sum() / n)
 
 
 def reward_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:
@@ -127,7 +133,7 @@ def reward_metrics(ro, outs: list, rewards: torch.Tensor) -> dict:
         vals = [o.components[name] for o in flat if isinstance(o.components.get(name), (int, float, bool))]
         if vals:
             m[f"reward/{name}"] = float(np.mean(vals))
-    m["entropy/all"] = _mean_entropy(ro.entropies, ro.completion_mask)
+    m["entropy/all"] = mean_entropy(ro.entropies, ro.completion_mask)
     return m
 
 
@@ -268,7 +274,7 @@ class WorldEnv(VerifiedEnv):
         completion tokens), format shares, well-formed rate."""
         m, n = {}, int(ro.completion_mask.sum())
         for key, mask in (("planning", ro.planning_mask), ("execution", ro.execution_mask)):
-            m[f"entropy/{key}"] = _mean_entropy(ro.entropies, mask)  # raises when the rollouts have no labels
+            m[f"entropy/{key}"] = mean_entropy(ro.entropies, mask)  # raises when the rollouts have no labels
             m[f"tokens/{key}"] = int(mask.sum()) / n if n and mask is not None else float("nan")
         parsed = [parse(t) for t in ro.texts]
         counts = Counter(p.format or "none" for p in parsed)

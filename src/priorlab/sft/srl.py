@@ -45,6 +45,7 @@ from priorlab.model.completions import Rollouts
 from priorlab.model.sampling import sample
 from priorlab.rl import algos
 from priorlab.rl import loop as rl
+from priorlab.rl.envs import mean_entropy
 from priorlab.rl.policies import WorldPolicy
 from priorlab.rl.rewards import RewardOutput
 from priorlab.sft.batchers import eval_problems, evaluate_policy
@@ -218,23 +219,16 @@ def score(ro: Rollouts, prompts: list[StepPrompt], G: int, tok: Tokenizer) -> tu
     return rewards, step_mask, outs
 
 
-def _entropies(ro: Rollouts) -> torch.Tensor:
-    if ro.entropies is None:
-        raise ValueError("SRL rollouts carry no entropies: sample with entropies")
-    return ro.entropies
-
-
 def step_metrics(ro: Rollouts, step_mask: torch.Tensor, prompts: list[StepPrompt], outs: list,
                  rewards: torch.Tensor) -> dict:
     """One SRL step's metrics: step-similarity rewards, exact-step share, the step index k, step length and entropy."""
-    n_tok = int(step_mask.sum())
     return {
         "reward/mean": float(rewards.mean()), "reward/std": float(rewards.std()) if rewards.numel() > 1 else 0.0,
         "reward/exact": float(np.mean([o.components["exact"] for _, o in outs])),
         "srl/k_mean": float(np.mean([sp.k for sp in prompts])),
         "srl/last_step_share": float(np.mean([sp.k == len(sp.steps) for sp in prompts])),
         "length/step_mean": float(np.mean([len(t) for t, _ in outs])),
-        "entropy/step": float((_entropies(ro) * step_mask).sum() / n_tok) if n_tok else float("nan"),
+        "entropy/step": mean_entropy(ro.entropies, step_mask),
     }
 
 

@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from priorlab.common.failures import first_line
+
 PREFIX = "hf:"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 PAD_TOKEN = "<|priorlab_pad|>"
@@ -151,12 +153,12 @@ def load_hf(ref: str | Path, *, dtype: str = "auto", device: str = "cpu", trust_
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     except Exception as e:  # OSError, ValueError, TypeError, a tokenizers error on a corrupt tokenizer.json
-        raise ValueError(f"{ref}: cannot load its tokenizer ({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]})") from None
+        raise ValueError(f"{ref}: cannot load its tokenizer ({type(e).__name__}: {first_line(e)})") from None
     try:
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code,
                                                      **dtype_kw)
     except Exception as e:  # OSError, ValueError, KeyError, safetensors' SafetensorError on a truncated file
-        raise ValueError(f"{ref}: cannot load a causal LM ({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]})") from None
+        raise ValueError(f"{ref}: cannot load a causal LM ({type(e).__name__}: {first_line(e)})") from None
     pad, source = fix_padding(model, tokenizer)
     model.to(dev).eval()  # type: ignore[arg-type]  # transformers types `to` through a decorator that hides its device argument
     return HFModel(model, tokenizer, str(path), pad, tokenizer.eos_token_id, source,
