@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from priorlab.claims.distillation_expands import PROTOCOL, Data, format_stats, measure
+from priorlab.claims.distillation_expands import HOLE, PROTOCOL, STUDENT, Data, format_stats, hole_mask, measure
 from priorlab.claims.protocol import judge
 from priorlab.evals.snapshot import FORMAT_CODES
 
@@ -50,9 +50,51 @@ def test_measure_not_reproduced_when_the_distilled_student_covers_no_more_than_r
     (dict(code_accuracy=0.2), "code_accuracy", "0.2"),  # the format without the arithmetic
     (dict(code_share=0.0, code_accuracy=float("nan")), "code_accuracy", "not measured"),
     (dict(student=(0.99, 0.99)), "student_room", None),
+    (dict(rl=(0.3, 0.005)), "rl_pass1_gain", None),  # RL left the student where it was
 ])
 def test_measure_untestable_names_the_failed_gate(kw, gate, value):
     m = measure(data(np.random.default_rng(2), **kw), n_boot=100)
     verdict, reason = judge(PROTOCOL, m)
     assert verdict == "untestable" and f"gate {gate}:" in reason
     assert value is None or f"measured {value}" in reason
+
+
+def test_hole_mask_by_hand():
+    # 3-5+4: 3-5 = -2 (negative intermediate); 4+2-4 never goes below 0; 2-2: 0 is not below 0; 1+2-5: final -2
+    assert hole_mask(["3-5+4", "4+2-4", "2-2", "1+2-5"]).tolist() == [True, False, False, True]
+    assert HOLE == "negative-intermediate"
+
+
+def test_measure_reports_pass_at_k_star_inside_and_outside_the_hole():
+    n = 4
+    # two problems, the first in the hole; one prior seed, one RL seed. The student's pass@4 is 0 on problem 1
+    # and 1 on problem 2, mean 0.5 <= .95, so K* = 4 (the largest k of n = 4)
+    student = np.array([[[0, 2]]])
+    distilled = np.array([[[3, 4]]])
+    rl = np.array([[[0, 4]]])
+    d = Data(student, distilled, rl, n, code_share=1.0, code_accuracy=0.9, hole=np.array([True, False]))
+    m = measure(d, n_boot=50)
+    assert m.metrics["k_compared"] == 4 and m.metrics["hole_share"] == 0.5
+    # pass@4 with n = 4 is 1 when any sample is right, else 0
+    assert m.metrics[f"pass@4 student on {HOLE}"] == 0.0
+    assert m.metrics["pass@4 student on other problems"] == 1.0
+    assert m.metrics[f"pass@4 distilled on {HOLE}"] == 1.0
+    assert m.metrics[f"pass@4 RL on {HOLE}"] == 0.0
+    # RL's pass@1 gain: (0 + 4) / 8 - (0 + 2) / 8 = 0.25
+    gain = next(g for g in m.gates if g["name"] == "rl_pass1_gain")
+    assert gain["value"] == pytest.approx(0.25)
+
+
+def test_the_student_is_the_affinity_world_without_code():
+    from priorlab.world.corpus import documents
+    from priorlab.world.mixtures import load_mixture
+
+    mix, base = load_mixture(STUDENT), load_mixture("affinity")
+    assert mix.formats["code"].share == 0.0
+    nl = mix.formats["nl"]
+    assert (nl.misconception, nl.misconception_rate) == ("sign-drop", 1.0)  # every negative intermediate dropped
+    # the others keep their ratio: nl 0.6 : direct 0.1
+    assert mix.formats["nl"].share / mix.formats["direct"].share == pytest.approx(6.0)
+    assert mix.difficulty == base.difficulty
+    docs = [text for _, _, text in documents(mix, seed=0, n=2000)]
+    assert not any("Code:" in d for d in docs) and sum("Think:" in d for d in docs) > 1500
