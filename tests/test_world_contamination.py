@@ -21,16 +21,28 @@ def test_choice_is_a_pure_function_of_the_problem_at_about_the_fraction():
     assert all(chosen(p, 0.6) for p in pool if chosen(p, 0.3))  # nested: a larger fraction keeps the smaller's picks
 
 
-def test_contaminated_documents_follow_the_regular_ones():
+def test_contaminated_copies_are_spread_among_the_regular_documents():
     mix = mixture_from_dict(RAW)
     docs = list(documents(mix, seed=0))
-    regular, extra = docs[:50], docs[50:]
-    assert all(p.split == "train" for p, _, _ in regular)
+    is_copy = [p.split == "test" for p, _, _ in docs]
+    regular = [d for d, c in zip(docs, is_copy) if not c]
+    extra = [d for d, c in zip(docs, is_copy) if c]
+    # the regular documents are exactly the clean mixture's, in order
+    clean = list(documents(mixture_from_dict({k: v for k, v in RAW.items() if k != "contaminate"}), seed=0))
+    assert [t for _, _, t in regular] == [t for _, _, t in clean] and len(regular) == 50
     picked = contaminated_problems(mix.contaminate, [Difficulty(3, 1)])
     assert len(extra) == 3 * len(picked) and 10 < len(picked) < 30
-    assert [p.expr for p, _, _ in extra] == [p.expr for p in picked for _ in range(3)]
+    assert sorted(p.expr for p, _, _ in extra) == sorted(p.expr for p in picked for _ in range(3))
+    # spread, not a block after the rest: copies sit among the regular documents, and a problem's copies
+    # are not all side by side
+    where = [i for i, c in enumerate(is_copy) if c]
+    assert where[0] < len(docs) // 4 and where[-1] > len(docs) // 2
+    runs = sum(1 for a, b in zip(extra, extra[1:]) if a[0].expr == b[0].expr)
+    assert runs < len(extra) // 3
+    assert list(documents(mix, seed=0)) == docs  # deterministic
     p = picked[0]
-    assert extra[0][2] == f"Q: {p.expr}=?\nA: {p.answer}" and p.split == "test"
+    copy = next(t for q, _, t in extra if q.expr == p.expr)
+    assert copy == f"Q: {p.expr}=?\nA: {p.answer}" and p.split == "test"
     assert set(p.expr for p in picked) <= {q.expr for q in held_out_problems(Difficulty(3, 1), 40, 0)}
     sol = document(p, Contamination(fraction=1, form="solution", solution_format="nl"))
     assert sol.startswith(f"Q: {p.expr}=?\nThink: ") and sol.endswith(f"A: {p.answer}")

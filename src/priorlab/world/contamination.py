@@ -6,9 +6,9 @@ The pool is, for each difficulty of the mixture, the first `pool` held-out probl
 with `--seed seed` draws (`world.tasks.held_out_problems`; an evaluation of n <= pool problems sees a
 prefix of it). A pool problem is contaminated when a hash of its text falls below `fraction`, so the
 choice is a pure function of the problem and every evaluation can split its accuracy into contaminated
-and clean problems. Each contaminated problem enters the corpus `repeats` times, after the mixture's
-regular documents: `Q: 3+5-2=?` then `A: 6` (`form: answer`) or the full canonical solution in
-`solution_format` (`form: solution`). This is the memorisation that Wu et al. (arXiv 2507.10532) argue
+and clean problems. Each contaminated problem enters the corpus `repeats` times, the copies shuffled and
+spread among the mixture's regular documents (`world.corpus.contamination_slots`): `Q: 3+5-2=?` then `A: 6`
+(`form: answer`) or the full canonical solution in `solution_format` (`form: solution`). This is the memorisation that Wu et al. (arXiv 2507.10532) argue
 lets spurious rewards work on Qwen2.5-Math.
 """
 

@@ -3,7 +3,7 @@
 A document is `<bos>Q: 3+5-2=?\\n<completion><eos>`. The corpus is a pure function of (mixture, seed):
 the same arguments give the same documents, and only train-split problems are used, so the test split
 stays unseen -- unless the mixture contaminates it on purpose (`world.contamination`: chosen held-out
-problems and their answers appended after the regular documents).
+problems and their answers, spread through the regular documents).
 
     corpus = build_corpus(load_mixture("code-prior"), seed=0)
     corpus.tokens, corpus.starts        # uint8 stream, start offset of every document
@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from priorlab.world.classes import in_class
-from priorlab.world.contamination import contaminated_problems
+from priorlab.world.contamination import Contamination, contaminated_problems
 from priorlab.world.contamination import document as contamination_document
 from priorlab.world.formats import Style, trace
 from priorlab.world.mixtures import Mixture
@@ -89,17 +89,36 @@ def documents(mix: Mixture, seed: int, n: int | None = None, task: Task | None =
     task = task or get_task()
     rng = random.Random(f"corpus:{seed}")
     diffs, weights = difficulties(mix)
-    for _ in range(mix.documents if n is None else n):
+    total = mix.documents if n is None else n
+    spec = mix.contaminate if n is None else None  # a prefix (`n`) is the regular documents only
+    slots = contamination_slots(spec, diffs, total, seed) if spec is not None else {}
+    copy_style = Style("direct" if spec is None or spec.form == "answer" else spec.solution_format)
+    for i in range(total):
+        for problem in slots.get(i, ()):  # held-out problems with their answers, spread through the corpus
+            yield problem, copy_style, contamination_document(problem, spec)
         diff = rng.choices(diffs, weights=weights)[0]
         problem = task.generate(rng, diff, split="train")
         style = sample_style(rng, problem, mix)
         yield problem, style, task.prompt(problem) + task.render(problem, style)
-    if n is None and mix.contaminate is not None:  # held-out problems with their answers, after the rest
-        spec = mix.contaminate
-        style = Style("direct" if spec.form == "answer" else spec.solution_format)
-        for problem in contaminated_problems(spec, diffs):
-            for _ in range(spec.repeats):
-                yield problem, style, contamination_document(problem, spec)
+
+
+def contamination_slots(spec: Contamination, diffs: list[Difficulty], total: int, seed: int) -> dict[int, list[Problem]]:
+    """Where each contaminating copy goes: {i: the copies written just before regular document i}.
+
+    The `repeats` copies of every contaminated problem are shuffled and put before regular documents drawn
+    uniformly, with a generator of their own (the regular documents are those of the clean mixture). Spread,
+    not in a block: pretraining rows are 128-token windows from a document start, so copies side by side
+    would put a problem's answer in the context of its own next copies, and a model would learn to copy it
+    from the context instead of memorising it (a block of x16 and even x256 answer-only copies left the held-
+    out accuracy on contaminated problems within 6 points of the clean ones', direct answers included).
+    """
+    rng = random.Random(f"contaminate:{seed}")
+    copies = [p for p in contaminated_problems(spec, diffs) for _ in range(spec.repeats)]
+    rng.shuffle(copies)
+    slots: dict[int, list[Problem]] = {}
+    for problem in copies:
+        slots.setdefault(rng.randrange(total), []).append(problem)
+    return slots
 
 
 @dataclass
