@@ -48,6 +48,19 @@ def test_untestable_when_memorisation_did_not_take_or_clipping_never_acted():
     assert [g["name"] for g in m.gates if not g["passed"]] == ["contaminated_room", "clip_frac_clean"]
 
 
+def test_memorised_gap_subtracts_the_gap_a_clean_prior_shows_on_the_same_split():
+    # contaminated prior 0.6 vs 0.4 on its contaminated vs clean problems (+0.2), but the clean prior already
+    # shows 0.55 vs 0.4 (+0.15) on the same problems: 0.05 is memorisation, under the 0.1 gate
+    base_c = np.where(HIT, 0.6, 0.4)[None, None].repeat(2, 0)
+    base_clean = np.where(HIT, 0.55, 0.4)[None, None].repeat(2, 0)
+    rl = base_c.repeat(2, 1)
+    m = measure(Data(base_c, rl, base_clean, base_clean.repeat(2, 1), HIT, 0.05), n_boot=50)
+    gap = next(g for g in m.gates if g["name"] == "memorised_gap")
+    assert gap["value"] == pytest.approx(0.05) and not gap["passed"]
+    assert m.metrics["base_accuracy_clean_prior"] == {"contaminated": pytest.approx(0.55), "clean": pytest.approx(0.4)}
+    assert judge(PROTOCOL, m)[0] == "untestable"
+
+
 def test_the_split_travels_with_the_resampled_problems():
     # contaminated problems gain exactly +0.2, clean ones exactly 0: every replicate must see 0.2, so the
     # interval is a point; with the mask not resampled alongside, replicates would mix the two

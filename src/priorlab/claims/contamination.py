@@ -22,7 +22,9 @@ replicate):
 
 Gates (`PROTOCOL`):
 - `memorised_gap` >= 0.1: the manipulation check: the contaminated prior's base accuracy on contaminated
-  problems at least 10 points above its accuracy on clean ones (the memorisation took);
+  problems at least 10 points above its accuracy on clean ones (the memorisation took), less the same gap in
+  the clean prior, to which both sets are new: the two sets are different problems, and what sets them apart
+  before any contamination (2 points at quick's 3x1) is not memorisation;
 - `contaminated_room` <= 0.95: that accuracy leaves room for a gain;
 - `clip_frac_clean` >= 0.01: the clipping-bias explanation had its chance: the clean prior's random-reward
   runs clip at least 1% of tokens (mean over steps and runs), the spurious-rewards gate (2506.10947 §4);
@@ -64,7 +66,8 @@ PROTOCOL = Protocol(
     delta=0.05,
     gates=(
         Gate("memorised_gap", ">=", 0.1, "manipulation check: the contaminated prior's base accuracy on its "
-             "contaminated problems is at least 10 points above its accuracy on the clean ones"),
+             "contaminated problems is at least 10 points above its accuracy on the clean ones, beyond the same "
+             "gap in the clean prior"),
         Gate("contaminated_room", "<=", 0.95, "the contaminated problems' base accuracy leaves room for a gain"),
         Gate("clip_frac_clean", ">=", 0.01, "the opposing explanation (clipping bias, 2512.16912) needs clipping "
              "active: the clean prior's random-reward runs clip at least 1% of tokens"),
@@ -136,13 +139,18 @@ def measure(d: Data, protocol: Protocol = PROTOCOL, n_boot: int = 1000) -> Measu
     effect = bootstrap(lambda **a: min(_clauses(**a)), arrays, n_boot, delta=protocol.delta)
     clauses = {"only_memorised": bootstrap(lambda **a: _clauses(**a)[0], arrays, n_boot, delta=protocol.delta),
                "not_clipping": bootstrap(lambda **a: _clauses(**a)[1], arrays, n_boot, delta=protocol.delta)}
-    acc_hit = float(d.base_c[..., hit].mean()) if hit.any() else float("nan")
-    acc_clean = float(d.base_c[..., ~hit].mean()) if (~hit).any() else float("nan")
-    gates = protocol.check({"memorised_gap": acc_hit - acc_clean, "contaminated_room": acc_hit,
-                            "clip_frac_clean": d.clip_frac_clean})
+    def split(a):
+        return (float(a[..., hit].mean()) if hit.any() else float("nan"),
+                float(a[..., ~hit].mean()) if (~hit).any() else float("nan"))
+
+    acc_hit, acc_clean = split(d.base_c)
+    clean_hit, clean_clean = split(d.base_clean)
+    gates = protocol.check({"memorised_gap": (acc_hit - acc_clean) - (clean_hit - clean_clean),
+                            "contaminated_room": acc_hit, "clip_frac_clean": d.clip_frac_clean})
     return Measurement(effect, gates, {"clauses": clauses, "n_contaminated": int(hit.sum()),
                                        "n_clean": int((~hit).sum()),
-                                       "base_accuracy": {"contaminated": acc_hit, "clean": acc_clean}})
+                                       "base_accuracy": {"contaminated": acc_hit, "clean": acc_clean},
+                                       "base_accuracy_clean_prior": {"contaminated": clean_hit, "clean": clean_clean}})
 
 
 def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dict:
