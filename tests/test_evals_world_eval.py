@@ -188,7 +188,20 @@ def test_eval_default_k_is_powers_of_two(tmp_path, pretrained):
     assert not (tmp_path / "ev" / "passk_compare.json").exists() and not (tmp_path / "ev" / "baseline").exists()
 
 
+def test_eval_on_the_pretraining_split(tmp_path, pretrained):
+    proc = run_cli("eval", "--model", pretrained[0], "--problems", 4, "--samples", 2, "--difficulty", "3x1",
+                   "--n-boot", 20, "--split", "train", "--out", tmp_path / "ev")
+    assert "pretraining split" in " ".join(proc.stdout.split())  # the title wraps
+    rows = [json.loads(line) for line in (tmp_path / "ev" / "samples.jsonl").read_text().splitlines()]
+    exprs = {r["problem"] for r in rows}
+    assert len(exprs) == 4 and all(Problem.from_expr(e).split == "train" for e in exprs)
+    assert exprs == {p.expr for p in draw(Difficulty(3, 1), 4, seed=0, split="train")}
+    assert json.loads((tmp_path / "ev" / "config.json").read_text())["split"] == "train"
+    assert json.loads((tmp_path / "ev" / "summary.json").read_text())["split"] == "train"
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--split", "dev"], "--split 'dev': valid: test, train"),
     (["--samples", 4, "--k", "1,8"], "--k 8 is outside 1..--samples (4)"),
     (["--baseline", "nowhere"], "nowhere: no model.safetensors"),
     (["--n-boot", 0], "--n-boot must be >= 1"),

@@ -44,6 +44,8 @@ def eval_(
     problems: int = typer.Option(100, help="test problems per difficulty", rich_help_panel=WORLD),
     difficulty: str = typer.Option("2x1,3x1,4x1", help="comma list of NxD (operands x digits)",
                                    rich_help_panel=WORLD),
+    split: str = typer.Option("test", help="test: held-out problems; train: problems of the pretraining split "
+                              "(what the prior was taught; against test, a memorisation check)", rich_help_panel=WORLD),
     data: str | None = typer.Option(None, help="HF models: JSONL/Parquet problems (MATH, GSM8K, AIME layouts)",
                                     rich_help_panel=HF),
     layout: str = options.LAYOUT,
@@ -87,7 +89,7 @@ def eval_(
 
     run = Path(model)
     cfg = EvalConfig(problems=problems, samples=samples, temperature=temperature, top_p=top_p,
-                     difficulty=difficulty, seed=seed, ks=k, n_boot=n_boot,
+                     difficulty=difficulty, seed=seed, ks=k, n_boot=n_boot, split=split,
                      **({"max_new_tokens": max_new_tokens} if max_new_tokens else {}))
     m, _ = load_model(run)
     memory.check(footprint.evaluation(m.cfg, cfg.problems, cfg.difficulty, cfg.samples, cfg.max_new_tokens,

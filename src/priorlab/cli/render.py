@@ -125,7 +125,8 @@ def eval_summary(s: dict) -> None:
     """A controlled-world evaluation (`evals.world_eval.evaluate`'s summary): accuracy and pass@K by
     difficulty, formats against the prior, pass@k with CIs (and against the baseline), calibration, entropy."""
     k = s["samples"]
-    t = Table(title=f"evaluation ({s['n_problems']} problems x {k} samples)")
+    where = " of the pretraining split" if s.get("split") == "train" else ""
+    t = Table(title=f"evaluation ({s['n_problems']} problems{where} x {k} samples)")
     for col in ("difficulty", "accuracy", f"pass@{k}"):
         t.add_column(col)
     for d, a in s["accuracy_by_difficulty"].items():

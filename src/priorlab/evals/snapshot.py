@@ -52,7 +52,8 @@ class SnapshotConfig:
     def eval_config(self) -> ev.EvalConfig:
         """The sampling settings as an evaluation config (validated)."""
         return ev.EvalConfig(problems=self.problems, samples=self.samples, temperature=self.temperature,
-                             difficulty=self.difficulty, seed=self.seed, max_new_tokens=self.max_new_tokens)
+                             difficulty=self.difficulty, seed=self.seed, max_new_tokens=self.max_new_tokens,
+                             split=self.split)
 
 
 def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) -> dict:

@@ -73,6 +73,7 @@ class EvalConfig:
     batch_size: int = 512  # sequences per sampler call
     ks: str = ""  # the k of the pass@k curve (see `parse_ks`); "" = powers of two up to `samples`
     n_boot: int = 1000  # bootstrap replicates of the CIs over problems
+    split: str = "test"  # "train": problems of the pretraining split (what a prior was taught: a memorisation check)
 
     def __post_init__(self) -> None:
         require_finite(self)
@@ -86,6 +87,8 @@ class EvalConfig:
         if not 0 < self.top_p <= 1:
             raise ValueError(f"--top-p must be in (0, 1], got {self.top_p}")
         parse_difficulties(self.difficulty)
+        if self.split not in ("train", "test"):
+            raise ValueError(f"--split {self.split!r}: valid: test, train")
 
 
 def parse_ks(spec: str, samples: int) -> list[int]:
@@ -297,9 +300,12 @@ def evaluate(model, cfg: EvalConfig, out: str | Path | None = None, model_path: 
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")
     ks = parse_ks(cfg.ks, cfg.samples)
-    problems = [p for d in parse_difficulties(cfg.difficulty) for p in test_problems(d, cfg.problems, cfg.seed)]
+    problems = [p for d in parse_difficulties(cfg.difficulty) for p in test_problems(d, cfg.problems, cfg.seed,
+                                                                                        cfg.split)]
     sides = {"model": _evaluate_one(model, problems, ks, cfg, mixture_spec)}
     summary = sides["model"]["summary"]
+    if cfg.split != "test":
+        summary["split"] = cfg.split  # said wherever the summary is shown: these problems are not held out
     if baseline is not None:
         sides["baseline"] = _evaluate_one(baseline, problems, ks, cfg, baseline_spec)
         summary["compare"] = {"baseline": baseline_path,
