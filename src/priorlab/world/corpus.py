@@ -91,11 +91,14 @@ def documents(mix: Mixture, seed: int, n: int | None = None, task: Task | None =
     diffs, weights = difficulties(mix)
     total = mix.documents if n is None else n
     spec = mix.contaminate if n is None else None  # a prefix (`n`) is the regular documents only
-    slots = contamination_slots(spec, diffs, total, seed) if spec is not None else {}
+    copies: dict[int, list[tuple[Problem, str]]] = {}
+    if spec is not None:
+        copies = {i: [(p, contamination_document(p, spec)) for p in ps]
+                  for i, ps in contamination_slots(spec, diffs, total, seed).items()}
     copy_style = Style("direct" if spec is None or spec.form == "answer" else spec.solution_format)
     for i in range(total):
-        for problem in slots.get(i, ()):  # held-out problems with their answers, spread through the corpus
-            yield problem, copy_style, contamination_document(problem, spec)
+        for problem, text in copies.get(i, ()):  # held-out problems with their answers, spread through the corpus
+            yield problem, copy_style, text
         diff = rng.choices(diffs, weights=weights)[0]
         problem = task.generate(rng, diff, split="train")
         style = sample_style(rng, problem, mix)
