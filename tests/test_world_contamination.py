@@ -67,3 +67,14 @@ def test_contaminated_set_from_a_saved_spec_and_the_eval_split():
 def test_bad_contamination_fields_name_the_field(bad, field):
     with pytest.raises(MixtureError, match=field.replace(".", r"\.")):
         mixture_from_dict({**RAW, "contaminate": {**RAW["contaminate"], **bad}})
+
+
+def test_the_readme_memorisation_mixture_loads_and_contaminates_6x2():
+    from pathlib import Path
+
+    from priorlab.world.mixtures import load_mixture
+
+    mix = load_mixture(str(Path(__file__).parents[1] / "docs" / "contaminate-6x2.yaml"))
+    assert mix.contaminate is not None and mix.contaminate.repeats == 256
+    hit = contaminated_problems(mix.contaminate, [Difficulty(6, 2)])
+    assert 35 < len(hit) < 65 and all(p.split == "test" and p.digits == 2 for p in hit)
