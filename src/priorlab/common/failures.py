@@ -106,15 +106,14 @@ def out_of_memory(e: BaseException) -> bool:
     return isinstance(e, RuntimeError) and bool(re.search(r"can't allocate memory|out of memory", str(e), re.I))
 
 
-def first_text(e: BaseException) -> str:
-    """The first non-empty line of an exception's text (its type name where it has none)."""
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    return lines[0] if lines else type(e).__name__
-
-
 def first_line(text: object) -> str:
     """The first non-empty line of `text` (e.g. an exception's message), stripped; '' when there is none."""
-    return (str(text).strip().splitlines() or [""])[0]
+    return next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+
+
+def first_text(e: BaseException) -> str:
+    """The first non-empty line of an exception's text (its type name where it has none)."""
+    return first_line(e) or type(e).__name__
 
 
 def one_line(msg: str) -> str:

@@ -46,6 +46,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from priorlab.common.failures import first_text
 from priorlab.math.grading import gold_answer
 
 LAYOUTS: dict[str, dict] = {
@@ -177,10 +178,6 @@ def source_name(path) -> str:
     return f"<in-memory {type(path).__name__}>" if is_hf_dataset(path) else str(path)
 
 
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)[:200]
-
-
 def _one_split(obj, spec: str, split: str | None, how: str):
     """`obj` if a Dataset, else its split `split`, or its only split; DataError listing the splits otherwise.
     `how` shows how to name a split, formatted with `split`."""
@@ -220,7 +217,7 @@ def _disk_records(folder: Path, split: str | None) -> Iterator[tuple[int, dict |
     try:
         obj = datasets.load_from_disk(str(folder))
     except Exception as e:  # not a save_to_disk folder, a damaged one: datasets raises several kinds
-        raise DataError(f"{folder}: a folder, but not one datasets' load_from_disk reads ({_first_line(e)})") \
+        raise DataError(f"{folder}: a folder, but not one datasets' load_from_disk reads ({first_text(e)[:200]})") \
             from None
     yield from enumerate(_one_split(obj, str(folder), split, f"{folder}:{{split}}"), start=1)
 
@@ -244,7 +241,7 @@ def _hub_records(spec: str) -> Iterator[tuple[int, dict | str]]:
     except DataError:
         raise
     except Exception as e:  # offline, unknown id, unknown split: datasets raises many kinds
-        raise DataError(f"{spec}: no such file, and the datasets hub could not load it ({_first_line(e)})") from None
+        raise DataError(f"{spec}: no such file, and the datasets hub could not load it ({first_text(e)[:200]})") from None
     yield from enumerate(rows, start=1)
 
 
