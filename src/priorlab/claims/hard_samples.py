@@ -32,9 +32,9 @@ import numpy as np
 from priorlab.claims.base import ClaimInfo, Lab, Results, bootstrap, entry
 from priorlab.claims.protocol import Gate, Measurement, Protocol
 from priorlab.evals.shortcuts import operand_answer_share
-from priorlab.evals.world_eval import test_problems
+from priorlab.evals.world_eval import problem_set
 from priorlab.lab.plots import plot_conditions
-from priorlab.world.tasks import RL_DIFFICULTY, parse_difficulties
+from priorlab.world.tasks import RL_DIFFICULTY
 
 INFO = ClaimInfo(
     id="hard-samples",
@@ -141,7 +141,7 @@ def analyze(lab: Lab, res: Results, seeds, protocol: Protocol = PROTOCOL) -> dic
         "shortcuts_correct_share": {"base": correct_share(base, hd), "hard_only": correct_share(hard, hd),
                                     "matched": correct_share(matched, hd)},
         "operand_answer_share_hard": operand_answer_share(
-            [p for d in parse_difficulties(hd) for p in test_problems(d, lab.b.eval_problems, 0)]),
+            problem_set(hd, lab.b.eval_problems, 0)),
         "train_correct_hard_only_first_last": [_step_metric(res, hard, "correct/mean", 0),
                                                _step_metric(res, hard, "correct/mean", -1)]})
     plot = plot_conditions(changes, res.plots / "hard-samples", ylabel="change vs the prior",

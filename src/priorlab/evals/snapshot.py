@@ -24,7 +24,7 @@ from priorlab.common import runfiles
 from priorlab.evals import world_eval as ev
 from priorlab.model.checkpoint import load_model
 from priorlab.world.formats import FORMATS
-from priorlab.world.tasks import RL_DIFFICULTY, parse_difficulties
+from priorlab.world.tasks import RL_DIFFICULTY
 
 FORMAT_CODES = (*FORMATS, "none")
 
@@ -43,11 +43,9 @@ class SnapshotConfig:
     split: str = "test"  # "train": problems of the pretraining split (what a prior was taught), not held out
 
     def __post_init__(self) -> None:
-        self.eval_config()  # validates the sampling settings
+        self.eval_config()  # validates the sampling settings and the split
         if self.checkpoint is not None and self.checkpoint < 0:
             raise ValueError(f"checkpoint must be >= 0, got {self.checkpoint}")
-        if self.split not in ("train", "test"):
-            raise ValueError(f"split {self.split!r} must be 'train' or 'test'")
 
     def eval_config(self) -> ev.EvalConfig:
         """The sampling settings as an evaluation config (validated)."""
@@ -61,7 +59,7 @@ def run_snapshot(model_dir: str | Path, out: str | Path, cfg: SnapshotConfig) ->
     eval.npz and eval.json atomically; the summary."""
     src = Path(model_dir) if cfg.checkpoint is None else Path(model_dir) / "checkpoints" / f"step_{cfg.checkpoint:08d}"
     model, _ = load_model(src)
-    probs = [p for d in parse_difficulties(cfg.difficulty) for p in ev.test_problems(d, cfg.problems, cfg.seed, cfg.split)]
+    probs = ev.problem_set(cfg.difficulty, cfg.problems, cfg.seed, cfg.split)
     comps = ev.score(probs, ev.generate(model, probs, cfg.samples, cfg.eval_config(), cfg.seed))
     arrays: dict[str, Any] = {
         "correct": np.array([[c["correct"] for c in cs] for cs in comps], dtype=bool),

@@ -54,7 +54,7 @@ from priorlab.world.classes import classes_of
 from priorlab.world.contamination import contaminated_set
 from priorlab.world.formats import FORMATS, order_of, parse, steps_correct
 from priorlab.world.labels import token_labels
-from priorlab.world.tasks import Problem, get_task, parse_difficulties
+from priorlab.world.tasks import SPLITS, Problem, get_task, parse_difficulties
 from priorlab.world.tasks import held_out_problems as test_problems
 from priorlab.world.tokenizer import Tokenizer
 
@@ -87,8 +87,15 @@ class EvalConfig:
         if not 0 < self.top_p <= 1:
             raise ValueError(f"--top-p must be in (0, 1], got {self.top_p}")
         parse_difficulties(self.difficulty)
-        if self.split not in ("train", "test"):
+        if self.split not in SPLITS:
             raise ValueError(f"--split {self.split!r}: valid: test, train")
+
+
+def problem_set(difficulty: str, n: int, seed: int, split: str = "test") -> list[Problem]:
+    """`n` problems of `split` (held out unless "train") per difficulty of the comma list, drawn with `seed`,
+    difficulty by difficulty: what `priorlab eval`, the retest's snapshots and the training loops' held-out
+    checks sample."""
+    return [p for d in parse_difficulties(difficulty) for p in test_problems(d, n, seed, split)]
 
 
 def parse_ks(spec: str, samples: int) -> list[int]:
@@ -300,8 +307,7 @@ def evaluate(model, cfg: EvalConfig, out: str | Path | None = None, model_path: 
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")
     ks = parse_ks(cfg.ks, cfg.samples)
-    problems = [p for d in parse_difficulties(cfg.difficulty) for p in test_problems(d, cfg.problems, cfg.seed,
-                                                                                        cfg.split)]
+    problems = problem_set(cfg.difficulty, cfg.problems, cfg.seed, cfg.split)
     sides = {"model": _evaluate_one(model, problems, ks, cfg, mixture_spec)}
     summary = sides["model"]["summary"]
     if cfg.split != "test":

@@ -202,7 +202,7 @@ class WorldEnv(VerifiedEnv):
     def prepare(self, policy, out: Path, log) -> None:
         """Fix the training pool (and the `incorrect` reward's labels) before step 0; saved in data.json."""
         cfg, self.policy = self.cfg, policy
-        self.eval_set = [p for d in parse_difficulties(cfg.difficulty) for p in ev.test_problems(d, cfg.eval_problems, cfg.seed)]
+        self.eval_set = ev.problem_set(cfg.difficulty, cfg.eval_problems, cfg.seed)
         needs_labels = parse_spec(cfg.reward).needs_labels
         saved = out / "data.json"
         if saved.exists():

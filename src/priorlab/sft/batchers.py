@@ -37,7 +37,7 @@ from priorlab.math.data import Dataset
 from priorlab.math.prompts import add_special_tokens, render
 from priorlab.model.hf.generate import sequence_logprobs_hf
 from priorlab.sft.traces import Example, load_traces, teacher_traces
-from priorlab.world.tasks import Problem, get_task, parse_difficulties
+from priorlab.world.tasks import Problem, get_task
 from priorlab.world.tokenizer import Tokenizer
 
 Pairs = list[tuple[list[int], list[int]]]  # (prompt ids, target ids) per example
@@ -71,10 +71,6 @@ def torch_permutation(seed: int, epoch: int, n: int) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------ the world
-def eval_problems(difficulty: str, n: int, seed: int) -> list[Problem]:
-    """The fixed held-out set: `n` test-split problems per difficulty (as `priorlab rl` evaluates)."""
-    return [p for d in parse_difficulties(difficulty) for p in ev.test_problems(d, n, seed)]
-
 
 def evaluate_policy(model, problems: list[Problem], *, samples: int, max_new_tokens: int, seed: int) -> dict:
     """`priorlab.evals.world_eval.policy_eval` (the keys every training stage logs under eval/)."""
@@ -112,7 +108,7 @@ class WorldBatcher:
         self.cfg, self.pad_id = cfg, policy.tok.pad_id
         examples, self.data = load_examples(cfg, policy.model.cfg.block_size, log)
         self.pairs = encode(examples, policy.tok)
-        self.eval_set = eval_problems(cfg.eval_difficulty, cfg.eval_problems, cfg.seed)
+        self.eval_set = ev.problem_set(cfg.eval_difficulty, cfg.eval_problems, cfg.seed)
 
     @property
     def record(self) -> dict:

@@ -41,6 +41,7 @@ import torch
 
 from priorlab.common import config, logs
 from priorlab.common.config import RL_ADAM, AdamWConfig
+from priorlab.evals import world_eval as ev
 from priorlab.model.completions import Rollouts
 from priorlab.model.sampling import sample
 from priorlab.rl import algos
@@ -48,7 +49,7 @@ from priorlab.rl import loop as rl
 from priorlab.rl.envs import mean_entropy
 from priorlab.rl.policies import WorldPolicy
 from priorlab.rl.rewards import RewardOutput
-from priorlab.sft.batchers import eval_problems, evaluate_policy
+from priorlab.sft.batchers import evaluate_policy
 from priorlab.world.formats import FORMATS, Style
 from priorlab.world.tasks import RL_DIFFICULTY, Problem, get_task, parse_difficulties
 from priorlab.world.tokenizer import SPECIALS, Tokenizer
@@ -266,7 +267,7 @@ class SRLEnv:
     def prepare(self, policy, out: Path, log) -> None:
         """Keep the policy's model and fix the held-out evaluation problems."""
         self.model = policy.model
-        self.eval_set = eval_problems(self.cfg.difficulty, self.cfg.eval_problems, self.cfg.seed)
+        self.eval_set = ev.problem_set(self.cfg.difficulty, self.cfg.eval_problems, self.cfg.seed)
 
     def prompts(self, step: int) -> list[StepPrompt]:
         """Fresh (problem, step k) prompts for step `step`, seeded by the step."""

@@ -31,6 +31,7 @@ from priorlab.world.formats import MUL, Style
 
 OPS = ("+", "-")
 TEST_PERCENT = 10  # share of the problem space that belongs to the test split
+SPLITS = ("train", "test")  # a problem's split (`Problem.split`)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ class ArithmeticTask:
     def generate(self, rng: random.Random, difficulty: Difficulty, split: str = "train") -> Problem:
         """Operands and operators drawn from `rng` until the problem falls in `split` (operands of D digits; the
         constant 2..9)."""
-        if split not in ("train", "test"):
+        if split not in SPLITS:
             raise ValueError(f"split {split!r} must be 'train' or 'test'")
         lo = 0 if difficulty.digits == 1 else 10 ** (difficulty.digits - 1)
         hi = 10**difficulty.digits - 1
